@@ -1,0 +1,59 @@
+# SPDX-License-Identifier: GPL-2.0
+# iommufd-rs. The two commands a new user runs (README.md):
+#   make run    install what is missing, build kernel and module, boot QEMU, show it working
+#   make test   every test; ends with "N passed, N failed"
+# (Kbuild, not this file, is what the kernel's M= build reads.)
+
+SHELL := /bin/bash
+OUT ?= $(CURDIR)/out
+export IOMMUFD_RS_OUT := $(OUT)
+# Hard limits for one guest boot (seconds): a hung guest fails fast.
+TEST_TIMEOUT ?= 2400
+RUN_TIMEOUT ?= 600
+
+.PHONY: all setup kernel module host-test selftests initramfs run test guest-test report clean
+
+all: module
+
+setup:
+	@scripts/setup.sh
+
+kernel: setup
+	@scripts/kernel.sh
+
+module: kernel
+	@scripts/module.sh
+
+host-test:
+	@mkdir -p $(OUT)
+	@echo "==> host tests: cargo test (pure core)" >&2
+	@set -o pipefail; /usr/bin/cargo test --manifest-path Cargo.toml 2>&1 \
+		| tee $(OUT)/host-tests.log | grep -E '^test |test result' || true
+
+selftests: kernel
+	@scripts/selftests.sh
+
+initramfs: module selftests
+	@scripts/initramfs.sh
+
+run: initramfs
+	@scripts/guest.sh run $(RUN_TIMEOUT); rc=$$?; \
+	echo; echo "---- guest output ($(OUT)/run/results.log)"; \
+	awk '/^### DMESG BEGIN/ { f = 1; next } /^### DMESG END/ { f = 0; next } !f' $(OUT)/run/results.log; \
+	echo "---- kernel log: $(OUT)/run/dmesg.log, console: $(OUT)/run/console.log"; \
+	scripts/report.py --out $(OUT) --top $(CURDIR) --scan-only run || rc=1; \
+	exit $$rc
+
+test: setup
+	@$(MAKE) --no-print-directory host-test
+	@if $(MAKE) --no-print-directory initramfs; then \
+		scripts/guest.sh test $(TEST_TIMEOUT) || true; \
+		scripts/report.py --out $(OUT) --top $(CURDIR); \
+	else \
+		echo "build failed: no guest run" >&2; \
+		scripts/report.py --out $(OUT) --top $(CURDIR) --no-guest --build-failed; false; \
+	fi
+
+clean:
+	rm -rf $(OUT) target
+	find drivers -name '*.o' -o -name '*.ko' -o -name '*.mod*' -o -name '.*.cmd' | xargs rm -f

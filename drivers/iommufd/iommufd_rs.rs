@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! iommufd-rs: `/dev/iommu`, the user API to control the IOMMU subsystem as it relates to
+//! managing IO page tables that point at user space memory, in Rust.
+//!
+//! A drop-in replacement for the C `drivers/iommu/iommufd` of the pinned 6.12 tree. The pure
+//! logic (uAPI decoding, IOVA bookkeeping, object table rules) lives in `core/src/` and is
+//! shared, unchanged, with the host tests; the files here are the kernel shell around it.
+
+use kernel::{
+    c_str,
+    miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
+    prelude::*,
+};
+
+// The pure core is a crate of its own on the host (where its `pub` API is reachable and all of
+// it is exercised by `cargo test`); here it is a private module of which the shell uses a part.
+#[allow(unreachable_pub, dead_code)]
+#[path = "core/src/lib.rs"]
+pub(crate) mod iommufd_core;
+
+mod ctx;
+
+module! {
+    type: IommufdModule,
+    name: "iommufd",
+    author: "iommufd-rs developers",
+    description: "I/O Address Space Management for passthrough devices (Rust)",
+    license: "GPL",
+}
+
+struct IommufdModule {
+    _iommu: Pin<KBox<MiscDeviceRegistration<ctx::IommufdCtx>>>,
+}
+
+impl kernel::Module for IommufdModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        // As C `iommu_misc_dev`: /dev/iommu, dynamic minor, mode 0660.
+        let iommu = KBox::pin_init(
+            MiscDeviceRegistration::register(
+                MiscDeviceOptions {
+                    name: c_str!("iommu"),
+                    nodename: Some(c_str!("iommu")),
+                    mode: 0o660,
+                    minor: None,
+                },
+                module,
+            ),
+            GFP_KERNEL,
+        )?;
+        Ok(Self { _iommu: iommu })
+    }
+}

@@ -1,0 +1,67 @@
+# shellcheck shell=bash
+# Shared settings for every iommufd-rs script.  Sourced, never run.
+#
+# Everything that is expensive to make (toolchain bits, the unpacked kernel tree, the kernel
+# build) lives in a cache outside the clone, so a fresh clone reuses it.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export TOP
+
+# The pinned kernel: Debian's linux-source-6.12 package.  The version moves with Debian
+# security updates, so it is pinned here and checked after unpacking.
+KVER_PIN=6.12.117
+KSRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
+BINDGEN_VERSION=0.71.1
+
+CACHE=${IOMMUFD_RS_CACHE:-/var/cache/iommufd-rs}
+TOOLS=$CACHE/tools
+BINDGEN=$TOOLS/bindgen-$BINDGEN_VERSION/bin/bindgen
+KTREE=$CACHE/linux-$KVER_PIN          # per kernel version
+KSRC=$KTREE/src                       # pristine tree (a git repo) + our rust/ overlay
+RUST_LIB_SRC=/usr/src/rustc-1.96.0/library
+
+# Config hash: the fragment, the recipe that applies it and the toolchain.  Each distinct
+# hash gets its own build folder, so switching back and forth never rebuilds from scratch.
+cfg_hash() {
+	{
+		cat "$TOP/configs/iommufd-rs.config"
+		/usr/bin/rustc --version 2>/dev/null || true
+		clang-19 --version 2>/dev/null | head -1 || true
+	} | sha256sum | cut -c1-12
+}
+KBUILD=$KTREE/build-$(cfg_hash)
+# Everything a run produces that is worth keeping (guest logs, TAP) goes here.
+OUT=${IOMMUFD_RS_OUT:-$TOP/out}
+
+export LIBCLANG_PATH=/usr/lib/llvm-19/lib
+KMAKE=(make -C "$KSRC" O="$KBUILD" LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
+	HOSTRUSTC=/usr/bin/rustc RUST_LIB_SRC="$RUST_LIB_SRC" BINDGEN="$BINDGEN"
+	CLIPPY_DRIVER=/usr/bin/clippy-driver)
+
+JOBS=$(nproc)
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+info() { printf '    %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Run a long command, printing a heartbeat line every 30 s and the log tail on failure.
+run_logged() {
+	local log=$1; shift
+	local start=$SECONDS
+	"$@" >"$log" 2>&1 &
+	local pid=$! next=$((SECONDS + 30))
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 2
+		if ((SECONDS >= next)) && kill -0 "$pid" 2>/dev/null; then
+			info "... $((SECONDS - start)) s: $(tail -c 300 "$log" | tail -n 1 | cut -c1-100)"
+			next=$((SECONDS + 30))
+		fi
+	done
+	if ! wait "$pid"; then
+		tail -n 40 "$log" >&2
+		die "failed (full log: $log)"
+	fi
+	info "done in $((SECONDS - start)) s (log: $log)"
+}

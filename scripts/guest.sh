@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Boot the guest for one plan and wait for it, with a hard timeout.
+#   scripts/guest.sh PLAN TIMEOUT_SECONDS
+# Writes $OUT/PLAN/{console.log,results.log,cmdline}; streams the markers and TAP lines.
+# Exit 0 if the guest reached the end of its plan, 1 on timeout or crash.
+source "$(dirname "$0")/common.sh"
+
+plan=$1 tmo=$2
+RUN=$OUT/$plan
+rm -rf "$RUN"
+mkdir -p "$RUN"
+# pc machine, no emulated IOMMU: a second IOMMU driver keeps the mock devices out of groups.
+MACHINE=(-machine pc)
+QEMU=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 "${MACHINE[@]}"
+	-nodefaults -display none -no-reboot
+	-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "$OUT/initramfs.cpio.gz"
+	-append "console=ttyS0 loglevel=4 panic=-1 plan=$plan"
+	-serial "file:$RUN/console.log" -serial "file:$RUN/results.log")
+echo "${QEMU[*]}" >"$RUN/cmdline"
+step "booting the guest (plan $plan, timeout ${tmo} s); logs in $RUN"
+: >"$RUN/results.log"
+start=$SECONDS
+timeout -k 10 "$tmo" "${QEMU[@]}" </dev/null >"$RUN/qemu.out" 2>&1 &
+qpid=$!
+# Live progress: the markers and TAP results as the guest prints them.
+tail -n +1 -F --pid="$qpid" "$RUN/results.log" 2>/dev/null |
+	grep --line-buffered -E '^(### (BEGIN|END|LOADED|LOAD-FAILED|UNLOADED|ERROR|PLAN|DONE)|(not )?ok [0-9]+ )' |
+	sed -u 's/^/    guest: /' >&2 &
+tpid=$!
+rc=0
+wait "$qpid" || rc=$?
+sleep 1
+kill "$tpid" 2>/dev/null || true
+wait "$tpid" 2>/dev/null || true
+secs=$((SECONDS - start))
+awk '/^### DMESG BEGIN/ { f = 1; next } /^### DMESG END/ { f = 0; next } f' "$RUN/results.log" >"$RUN/dmesg.log"
+echo "$secs" >"$RUN/seconds"
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	info "guest TIMED OUT after ${tmo} s (console: $RUN/console.log)"
+	echo timeout >"$RUN/status"
+	exit 1
+fi
+if ! grep -q '^### DONE' "$RUN/results.log"; then
+	info "guest stopped before the end of its plan (qemu rc $rc); console: $RUN/console.log"
+	echo crashed >"$RUN/status"
+	exit 1
+fi
+echo done >"$RUN/status"
+info "guest finished in ${secs} s"

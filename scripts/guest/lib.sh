@@ -1,0 +1,59 @@
+# Helpers shared by the guest plans (sourced).
+MODC=/lib/modules/c
+MODRS=/lib/modules/rust
+MODK=/lib/modules/kernel
+
+# load_iommufd c|rust: insert the C or the Rust iommufd.ko (never both).
+load_iommufd() {
+	if grep -q '^iommufd ' /proc/modules; then
+		echo "### ERROR iommufd already loaded"
+		return 1
+	fi
+	case $1 in
+	c) insmod $MODC/iommufd.ko ;;
+	rust) insmod $MODRS/iommufd.ko ;;
+	esac || { echo "### LOAD-FAILED module=$1"; return 1; }
+	[ -c /dev/iommu ] || { echo "### ERROR /dev/iommu missing after loading $1"; return 1; }
+	echo "### LOADED module=$1"
+}
+
+unload_iommufd() {
+	rmmod iommufd && echo "### UNLOADED module=$1" || echo "### UNLOAD-FAILED module=$1"
+}
+
+# run_suite KIND NAME MODULE TIMEOUT PROGRAM...: one suite between markers.
+run_suite() {
+	kind=$1 name=$2 mod=$3 tmo=$4
+	shift 4
+	echo "### BEGIN $kind $name [$mod]"
+	start=$(date +%s)
+	timeout "$tmo" "$@"
+	rc=$?
+	echo "### END $kind $name [$mod] rc=$rc seconds=$(($(date +%s) - start))"
+	dmesg_flush
+}
+
+# Move the kernel log to the results channel (so the ring buffer never wraps between reads).
+dmesg_flush() {
+	echo "### DMESG BEGIN"
+	dmesg -c
+	echo "### DMESG END"
+}
+
+# kmemleak: forget what is already known (boot), later scan and print what is new.
+kmemleak_clear() {
+	[ -e /sys/kernel/debug/kmemleak ] || return 0
+	echo scan >/sys/kernel/debug/kmemleak
+	echo clear >/sys/kernel/debug/kmemleak
+}
+
+kmemleak_report() {
+	[ -e /sys/kernel/debug/kmemleak ] || return 0
+	# An object must be unreferenced for two scans and older than 5 s to be reported.
+	sleep 6
+	echo scan >/sys/kernel/debug/kmemleak
+	echo scan >/sys/kernel/debug/kmemleak
+	echo "### KMEMLEAK BEGIN [$1]"
+	cat /sys/kernel/debug/kmemleak
+	echo "### KMEMLEAK END [$1]"
+}

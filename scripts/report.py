@@ -1,0 +1,361 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turn the logs of one `make test` into results, and the closing `N passed, N failed` line.
+
+Inputs (all under OUT):
+  host-tests.log            cargo test output of the pure core
+  lint.log, lint.status     rustfmt/clippy of the module (optional)
+  test/results.log          what the guest printed on ttyS1: markers, TAP, dmesg, kmemleak
+  test/console.log          the kernel console (ttyS0)
+  test/status               done | timeout | crashed
+
+What counts as a test (each one line in the summary):
+  - every host test (cargo);
+  - every upstream case listed in the ratchet, run against our module;
+  - "the C module matches its recorded baseline", once per upstream suite;
+  - every case of our own suites, against each module;
+  - the guest reached the end of its plan; the guest log is clean (no WARN/BUG/Oops/KASAN/
+    kmemleak/lockdep/Call Trace); each module loaded and unloaded.
+"""
+
+import argparse
+import os
+import re
+import sys
+
+TAP = re.compile(r"^(not ok|ok) (\d+) (\S+)(?:\s+#\s*(SKIP|XFAIL|TODO)\b.*)?")
+BEGIN = re.compile(r"^### BEGIN (\S+) (\S+) \[(\S+)\]")
+END = re.compile(r"^### END (\S+) (\S+) \[(\S+)\] rc=(\d+) seconds=(\d+)")
+
+# Lines that mean the kernel is unhappy. Checked on the console and on the full dmesg.
+BAD = [
+    re.compile(p)
+    for p in (
+        r"WARNING:",
+        r"\bBUG[: ]",
+        r"\bOops\b",
+        r"KASAN:",
+        r"unreferenced object",
+        r"kmemleak: \d+ new suspected memory leaks",
+        r"Call Trace:",
+        r"general protection fault",
+        r"Kernel panic",
+        r"INFO: task .* blocked for more than",
+        r"rcu: INFO: rcu_\w+ detected stalls",
+        r"possible circular locking dependency",
+        r"possible recursive locking",
+        r"inconsistent lock state",
+        r"DEBUG_LOCKS_WARN_ON",
+        r"UBSAN:",
+        r"refcount_t: ",
+        r"list_(add|del) corruption",
+        r"rust_kernel: panicked",
+        r"\bpanicked at\b",
+    )
+]
+
+
+class Summary:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.skipped = 0
+        self.failures = []
+
+    def add(self, ok, what, skip=False):
+        if skip:
+            self.skipped += 1
+        elif ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            self.failures.append(what)
+
+
+def read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def parse_guest(text):
+    """-> suites {(kind, name, module): {"cases": [(ok, name, skip, line)], "rc": int|None}},
+    dmesg text, kmemleak {module: text}, other markers."""
+    suites = {}
+    cur = None
+    dmesg = []
+    in_dmesg = False
+    kmemleak = {}
+    in_leak = None
+    markers = []
+    for line in text.splitlines():
+        line = line.rstrip("\r")
+        if line == "### DMESG BEGIN":
+            in_dmesg = True
+            continue
+        if line == "### DMESG END":
+            in_dmesg = False
+            continue
+        if in_dmesg:
+            dmesg.append(line)
+            continue
+        m = re.match(r"^### KMEMLEAK BEGIN \[(\S+)\]", line)
+        if m:
+            in_leak = m.group(1)
+            kmemleak[in_leak] = []
+            continue
+        if re.match(r"^### KMEMLEAK END", line):
+            in_leak = None
+            continue
+        if in_leak:
+            kmemleak[in_leak].append(line)
+            continue
+        m = BEGIN.match(line)
+        if m:
+            cur = (m.group(1), m.group(2), m.group(3))
+            suites[cur] = {"cases": [], "rc": None, "seconds": None}
+            continue
+        m = END.match(line)
+        if m and cur:
+            suites[cur]["rc"] = int(m.group(4))
+            suites[cur]["seconds"] = int(m.group(5))
+            cur = None
+            continue
+        if line.startswith("### "):
+            markers.append(line)
+            continue
+        m = TAP.match(line)
+        if m and cur:
+            ok = m.group(1) == "ok"
+            skip = m.group(4) in ("SKIP",)
+            suites[cur]["cases"].append((ok, m.group(3), skip, line))
+    return suites, "\n".join(dmesg), {k: "\n".join(v).strip() for k, v in kmemleak.items()}, markers
+
+
+def read_list(path):
+    """Non-comment lines of a list file."""
+    out = []
+    for line in read(path).splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            out.append(line)
+    return out
+
+
+def read_baseline(path):
+    """c-baseline.txt: 'totals SUITE pass fail skip' lines and 'fail SUITE CASE' lines."""
+    totals, fails = {}, {}
+    for line in read_list(path):
+        f = line.split()
+        if f[0] == "totals":
+            totals[f[1]] = tuple(int(x) for x in f[2:5])
+        elif f[0] == "fail":
+            fails.setdefault(f[1], set()).add(f[2])
+    return totals, fails
+
+
+def scan(text, allowed):
+    bad = []
+    for line in text.splitlines():
+        if any(p.search(line) for p in BAD) and not any(a.search(line) for a in allowed):
+            bad.append(line)
+    return bad
+
+
+# Lines the scanner must flag, and boot lines it must not: checked on every run, so a scanner
+# that silently stopped matching fails the test instead of passing everything.
+SELF_CHECK_BAD = [
+    "[   12.345678] WARNING: CPU: 1 PID: 77 at drivers/iommu/iommufd/main.c:100 f+0x1/0x2",
+    "[   12.345678] BUG: KASAN: slab-use-after-free in iopt_unmap_iova+0x10/0x20",
+    "[   12.345678] BUG: sleeping function called from invalid context at mm/slub.c:1",
+    "[   12.345678] Oops: general protection fault, probably for non-canonical address",
+    "[   12.345678] unreferenced object 0xffff888004b5c000 (size 64):",
+    "[   12.345678] kmemleak: 3 new suspected memory leaks (see /sys/kernel/debug/kmemleak)",
+    "[   12.345678]  Call Trace:",
+    "[   12.345678] WARNING: possible circular locking dependency detected",
+    "[   12.345678] rust_kernel: panicked at drivers/iommufd/ctx.rs:10:5:",
+    "[   12.345678] refcount_t: underflow; use-after-free.",
+]
+SELF_CHECK_GOOD = [
+    "[    0.000000] kmemleak: Kernel memory leak detector initialized (mem pool available: 15796)",
+    "[    0.000000] KernelAddressSanitizer initialized (generic)",
+    "[    0.100000] Lock dependency validator: Copyright (c) 2006 Red Hat, Inc., Ingo Molnar",
+    "[    1.000000] iommufd_mock iommufd_mock0: Adding to iommu group 0",
+    "[    2.000000] FAULT_INJECTION: forcing a failure.",
+]
+
+
+def scanner_self_check():
+    missed = [l for l in SELF_CHECK_BAD if not scan(l, [])]
+    false = [l for l in SELF_CHECK_GOOD if scan(l, [])]
+    for l in missed:
+        print(f"scanner self-check: MISSED {l}")
+    for l in false:
+        print(f"scanner self-check: FALSE POSITIVE {l}")
+    return not missed and not false
+
+
+def scan_run(run, allowed):
+    """Bad lines of one guest run: console, every dmesg block, every kmemleak report."""
+    _, dmesg, kmemleak, _ = parse_guest(read(os.path.join(run, "results.log")))
+    bad = scan(read(os.path.join(run, "console.log")), allowed) + scan(dmesg, allowed)
+    for mod, text in kmemleak.items():
+        if text:
+            bad.append(f"kmemleak after the {mod} module's run:")
+            bad.extend(text.splitlines()[:40])
+    out, seen = [], set()
+    for line in bad:
+        if line not in seen:
+            out.append(line)
+            seen.add(line)
+    return out
+
+
+def print_scan(run, bad):
+    print("\n== guest log scan (WARN, BUG, Oops, KASAN, kmemleak, lockdep, Call Trace)")
+    for line in bad:
+        print(f"LOG: {line}")
+    print(f"guest log scan: {'clean' if not bad else f'{len(bad)} bad lines'} "
+          f"(console {run}/console.log, dmesg {run}/dmesg.log)")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--top", required=True)
+    ap.add_argument("--no-guest", action="store_true", help="host tests only")
+    ap.add_argument("--build-failed", action="store_true", help="the kernel/module build failed")
+    ap.add_argument("--scan-only", metavar="RUN", help="only scan the logs of OUT/RUN")
+    args = ap.parse_args()
+    out, top = args.out, args.top
+    s = Summary()
+    sel = os.path.join(top, "tools/testing/selftests/iommufd")
+    allowed = [re.compile(p) for p in read_list(os.path.join(sel, "log-allow.txt"))]
+    if args.scan_only:
+        run = os.path.join(out, args.scan_only)
+        bad = scan_run(run, allowed)
+        print_scan(run, bad)
+        sys.exit(1 if bad or not scanner_self_check() else 0)
+
+    # Host tests of the core.
+    host = read(os.path.join(out, "host-tests.log"))
+    hp = hf = 0
+    for m in re.finditer(r"test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored", host):
+        hp += int(m.group(1))
+        hf += int(m.group(2))
+    print("== host tests (cargo test, pure core)")
+    print(f"host: pass:{hp} fail:{hf}")
+    s.passed += hp
+    s.failed += hf
+    if hf:
+        s.failures.append(f"{hf} host tests")
+    if not re.search(r"test result:", host):
+        s.add(False, "host tests did not run (see host-tests.log)")
+
+    lint = read(os.path.join(out, "lint.status")).strip()
+    if lint:
+        print(f"lint (rustfmt, clippy): {lint}")
+        s.add(lint == "clean", "lint: rustfmt/clippy not clean (see lint.log)")
+
+    if args.build_failed:
+        s.add(False, "kernel/module/selftest build (no guest run)")
+    if args.no_guest:
+        finish(s)
+        return
+
+    run = os.path.join(out, "test")
+    status = read(os.path.join(run, "status")).strip() or "missing"
+    results = read(os.path.join(run, "results.log"))
+    suites, dmesg, kmemleak, markers = parse_guest(results)
+
+    # Upstream selftests: every TAP line, then one totals line per suite and module.
+    print("\n== upstream selftests (tools/testing/selftests/iommu of the pinned tree)")
+    for (kind, name, mod), v in suites.items():
+        if kind != "upstream":
+            continue
+        for _, _, _, line in v["cases"]:
+            print(f"[{mod}] {name}: {line}")
+    totals = {}
+    for (kind, name, mod), v in suites.items():
+        if kind != "upstream":
+            continue
+        p = sum(1 for ok, _, sk, _ in v["cases"] if ok and not sk)
+        sk = sum(1 for _, _, skp, _ in v["cases"] if skp)
+        f = sum(1 for ok, _, _, _ in v["cases"] if not ok)
+        totals[(name, mod)] = (p, f, sk)
+    for (name, mod), (p, f, sk) in totals.items():
+        secs = suites[("upstream", name, mod)]["seconds"]
+        print(f"upstream {name} [{mod}]: pass:{p} fail:{f} skip:{sk}  ({secs} s)")
+
+    # The C baseline as recorded.
+    btotals, bfails = read_baseline(os.path.join(sel, "c-baseline.txt"))
+    for name, want in btotals.items():
+        got = totals.get((name, "c"))
+        cfails = {c for ok, c, _, _ in suites.get(("upstream", name, "c"), {"cases": []})["cases"] if not ok}
+        ok = got == want and cfails == bfails.get(name, set())
+        if not ok:
+            print(f"C baseline {name}: recorded {want}, got {got}; "
+                  f"new failures {sorted(cfails - bfails.get(name, set()))}, "
+                  f"fixed {sorted(bfails.get(name, set()) - cfails)}")
+        s.add(ok, f"C module baseline for {name} differs from c-baseline.txt")
+
+    # The ratchet: listed cases must pass with ours; report passing cases not listed yet.
+    print("\n== ratchet (tools/testing/selftests/iommufd/upstream-ratchet.txt)")
+    ratchet = read_list(os.path.join(sel, "upstream-ratchet.txt"))
+    rust_ok = {}
+    for (kind, name, mod), v in suites.items():
+        if kind == "upstream" and mod == "rust":
+            for ok, case, sk, _ in v["cases"]:
+                rust_ok[f"{name}:{case}"] = ok and not sk
+    for entry in ratchet:
+        ok = rust_ok.get(entry, False)
+        if not ok:
+            print(f"RATCHET FAIL {entry}" + ("" if entry in rust_ok else " (did not run)"))
+        s.add(ok, f"ratchet: {entry}")
+    new = sorted(k for k, v in rust_ok.items() if v and k not in ratchet)
+    for k in new:
+        print(f"passes but not in the ratchet yet: {k}")
+    print(f"ratchet: {len(ratchet)} listed, {sum(1 for e in ratchet if rust_ok.get(e))} pass; "
+          f"{len(new)} more pass unlisted")
+
+    # Our own suites: every case, against each module.
+    print("\n== our selftests (tools/testing/selftests/iommufd)")
+    for (kind, name, mod), v in suites.items():
+        if kind != "ours":
+            continue
+        for ok, case, sk, line in v["cases"]:
+            print(f"[{mod}] {name}: {line}")
+            s.add(ok, f"ours [{mod}] {name}: {case}", skip=sk)
+        if v["rc"] != 0 or not v["cases"]:
+            s.add(False, f"ours [{mod}] {name}: exit {v['rc']}, {len(v['cases'])} cases")
+
+    # Module load/unload and the guest itself.
+    print("\n== guest")
+    for m in markers:
+        print(m)
+    for mod in ("c", "rust"):
+        loaded = f"### LOADED module={mod}" in markers
+        unloaded = f"### UNLOADED module={mod}" in markers
+        s.add(loaded and unloaded, f"module {mod}: load {loaded}, unload {unloaded}")
+    s.add(status == "done", f"guest run: {status} (see {run}/console.log)")
+
+    bad = scan_run(run, allowed)
+    print_scan(run, bad)
+    s.add(not bad, "guest log scan")
+    s.add(scanner_self_check(), "log scanner self-check")
+    finish(s)
+
+
+def finish(s):
+    print("\n== summary")
+    for f in s.failures:
+        print(f"FAILED: {f}")
+    extra = f", {s.skipped} skipped" if s.skipped else ""
+    print(f"{s.passed} passed, {s.failed} failed{extra}")
+    sys.exit(1 if s.failed else 0)
+
+
+if __name__ == "__main__":
+    main()
