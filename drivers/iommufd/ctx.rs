@@ -2,19 +2,30 @@
 
 //! The iommufd context (one per open `/dev/iommu`) and the ioctl dispatcher (C `main.c`).
 //!
-//! The routing and size rules are the core's ([`crate::iommufd_core::uapi`]); this file only
-//! touches user memory: it reads the `size` word, copies the struct with the kernel's
-//! `copy_struct_from_user()` and hands the bytes to the command.
+//! The routing and size rules are the core's ([`crate::iommufd_core::uapi`]), the decoding of
+//! each command is the core's ([`crate::iommufd_core::ucmd`]); this file touches user memory:
+//! it reads the `size` word, copies the struct with the kernel's `copy_struct_from_user()`,
+//! runs the command and copies its reply back.
 //!
-//! Locking: none yet (the context has no mutable state).
+//! Lock order: see [`crate::object`] (object locks, then the object table's lock).
 
-use crate::iommufd_core::{
-    errno::Errno,
-    uapi::{self, Op, Route},
+use crate::{
+    ioas,
+    iommufd_core::{
+        errno::Errno,
+        uapi::{self, Cmd, Op, Route},
+        ucmd::{
+            main::{Destroy, IommuOption, OptionId, OptionOp},
+            respond_len,
+        },
+    },
+    object::{self, Objects},
+    pages::{kernel_capable, AccountMode},
 };
 use kernel::{
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
+    new_mutex,
     prelude::*,
     uaccess::{UserPtr, UserSlice},
     usercopy::copy_struct_from_user,
@@ -29,18 +40,90 @@ pub(crate) fn kerr(e: Errno) -> Error {
 }
 
 /// The state behind one open `/dev/iommu` file (C `struct iommufd_ctx`).
-pub(crate) struct IommufdCtx {}
+#[pin_data(PinnedDrop)]
+pub(crate) struct IommufdCtx {
+    /// The object table (C `objects` xarray and its lock). The accounting mode lives beside
+    /// it because C changes it under the same lock, and only while the table is empty.
+    #[pin]
+    objects: Objects,
+    /// C `account_mode`: `User` by default.
+    #[pin]
+    account_mode: kernel::sync::Mutex<AccountMode>,
+}
+
+impl IommufdCtx {
+    /// The object table.
+    pub(crate) fn objects(&self) -> &Objects {
+        &self.objects
+    }
+
+    /// How pages pinned for this context are charged.
+    pub(crate) fn account_mode(&self) -> AccountMode {
+        *self.account_mode.lock()
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for IommufdCtx {
+    fn drop(self: Pin<&mut Self>) {
+        // C `iommufd_fops_release`: destroy every object, leaves first. Never fails.
+        object::destroy_all(&self.objects);
+    }
+}
 
 #[vtable]
 impl MiscDevice for IommufdCtx {
-    type Ptr = KBox<Self>;
+    type Ptr = Pin<KBox<Self>>;
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
-        Ok(KBox::new(IommufdCtx {}, GFP_KERNEL_ACCOUNT)?)
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        KBox::pin_init(
+            try_pin_init!(IommufdCtx {
+                objects <- new_mutex!(object::new_table(), "iommufd_ctx::objects"),
+                account_mode <- new_mutex!(AccountMode::User, "iommufd_ctx::account_mode"),
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )
     }
 
-    fn ioctl(ctx: &IommufdCtx, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ctx.ioctl(cmd, arg)
+    fn ioctl(ctx: Pin<&IommufdCtx>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        ctx.get_ref().ioctl(cmd, arg)
+    }
+}
+
+/// One ioctl in flight (C `struct iommufd_ucmd`): the context, the user's buffer and size,
+/// and the kernel copy of the command.
+pub(crate) struct Ucmd<'a> {
+    ctx: &'a IommufdCtx,
+    ubuffer: UserPtr,
+    user_size: u32,
+    op: &'static Op,
+    buf: &'a mut [u8],
+}
+
+impl<'a> Ucmd<'a> {
+    /// The context (borrowed for the whole ioctl, not from `self`).
+    pub(crate) fn ctx(&self) -> &'a IommufdCtx {
+        self.ctx
+    }
+
+    /// The command as copied in.
+    pub(crate) fn buf(&self) -> &[u8] {
+        self.buf
+    }
+
+    /// The command buffer, to write a reply into.
+    pub(crate) fn buf_mut(&mut self) -> &mut [u8] {
+        self.buf
+    }
+
+    /// C `iommufd_ucmd_respond()`: copies `min(user size, struct size)` bytes of the command
+    /// back to the user. `EFAULT` if that faults.
+    pub(crate) fn respond(&self) -> Result<(), Errno> {
+        let n = respond_len(self.user_size, self.op.size).min(self.buf.len());
+        UserSlice::new(self.ubuffer, n)
+            .writer()
+            .write_slice(&self.buf[..n])
+            .map_err(|_| Errno::EFAULT)
     }
 }
 
@@ -57,18 +140,99 @@ impl IommufdCtx {
         let mut buf = [0u8; uapi::UCMD_BUFFER_SIZE];
         let cmd_buf = &mut buf[..op.size];
         copy_struct_from_user(cmd_buf, arg, user_size as usize)?;
-        self.execute(op, cmd_buf, arg)
-    }
-
-    /// The commands. Those of later milestones (issues 4 and 5: IOAS, devices, HW page tables,
-    /// the mock) answer `ENOTTY`, as a kernel without them would, after the same size checks.
-    fn execute(&self, _op: &Op, _cmd: &mut [u8], _arg: UserPtr) -> Result<isize> {
-        Err(ENOTTY)
+        let mut ucmd = Ucmd {
+            ctx: self,
+            ubuffer: arg,
+            user_size,
+            op,
+            buf: cmd_buf,
+        };
+        execute(&mut ucmd).map(|()| 0).map_err(kerr)
     }
 
     /// `iommufd_vfio_ioctl()`: the VFIO type1 container compatibility ioctls (issue 5). Anything
     /// it does not know is `ENOTTY`, as in C.
     fn vfio_ioctl(&self, _cmd: u32, _arg: UserPtr) -> Result<isize> {
         Err(ENOTTY)
+    }
+}
+
+/// The command table (C `iommufd_ioctl_ops[].execute`). Commands of later milestones (devices,
+/// HW page tables, faults, VFIO compat, the mock: issue 5) answer `ENOTTY` after the size
+/// checks, as a kernel without them would.
+fn execute(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
+    match ucmd.op.cmd {
+        Cmd::Destroy => destroy(ucmd),
+        Cmd::IoasAlloc => ioas::alloc_ioctl(ucmd),
+        Cmd::IoasAllowIovas => ioas::allow_iovas(ucmd),
+        Cmd::IoasCopy => ioas::copy(ucmd),
+        Cmd::IoasIovaRanges => ioas::iova_ranges(ucmd),
+        Cmd::IoasMap => ioas::map(ucmd),
+        Cmd::IoasUnmap => ioas::unmap(ucmd),
+        Cmd::Option => option(ucmd),
+        Cmd::VfioIoas
+        | Cmd::HwptAlloc
+        | Cmd::GetHwInfo
+        | Cmd::HwptSetDirtyTracking
+        | Cmd::HwptGetDirtyBitmap
+        | Cmd::HwptInvalidate
+        | Cmd::FaultQueueAlloc => Err(Errno::ENOTTY),
+        #[cfg(CONFIG_IOMMUFD_TEST)]
+        Cmd::Test => crate::selftest::test_cmd(ucmd),
+        #[cfg(not(CONFIG_IOMMUFD_TEST))]
+        Cmd::Test => Err(Errno::ENOTTY),
+    }
+}
+
+/// `IOMMU_DESTROY` (C `iommufd_destroy`): remove the object if nobody uses it, then destroy it
+/// outside the table's lock.
+fn destroy(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
+    let cmd = Destroy::decode(ucmd.buf())?;
+    let obj = ucmd.ctx.objects.lock().remove(cmd.id, None)?;
+    drop(obj);
+    Ok(())
+}
+
+/// `IOMMU_OPTION` (C `iommufd_option`): only `val64` goes back to the user.
+fn option(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
+    let mut cmd = IommuOption::decode(ucmd.buf())?;
+    match cmd.option_id {
+        OptionId::RlimitMode => rlimit_mode(ucmd.ctx, &mut cmd)?,
+        OptionId::HugePages => ioas::option_huge_pages(ucmd, &mut cmd)?,
+    }
+    cmd.encode_response(ucmd.buf_mut());
+    let range = IommuOption::RESPONSE_RANGE;
+    let at = ucmd.ubuffer.checked_add(range.start).ok_or(Errno::EFAULT)?;
+    let bytes = ucmd.buf.get(range).ok_or(Errno::EFAULT)?;
+    UserSlice::new(at, bytes.len())
+        .writer()
+        .write_slice(bytes)
+        .map_err(|_| Errno::EFAULT)
+}
+
+/// C `iommufd_option_rlimit_mode`.
+fn rlimit_mode(ctx: &IommufdCtx, cmd: &mut IommuOption) -> Result<(), Errno> {
+    match cmd.op_kind()? {
+        OptionOp::Get => {
+            cmd.val64 = u64::from(ctx.account_mode() == AccountMode::Mm);
+            Ok(())
+        }
+        OptionOp::Set => {
+            if !kernel_capable(kernel::bindings::CAP_SYS_RESOURCE as i32) {
+                return Err(Errno::EPERM);
+            }
+            // Lock order: the table, then the mode (only here).
+            let objects = ctx.objects.lock();
+            if !objects.is_empty() {
+                return Err(Errno::EBUSY);
+            }
+            let mm = cmd.set_value()?;
+            *ctx.account_mode.lock() = if mm {
+                AccountMode::Mm
+            } else {
+                AccountMode::User
+            };
+            Ok(())
+        }
     }
 }

@@ -20,6 +20,12 @@ use kernel::{
 pub(crate) mod iommufd_core;
 
 mod ctx;
+mod ioas;
+mod object;
+mod pages;
+#[cfg(CONFIG_IOMMUFD_TEST)]
+mod selftest;
+mod storage;
 
 module! {
     type: IommufdModule,

@@ -33,10 +33,15 @@
 #include <linux/iommu.h>
 #include <linux/iommufd.h>
 #include <linux/miscdevice.h>
+#include <linux/mmap_lock.h>
 #include <linux/mm.h>
 #include <linux/poll.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/user.h>
+#include <linux/fault-inject.h>
+#include <linux/debugfs.h>
+#include <linux/platform_device.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
 

@@ -12,6 +12,7 @@
 #include "build_assert.c"
 #include "build_bug.c"
 #include "err.c"
+#include "iommufd.c"
 #include "kunit.c"
 #include "mutex.c"
 #include "page.c"

@@ -31,6 +31,7 @@ macro_rules! errnos {
 // Values from include/uapi/asm-generic/errno-base.h and errno.h (x86 and arm64 share them).
 errnos! {
     EPERM = 1,
+    EIO = 5,
     ENOENT = 2,
     EFAULT = 14,
     EBUSY = 16,

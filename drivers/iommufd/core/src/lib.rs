@@ -13,4 +13,9 @@
 #![forbid(unsafe_code)]
 
 pub mod errno;
+pub mod interval;
+pub mod iopt;
+pub mod objects;
+pub mod storage;
 pub mod uapi;
+pub mod ucmd;

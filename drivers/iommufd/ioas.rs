@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! IO address spaces (C `ioas.c`): the IOAS object and its ioctls, `IOMMU_IOAS_ALLOC`,
+//! `_IOVA_RANGES`, `_ALLOW_IOVAS`, `_MAP`, `_COPY`, `_UNMAP` and the `HUGE_PAGES` option.
+//!
+//! The IOVA bookkeeping is the core's [`Iopt`]; each area holds a [`PagesRef`] to the pages
+//! object it maps.
+//!
+//! Lock order: `Ioas::iopt` (C `iova_rwsem`), then the object table's lock (dropping an
+//! [`ObjRef`](crate::object::ObjRef) while holding it is allowed). User memory is copied with
+//! `Ioas::iopt` held, as C does with `iova_rwsem`.
+
+use crate::{
+    ctx::Ucmd,
+    iommufd_core::{
+        errno::Errno,
+        interval::Span,
+        iopt::{Iopt, IoptConfig, MapPiece, Placement, IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE},
+        ucmd::{
+            ioas::{
+                IoasAllowIovas, IoasCopy, IoasIovaRanges, IoasMap, IoasUnmap, IovaRange,
+                IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE,
+            },
+            main::{IommuOption, OptionOp},
+            test_cmd::syz_layout,
+        },
+    },
+    object::{self, Object},
+    pages::{Pages, PagesRef, PAGE_SIZE},
+    storage::KStorage,
+};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+    uaccess::UserSlice,
+};
+
+/// The io_pagetable of an IOAS (C `struct io_pagetable`, the IOVA side).
+///
+/// # Invariants
+///
+/// Every area of `iopt` owns the strong count its [`PagesRef`] handle stands for.
+pub(crate) struct IoptState {
+    iopt: Iopt<PagesRef, KStorage>,
+}
+
+impl IoptState {
+    fn new() -> Self {
+        // C: IOVA allocation aligns up to HPAGE_SIZE with CONFIG_TRANSPARENT_HUGEPAGE.
+        let max_align = if cfg!(CONFIG_TRANSPARENT_HUGEPAGE) {
+            2 << 20
+        } else {
+            PAGE_SIZE
+        };
+        let config = IoptConfig::new(PAGE_SIZE, max_align).unwrap_or(IoptConfig::X86_64_THP);
+        IoptState {
+            iopt: Iopt::new(KStorage, config),
+        }
+    }
+
+    /// Unmaps everything (C `iopt_unmap_all` in `iommufd_ioas_destroy`). Never fails.
+    fn unmap_all(&mut self) {
+        let (_, rc) = self.iopt.unmap_all(
+            |_, _, _| {},
+            // SAFETY: The core hands each removed area's handle back exactly once; by the type
+            // invariants it owns a count, released here and never used again.
+            |area| unsafe { area.handle().release() },
+        );
+        if let Err(e) = rc {
+            if e != Errno::ENOENT {
+                pr_warn!("iommufd: unmap at IOAS destroy failed: {}\n", e.name());
+            }
+        }
+    }
+}
+
+impl Drop for IoptState {
+    fn drop(&mut self) {
+        self.unmap_all();
+    }
+}
+
+/// An IO address space (C `struct iommufd_ioas`).
+#[pin_data]
+pub(crate) struct Ioas {
+    /// C `iopt` with its `iova_rwsem`.
+    #[pin]
+    iopt: Mutex<IoptState>,
+}
+
+impl Ioas {
+    fn new() -> Result<Arc<Ioas>, Errno> {
+        Arc::pin_init(
+            pin_init!(Ioas { iopt <- new_mutex!(IoptState::new(), "iommufd_ioas::iopt") }),
+            GFP_KERNEL_ACCOUNT,
+        )
+        .map_err(|_| Errno::ENOMEM)
+    }
+}
+
+impl Ioas {
+    /// C `iopt_reserve_iova()` under `iova_rwsem`: reserve `[start, last]` for `owner`
+    /// (0: no owner, the selftest's `ADD_RESERVED`).
+    pub(crate) fn reserve_iova(&self, start: u64, last: u64, owner: usize) -> Result<(), Errno> {
+        self.iopt.lock().iopt.reserve_iova(start, last, owner)
+    }
+}
+
+/// C `conv_iommu_prot()`: coherent always, plus what the map flags ask for.
+fn conv_iommu_prot(flags: u32) -> u32 {
+    let mut prot = IOMMU_CACHE;
+    if flags & IOMMU_IOAS_MAP_WRITEABLE != 0 {
+        prot |= IOMMU_WRITE;
+    }
+    if flags & IOMMU_IOAS_MAP_READABLE != 0 {
+        prot |= IOMMU_READ;
+    }
+    prot
+}
+
+fn efault<E>(_: E) -> Errno {
+    Errno::EFAULT
+}
+
+/// `IOMMU_IOAS_ALLOC` (C `iommufd_ioas_alloc_ioctl`).
+pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
+    let mut cmd = crate::iommufd_core::ucmd::ioas::IoasAlloc::decode(ucmd.buf())?;
+    let objects = ucmd.ctx().objects();
+    let id = objects.lock().reserve()?;
+    let ioas = match Ioas::new() {
+        Ok(ioas) => ioas,
+        Err(e) => {
+            objects.lock().abort(id);
+            return Err(e);
+        }
+    };
+    cmd.out_ioas_id = id;
+    cmd.encode_response(ucmd.buf_mut());
+    if let Err(e) = ucmd.respond() {
+        objects.lock().abort(id);
+        return Err(e);
+    }
+    object::finalize(objects, id, Object::Ioas(ioas));
+    Ok(())
+}
+
+/// `IOMMU_IOAS_IOVA_RANGES` (C `iommufd_ioas_iova_ranges`).
+pub(crate) fn iova_ranges(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
+    let mut cmd = IoasIovaRanges::decode(ucmd.buf())?;
+    let ioas = object::get_ioas(ucmd.ctx().objects(), cmd.ioas_id)?;
+    let iopt = ioas.iopt.lock();
+    let max = cmd.num_iovas;
+    let mut n: u32 = 0;
+    cmd.out_iova_alignment = iopt.iopt.iova_alignment();
+    iopt.iopt.for_each_iova_range(|span| {
+        if n < max {
+            let elm = IovaRange {
+                start: span.start,
+                last: span.last,
+            };
+            let at = (n as usize)
+                .checked_mul(IovaRange::SIZE)
+                .and_then(|off| (cmd.allowed_iovas as usize).checked_add(off))
+                .ok_or(Errno::EFAULT)?;
+            UserSlice::new(at, IovaRange::SIZE)
+                .writer()
+                .write_slice(&elm.to_bytes())
+                .map_err(efault)?;
+        }
+        n = n.saturating_add(1);
+        Ok(())
+    })?;
+    cmd.num_iovas = n;
+    cmd.encode_response(ucmd.buf_mut());
+    ucmd.respond()?;
+    if n > max {
+        return Err(Errno::EMSGSIZE);
+    }
+    Ok(())
+}
+
+/// `IOMMU_IOAS_ALLOW_IOVAS` (C `iommufd_ioas_allow_iovas`).
+pub(crate) fn allow_iovas(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
+    let cmd = IoasAllowIovas::decode(ucmd.buf())?;
+    let ioas = object::get_ioas(ucmd.ctx().objects(), cmd.ioas_id)?;
+    let mut iopt = ioas.iopt.lock();
+    let base = cmd.allowed_iovas as usize;
+    let ranges = (0..cmd.num_iovas as usize).map(|i| {
+        let at = i
+            .checked_mul(IovaRange::SIZE)
+            .and_then(|off| base.checked_add(off))
+            .ok_or(Errno::EFAULT)?;
+        let mut b = [0u8; IovaRange::SIZE];
+        UserSlice::new(at, IovaRange::SIZE)
+            .reader()
+            .read_slice(&mut b)
+            .map_err(efault)?;
+        let r = IovaRange::from_bytes(&b);
+        r.check_allowed()?;
+        Ok(Span {
+            start: r.start,
+            last: r.last,
+        })
+    });
+    let new = iopt.iopt.load_allowed(ranges)?;
+    // The old set is dropped (freed) here, after the swap.
+    iopt.iopt.set_allowed(new).map(drop)
+}
+
+/// `IOMMU_IOAS_MAP` (C `iommufd_ioas_map` and `iopt_map_user_pages`).
+pub(crate) fn map(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
+    let mut cmd = IoasMap::decode(ucmd.buf())?;
+    let ioas = object::get_ioas(ucmd.ctx().objects(), cmd.ioas_id)?;
+    let prot = conv_iommu_prot(cmd.flags);
+    let (pages, start_byte) = Pages::new_user(
+        cmd.user_va,
+        cmd.length,
+        prot & IOMMU_WRITE != 0,
+        ucmd.ctx().account_mode(),
+    )?;
+    let writable = pages.writable();
+    let handle = PagesRef::from_arc(pages);
+    let piece = MapPiece {
+        handle,
+        start_byte,
+        length: cmd.length,
+        writable,
+    };
+    let placement = if cmd.fixed_iova() {
+        Placement::Fixed(cmd.iova)
+    } else {
+        Placement::Alloc { uptr: cmd.user_va }
+    };
+    let rc = ioas
+        .iopt
+        .lock()
+        .iopt
+        .map_pages(&[piece], cmd.length, placement, prot);
+    match rc {
+        Ok(iova) => {
+            cmd.iova = iova;
+            cmd.encode_response(ucmd.buf_mut());
+            // As C: the mapping stays even if the reply cannot be written.
+            ucmd.respond()
+        }
+        Err(e) => {
+            // SAFETY: The core did not store the handle (the map failed and changed
+            // nothing), so the count `from_arc` made is still ours to give back.
+            unsafe { handle.release() };
+            Err(e)
+        }
+    }
+}
+
+/// `IOMMU_IOAS_COPY` (C `iommufd_ioas_copy`): maps the pages behind a range of one IOAS into
+/// another, sharing them (no second pin, no second charge).
+pub(crate) fn copy(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
+    let objects = ucmd.ctx().objects();
+    let mut cmd = if crate::ctx::WITH_TEST {
+        IoasCopy::decode_mock(ucmd.buf(), |id, iova| syz_conv_iova(objects, id, iova))?
+    } else {
+        IoasCopy::decode(ucmd.buf())?
+    };
+    let mut pieces: KVec<MapPiece<PagesRef>> = KVec::new();
+    {
+        let src = object::get_ioas(objects, cmd.src_ioas_id)?;
+        let iopt = src.iopt.lock();
+        let rc = iopt.iopt.get_pages(cmd.src_iova, cmd.length, |p| {
+            // SAFETY: `p.handle` belongs to an area of `iopt`, which is locked, so it owns a
+            // count for the duration of this call.
+            let (handle, writable) = unsafe { (p.handle.clone_ref(), p.handle.get().writable()) };
+            let piece = MapPiece {
+                handle,
+                start_byte: p.start_byte,
+                length: p.length,
+                writable,
+            };
+            if pieces.push(piece, GFP_KERNEL_ACCOUNT).is_err() {
+                // SAFETY: The new count was not stored anywhere.
+                unsafe { handle.release() };
+                return Err(Errno::ENOMEM);
+            }
+            Ok(())
+        });
+        if let Err(e) = rc {
+            release_pieces(&pieces);
+            return Err(e);
+        }
+    }
+    let rc = (|| {
+        let dst = object::get_ioas(objects, cmd.dst_ioas_id)?;
+        let placement = if cmd.fixed_iova() {
+            Placement::Fixed(cmd.dst_iova)
+        } else {
+            let first = pieces.first().ok_or(Errno::ENOENT)?;
+            // SAFETY: The piece owns a count (taken above) until released or stored.
+            let uptr = unsafe { first.handle.get().uptr() } + first.start_byte;
+            Placement::Alloc { uptr }
+        };
+        let iova = dst.iopt.lock().iopt.map_pages(
+            &pieces,
+            cmd.length,
+            placement,
+            conv_iommu_prot(cmd.flags),
+        )?;
+        cmd.dst_iova = iova;
+        Ok(())
+    })();
+    match rc {
+        Ok(()) => {
+            cmd.encode_response(ucmd.buf_mut());
+            ucmd.respond()
+        }
+        Err(e) => {
+            release_pieces(&pieces);
+            Err(e)
+        }
+    }
+}
+
+/// C `iommufd_test_syz_conv_iova_id()` (mock builds): a syzkaller-mode IOVA names the
+/// `nth_area`-th area of the IOAS and an offset in it; an IOAS that cannot be found leaves the
+/// IOVA as it is, a missing area makes it 0.
+fn syz_conv_iova(objects: &object::Objects, ioas_id: u32, iova: u64) -> u64 {
+    let Ok(ioas) = object::get_ioas(objects, ioas_id) else {
+        return iova;
+    };
+    let (nth, offset) = syz_layout(iova);
+    let iopt = ioas.iopt.lock();
+    iopt.iopt
+        .areas()
+        .get(nth as usize)
+        .map_or(0, |area| area.iova().wrapping_add(u64::from(offset)))
+}
+
+fn release_pieces(pieces: &[MapPiece<PagesRef>]) {
+    for p in pieces {
+        // SAFETY: Each piece owns the count taken for it, not stored in any io_pagetable.
+        unsafe { p.handle.release() };
+    }
+}
+
+/// `IOMMU_IOAS_UNMAP` (C `iommufd_ioas_unmap`).
+pub(crate) fn unmap(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
+    let mut cmd = IoasUnmap::decode(ucmd.buf())?;
+    let ioas = object::get_ioas(ucmd.ctx().objects(), cmd.ioas_id)?;
+    let unmapped = ioas.iopt.lock().iopt.ioas_unmap(
+        cmd.iova,
+        cmd.length,
+        |_, _, _| {},
+        // SAFETY: The core hands each removed area's handle back exactly once; it owns a count
+        // (type invariants of `IoptState`), released here and never used again.
+        |area| unsafe { area.handle().release() },
+    )?;
+    cmd.length = unmapped;
+    cmd.encode_response(ucmd.buf_mut());
+    ucmd.respond()
+}
+
+/// `IOMMU_OPTION` with `IOMMU_OPTION_HUGE_PAGES` (C `iommufd_ioas_option`).
+pub(crate) fn option_huge_pages(ucmd: &Ucmd<'_>, cmd: &mut IommuOption) -> Result<(), Errno> {
+    let ioas = object::get_ioas(ucmd.ctx().objects(), cmd.object_id)?;
+    let mut iopt = ioas.iopt.lock();
+    match cmd.op_kind()? {
+        OptionOp::Get => {
+            cmd.val64 = u64::from(!iopt.iopt.large_pages_disabled());
+            Ok(())
+        }
+        OptionOp::Set => {
+            // No domains or accesses yet: nothing requires more than byte alignment.
+            if cmd.set_value()? {
+                if let Err(e) = iopt.iopt.enable_large_pages(1) {
+                    // C only warns: the alignment cannot grow when large pages come back.
+                    pr_warn!("iommufd: enabling large pages: {}\n", e.name());
+                }
+                Ok(())
+            } else {
+                iopt.iopt.disable_large_pages(false, 1)
+            }
+        }
+    }
+}

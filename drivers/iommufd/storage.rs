@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The core's storage traits on `KVec`: how the pure core gets memory in the kernel.
+//!
+//! Every allocation is `GFP_KERNEL_ACCOUNT` (charged to the caller's memcg, as C iommufd's
+//! tables are) and fallible: `ENOMEM` reaches the core, which reserves before it changes
+//! anything.
+
+use crate::iommufd_core::{
+    errno::{Errno, Result},
+    storage::{Slots, Storage},
+};
+use kernel::prelude::*;
+
+/// A `KVec` as the core's [`Slots`].
+pub(crate) struct KSlots<T>(KVec<T>);
+
+impl<T> Slots<T> for KSlots<T> {
+    fn as_slice(&self) -> &[T] {
+        self.0.as_slice()
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [T] {
+        self.0.as_mut_slice()
+    }
+
+    fn try_reserve(&mut self, additional: usize) -> Result {
+        self.0
+            .reserve(additional, GFP_KERNEL_ACCOUNT)
+            .map_err(|_| Errno::ENOMEM)
+    }
+
+    fn try_insert(&mut self, index: usize, value: T) -> Result {
+        let len = self.0.len();
+        if index > len {
+            return Err(Errno::EINVAL);
+        }
+        // After a successful `try_reserve` this cannot allocate, hence cannot fail.
+        self.0
+            .push(value, GFP_KERNEL_ACCOUNT)
+            .map_err(|_| Errno::ENOMEM)?;
+        self.0.as_mut_slice()[index..].rotate_right(1);
+        Ok(())
+    }
+
+    fn remove(&mut self, index: usize) -> T {
+        let len = self.0.len();
+        // The core guarantees `index < len`; a violation is a bug, not user input.
+        assert!(index < len);
+        self.0.as_mut_slice()[index..].rotate_left(1);
+        // SAFETY: `len > index >= 0`, so `len - 1` is in bounds and initialised; the element
+        // there (the one removed, rotated to the end) is read out exactly once, and `set_len`
+        // then forgets it, so it is neither dropped twice nor leaked.
+        unsafe {
+            let v = core::ptr::read(self.0.as_ptr().add(len - 1));
+            self.0.set_len(len - 1);
+            v
+        }
+    }
+}
+
+/// The kernel's [`Storage`]: every table is a [`KSlots`].
+#[derive(Clone, Copy, Default)]
+pub(crate) struct KStorage;
+
+impl Storage for KStorage {
+    type Table<T> = KSlots<T>;
+
+    fn new_table<T>(&self) -> KSlots<T> {
+        KSlots(KVec::new())
+    }
+}
