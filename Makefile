@@ -11,7 +11,9 @@ export IOMMUFD_RS_OUT := $(OUT)
 TEST_TIMEOUT ?= 2400
 RUN_TIMEOUT ?= 600
 
-.PHONY: all setup kernel module host-test selftests initramfs run test guest-test report clean
+BENCH_TIMEOUT ?= 1800
+
+.PHONY: all setup kernel module host-test selftests initramfs run test bench clean
 
 all: module
 
@@ -53,6 +55,10 @@ test: setup
 		echo "build failed: no guest run" >&2; \
 		scripts/report.py --out $(OUT) --top $(CURDIR) --no-guest --build-failed; false; \
 	fi
+
+# A report, not a test: C module and ours in one boot, each figure and the ratio ours/C.
+bench: initramfs
+	@scripts/guest.sh bench $(BENCH_TIMEOUT); rc=$$?; scripts/bench_report.py $(OUT)/bench; exit $$rc
 
 clean:
 	rm -rf $(OUT) target

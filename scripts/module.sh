@@ -9,8 +9,9 @@ step "building drivers/iommufd/iommufd.ko (Rust, M=$TOP)"
 MMAKE=(make -C "$KBUILD" M="$TOP" LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 	HOSTRUSTC=/usr/bin/rustc RUST_LIB_SRC="$RUST_LIB_SRC" BINDGEN="$BINDGEN"
 	CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver)
-# Clippy only speaks when it compiles: rebuild our objects every time (a few seconds).
-"${MMAKE[@]}" clean >/dev/null 2>&1 || true
+# Clippy only speaks when it compiles: rebuild our crate every time (a few seconds). Not
+# `make clean`, which would sweep every *.o under the repo (cargo's target/ included).
+rm -f "$TOP/drivers/iommufd/iommufd_rs.o" "$TOP/drivers/iommufd/iommufd.ko"
 if ! "${MMAKE[@]}" -j"$JOBS" modules >"$OUT/module-build.log" 2>&1; then
 	cat "$OUT/module-build.log" >&2
 	die "module build failed"

@@ -19,7 +19,7 @@ use crate::{
             respond_len,
         },
     },
-    object::{self, Objects},
+    object::{self, CtxObjects, Objects},
     pages::{kernel_capable, AccountMode},
 };
 use kernel::{
@@ -42,13 +42,9 @@ pub(crate) fn kerr(e: Errno) -> Error {
 /// The state behind one open `/dev/iommu` file (C `struct iommufd_ctx`).
 #[pin_data(PinnedDrop)]
 pub(crate) struct IommufdCtx {
-    /// The object table (C `objects` xarray and its lock). The accounting mode lives beside
-    /// it because C changes it under the same lock, and only while the table is empty.
+    /// The object table and what C changes under its lock (C `objects` and `xa_lock`).
     #[pin]
     objects: Objects,
-    /// C `account_mode`: `User` by default.
-    #[pin]
-    account_mode: kernel::sync::Mutex<AccountMode>,
 }
 
 impl IommufdCtx {
@@ -59,7 +55,7 @@ impl IommufdCtx {
 
     /// How pages pinned for this context are charged.
     pub(crate) fn account_mode(&self) -> AccountMode {
-        *self.account_mode.lock()
+        self.objects.lock().account_mode
     }
 }
 
@@ -75,11 +71,20 @@ impl PinnedDrop for IommufdCtx {
 impl MiscDevice for IommufdCtx {
     type Ptr = Pin<KBox<Self>>;
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        // C: a context opened through /dev/vfio/vfio accounts like VFIO (in the mm).
+        let vfio = misc.minor() == crate::vfio_compat::VFIO_MINOR;
+        if vfio {
+            crate::vfio_compat::announce();
+        }
+        let mode = if vfio {
+            AccountMode::Mm
+        } else {
+            AccountMode::User
+        };
         KBox::pin_init(
             try_pin_init!(IommufdCtx {
-                objects <- new_mutex!(object::new_table(), "iommufd_ctx::objects"),
-                account_mode <- new_mutex!(AccountMode::User, "iommufd_ctx::account_mode"),
+                objects <- new_mutex!(CtxObjects::new(mode), "iommufd_ctx::objects"),
             }),
             GFP_KERNEL_ACCOUNT,
         )
@@ -150,10 +155,10 @@ impl IommufdCtx {
         execute(&mut ucmd).map(|()| 0).map_err(kerr)
     }
 
-    /// `iommufd_vfio_ioctl()`: the VFIO type1 container compatibility ioctls (issue 5). Anything
-    /// it does not know is `ENOTTY`, as in C.
-    fn vfio_ioctl(&self, _cmd: u32, _arg: UserPtr) -> Result<isize> {
-        Err(ENOTTY)
+    /// `iommufd_vfio_ioctl()`: the VFIO type1 container compatibility ioctls. Anything it
+    /// does not know is `ENOTTY`, as in C.
+    fn vfio_ioctl(&self, cmd: u32, arg: UserPtr) -> Result<isize> {
+        crate::vfio_compat::ioctl(self, cmd, arg).map_err(kerr)
     }
 }
 
@@ -170,8 +175,8 @@ fn execute(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         Cmd::IoasMap => ioas::map(ucmd),
         Cmd::IoasUnmap => ioas::unmap(ucmd),
         Cmd::Option => option(ucmd),
-        Cmd::VfioIoas
-        | Cmd::HwptAlloc
+        Cmd::VfioIoas => crate::vfio_compat::vfio_ioas(ucmd),
+        Cmd::HwptAlloc
         | Cmd::GetHwInfo
         | Cmd::HwptSetDirtyTracking
         | Cmd::HwptGetDirtyBitmap
@@ -188,7 +193,7 @@ fn execute(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
 /// outside the table's lock.
 fn destroy(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let cmd = Destroy::decode(ucmd.buf())?;
-    let obj = ucmd.ctx.objects.lock().remove(cmd.id, None)?;
+    let obj = ucmd.ctx.objects.lock().remove(cmd.id)?;
     drop(obj);
     Ok(())
 }
@@ -221,13 +226,12 @@ fn rlimit_mode(ctx: &IommufdCtx, cmd: &mut IommuOption) -> Result<(), Errno> {
             if !kernel_capable(kernel::bindings::CAP_SYS_RESOURCE as i32) {
                 return Err(Errno::EPERM);
             }
-            // Lock order: the table, then the mode (only here).
-            let objects = ctx.objects.lock();
-            if !objects.is_empty() {
+            let mut objects = ctx.objects.lock();
+            if !objects.table.is_empty() {
                 return Err(Errno::EBUSY);
             }
             let mm = cmd.set_value()?;
-            *ctx.account_mode.lock() = if mm {
+            objects.account_mode = if mm {
                 AccountMode::Mm
             } else {
                 AccountMode::User

@@ -11,7 +11,7 @@
 //! `Ioas::iopt` held, as C does with `iova_rwsem`.
 
 use crate::{
-    ctx::Ucmd,
+    ctx::{IommufdCtx, Ucmd},
     iommufd_core::{
         errno::Errno,
         interval::Span,
@@ -32,7 +32,10 @@ use crate::{
 use kernel::{
     new_mutex,
     prelude::*,
-    sync::{Arc, Mutex},
+    sync::{
+        lock::{mutex::MutexBackend, Guard},
+        Arc, Mutex,
+    },
     uaccess::UserSlice,
 };
 
@@ -127,18 +130,18 @@ fn efault<E>(_: E) -> Errno {
 pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let mut cmd = crate::iommufd_core::ucmd::ioas::IoasAlloc::decode(ucmd.buf())?;
     let objects = ucmd.ctx().objects();
-    let id = objects.lock().reserve()?;
+    let id = objects.lock().table.reserve()?;
     let ioas = match Ioas::new() {
         Ok(ioas) => ioas,
         Err(e) => {
-            objects.lock().abort(id);
+            objects.lock().table.abort(id);
             return Err(e);
         }
     };
     cmd.out_ioas_id = id;
     cmd.encode_response(ucmd.buf_mut());
     if let Err(e) = ucmd.respond() {
-        objects.lock().abort(id);
+        objects.lock().table.abort(id);
         return Err(e);
     }
     object::finalize(objects, id, Object::Ioas(ioas));
@@ -208,48 +211,109 @@ pub(crate) fn allow_iovas(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     iopt.iopt.set_allowed(new).map(drop)
 }
 
-/// `IOMMU_IOAS_MAP` (C `iommufd_ioas_map` and `iopt_map_user_pages`).
+/// `IOMMU_IOAS_MAP` (C `iommufd_ioas_map`).
 pub(crate) fn map(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let mut cmd = IoasMap::decode(ucmd.buf())?;
     let ioas = object::get_ioas(ucmd.ctx().objects(), cmd.ioas_id)?;
-    let prot = conv_iommu_prot(cmd.flags);
-    let (pages, start_byte) = Pages::new_user(
-        cmd.user_va,
-        cmd.length,
-        prot & IOMMU_WRITE != 0,
-        ucmd.ctx().account_mode(),
-    )?;
-    let writable = pages.writable();
-    let handle = PagesRef::from_arc(pages);
-    let piece = MapPiece {
-        handle,
-        start_byte,
-        length: cmd.length,
-        writable,
-    };
     let placement = if cmd.fixed_iova() {
         Placement::Fixed(cmd.iova)
     } else {
         Placement::Alloc { uptr: cmd.user_va }
     };
-    let rc = ioas
-        .iopt
-        .lock()
-        .iopt
-        .map_pages(&[piece], cmd.length, placement, prot);
-    match rc {
-        Ok(iova) => {
-            cmd.iova = iova;
-            cmd.encode_response(ucmd.buf_mut());
-            // As C: the mapping stays even if the reply cannot be written.
-            ucmd.respond()
-        }
-        Err(e) => {
+    cmd.iova = ioas.map_user_pages(
+        ucmd.ctx(),
+        placement,
+        cmd.user_va,
+        cmd.length,
+        conv_iommu_prot(cmd.flags),
+    )?;
+    cmd.encode_response(ucmd.buf_mut());
+    // As C: the mapping stays even if the reply cannot be written.
+    ucmd.respond()
+}
+
+impl Ioas {
+    /// C `iopt_map_user_pages()`: a new pages object for `[uptr, uptr + length)`, mapped at
+    /// `placement`; returns the IOVA. Changes nothing on failure.
+    pub(crate) fn map_user_pages(
+        &self,
+        ctx: &IommufdCtx,
+        placement: Placement,
+        uptr: u64,
+        length: u64,
+        prot: u32,
+    ) -> Result<u64, Errno> {
+        let (pages, start_byte) =
+            Pages::new_user(uptr, length, prot & IOMMU_WRITE != 0, ctx.account_mode())?;
+        let writable = pages.writable();
+        let handle = PagesRef::from_arc(pages);
+        let piece = MapPiece {
+            handle,
+            start_byte,
+            length,
+            writable,
+        };
+        let rc = self
+            .iopt
+            .lock()
+            .iopt
+            .map_pages(&[piece], length, placement, prot);
+        if rc.is_err() {
             // SAFETY: The core did not store the handle (the map failed and changed
             // nothing), so the count `from_arc` made is still ours to give back.
             unsafe { handle.release() };
-            Err(e)
         }
+        rc
+    }
+
+    /// The io_pagetable, locked (C `iova_rwsem`).
+    pub(crate) fn iopt(&self) -> Guard<'_, IoptState, MutexBackend> {
+        self.iopt.lock()
+    }
+}
+
+impl IoptState {
+    /// The core's io_pagetable, read only.
+    pub(crate) fn core(&self) -> &Iopt<PagesRef, KStorage> {
+        &self.iopt
+    }
+
+    /// C `iopt_unmap_iova()`: unmaps whole areas in the range; returns the bytes unmapped
+    /// (also on error, for the areas already gone) and the result.
+    pub(crate) fn unmap_iova(&mut self, iova: u64, length: u64) -> (u64, Result<(), Errno>) {
+        self.iopt.unmap_iova(
+            iova,
+            length,
+            |_, _, _| {},
+            // SAFETY: The core hands each removed area's handle back exactly once; it owns a
+            // count (type invariants), released here and never used again.
+            |area| unsafe { area.handle().release() },
+        )
+    }
+
+    /// C `iopt_unmap_all()`: as [`Self::unmap_iova`] over everything; nothing mapped is not
+    /// an error.
+    pub(crate) fn unmap_all_counted(&mut self) -> (u64, Result<(), Errno>) {
+        self.iopt.unmap_all(
+            |_, _, _| {},
+            // SAFETY: As in `unmap_iova`.
+            |area| unsafe { area.handle().release() },
+        )
+    }
+
+    /// C `iopt_cut_iova()`: splits areas so that each IOVA of `iovas` ends one; the new right
+    /// halves are new users of their pages objects.
+    pub(crate) fn cut_iova(&mut self, iovas: &[u64]) -> Result<(), Errno> {
+        self.iopt.cut_iova(iovas, false, |handle| {
+            // SAFETY: `handle` belongs to the area just split, which owns a count while the
+            // lock is held; the new count (same address) now belongs to its right half.
+            let _ = unsafe { handle.clone_ref() };
+        })
+    }
+
+    /// C `iopt_disable_large_pages()` with no domain or access requiring more than bytes.
+    pub(crate) fn disable_large_pages(&mut self) -> Result<(), Errno> {
+        self.iopt.disable_large_pages(false, 1)
     }
 }
 

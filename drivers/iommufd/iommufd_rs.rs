@@ -26,6 +26,7 @@ mod pages;
 #[cfg(CONFIG_IOMMUFD_TEST)]
 mod selftest;
 mod storage;
+mod vfio_compat;
 
 module! {
     type: IommufdModule,
@@ -37,6 +38,8 @@ module! {
 
 struct IommufdModule {
     _iommu: Pin<KBox<MiscDeviceRegistration<ctx::IommufdCtx>>>,
+    /// `/dev/vfio/vfio`, when iommufd provides the VFIO container.
+    _vfio: Option<Pin<KBox<MiscDeviceRegistration<ctx::IommufdCtx>>>>,
 }
 
 impl kernel::Module for IommufdModule {
@@ -54,6 +57,26 @@ impl kernel::Module for IommufdModule {
             ),
             GFP_KERNEL,
         )?;
-        Ok(Self { _iommu: iommu })
+        // As C `vfio_misc_dev`: the VFIO container node, fixed minor, mode 0666.
+        let vfio = if cfg!(CONFIG_IOMMUFD_VFIO_CONTAINER) {
+            Some(KBox::pin_init(
+                MiscDeviceRegistration::register(
+                    MiscDeviceOptions {
+                        name: c_str!("vfio"),
+                        nodename: Some(c_str!("vfio/vfio")),
+                        mode: 0o666,
+                        minor: Some(vfio_compat::VFIO_MINOR),
+                    },
+                    module,
+                ),
+                GFP_KERNEL,
+            )?)
+        } else {
+            None
+        };
+        Ok(Self {
+            _iommu: iommu,
+            _vfio: vfio,
+        })
     }
 }

@@ -17,6 +17,7 @@ use crate::{
         errno::Errno,
         objects::{Kinded, ObjectTable, Slot},
     },
+    pages::AccountMode,
     storage::{KSlots, KStorage},
 };
 use kernel::{
@@ -48,17 +49,48 @@ impl Kinded for Object {
     }
 }
 
-/// The object table state guarded by [`Objects`]'s lock.
+/// The object table of a context.
 pub(crate) type Table = ObjectTable<Object, KSlots<Slot<Object>>>;
 
-/// Creates an empty table.
-pub(crate) fn new_table() -> Table {
-    use crate::iommufd_core::storage::Storage;
-    ObjectTable::new(KStorage.new_table())
+/// What a context keeps under its objects lock (C: the `objects` xarray and the fields C
+/// changes under `xa_lock`).
+pub(crate) struct CtxObjects {
+    /// The objects.
+    pub(crate) table: Table,
+    /// C `vfio_ioas`: the IOAS the VFIO compatibility ioctls use. Cleared when that object is
+    /// removed, so the ID never names a later object.
+    pub(crate) vfio_ioas: Option<u32>,
+    /// C `no_iommu_mode`: set by a no-iommu VFIO device, exclusive with a compat IOAS.
+    pub(crate) no_iommu_mode: bool,
+    /// C `account_mode`: how pages pinned for this context are charged.
+    pub(crate) account_mode: AccountMode,
 }
 
-/// The lock around a context's table (C: the `objects` xarray and its lock).
-pub(crate) type Objects = Mutex<Table>;
+impl CtxObjects {
+    /// An empty context state.
+    pub(crate) fn new(account_mode: AccountMode) -> Self {
+        use crate::iommufd_core::storage::Storage;
+        CtxObjects {
+            table: ObjectTable::new(KStorage.new_table()),
+            vfio_ioas: None,
+            no_iommu_mode: false,
+            account_mode,
+        }
+    }
+
+    /// Removes `id` for `IOMMU_DESTROY` (C `iommufd_object_remove`), forgetting it as the
+    /// compat IOAS. The caller drops the object after unlocking.
+    pub(crate) fn remove(&mut self, id: u32) -> Result<Object, Errno> {
+        let obj = self.table.remove(id, None)?;
+        if self.vfio_ioas == Some(id) {
+            self.vfio_ioas = None;
+        }
+        Ok(obj)
+    }
+}
+
+/// The lock around a context's objects.
+pub(crate) type Objects = Mutex<CtxObjects>;
 
 /// A reference to a published object of kind `T`, taken by a lookup and given back on drop
 /// (C: `iommufd_get_object` / `iommufd_put_object`). While it lives, `IOMMU_DESTROY` of the
@@ -67,6 +99,13 @@ pub(crate) struct ObjRef<'a, T> {
     objects: &'a Objects,
     id: u32,
     obj: Arc<T>,
+}
+
+impl<T> ObjRef<'_, T> {
+    /// The object's ID.
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
 }
 
 impl<T> core::ops::Deref for ObjRef<'_, T> {
@@ -79,13 +118,13 @@ impl<T> core::ops::Deref for ObjRef<'_, T> {
 
 impl<T> Drop for ObjRef<'_, T> {
     fn drop(&mut self) {
-        self.objects.lock().put(self.id);
+        self.objects.lock().table.put(self.id);
     }
 }
 
 /// Looks up the IOAS `id` (C: `iommufd_get_ioas`).
 pub(crate) fn get_ioas(objects: &Objects, id: u32) -> Result<ObjRef<'_, Ioas>, Errno> {
-    let obj = objects.lock().get(id, Some(ObjType::Ioas as u32))?;
+    let obj = objects.lock().table.get(id, Some(ObjType::Ioas as u32))?;
     match obj {
         Object::Ioas(ioas) => Ok(ObjRef {
             objects,
@@ -95,9 +134,24 @@ pub(crate) fn get_ioas(objects: &Objects, id: u32) -> Result<ObjRef<'_, Ioas>, E
     }
 }
 
+/// The compatibility IOAS of the VFIO ioctls (C `get_compat_ioas`): `ENODEV` if there is
+/// none.
+pub(crate) fn get_compat_ioas(objects: &Objects) -> Result<ObjRef<'_, Ioas>, Errno> {
+    let mut guard = objects.lock();
+    let id = guard.vfio_ioas.ok_or(Errno::ENODEV)?;
+    match guard.table.get(id, Some(ObjType::Ioas as u32)) {
+        Ok(Object::Ioas(ioas)) => Ok(ObjRef {
+            objects,
+            id,
+            obj: ioas,
+        }),
+        Err(_) => Err(Errno::ENODEV),
+    }
+}
+
 /// Publishes a fully built object under a reserved ID (C: `iommufd_object_finalize`).
 pub(crate) fn finalize(objects: &Objects, id: u32, obj: Object) {
-    if objects.lock().finalize(id, obj).is_err() {
+    if objects.lock().table.finalize(id, obj).is_err() {
         // The ID came from `reserve` on this table and nobody else finalizes it.
         pr_warn!("iommufd: object {} finalized twice\n", id);
     }
@@ -107,7 +161,9 @@ pub(crate) fn finalize(objects: &Objects, id: u32, obj: Object) {
 pub(crate) fn destroy_all(objects: &Objects) {
     loop {
         let taken = {
-            let mut t = objects.lock();
+            let mut guard = objects.lock();
+            guard.vfio_ioas = None;
+            let t = &mut guard.table;
             match t.take_leaf() {
                 Some(x) => Some(x),
                 None => {

@@ -19,3 +19,4 @@ pub mod objects;
 pub mod storage;
 pub mod uapi;
 pub mod ucmd;
+pub mod vfio_compat;
