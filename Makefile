@@ -58,7 +58,7 @@ test: setup
 
 # A report, not a test: C module and ours in one boot, each figure and the ratio ours/C.
 bench: initramfs
-	@scripts/guest.sh bench $(BENCH_TIMEOUT); rc=$$?; scripts/bench_report.py $(OUT)/bench; exit $$rc
+	@GUEST_MEM=4096 scripts/guest.sh bench $(BENCH_TIMEOUT); rc=$$?; scripts/bench_report.py $(OUT)/bench; exit $$rc
 
 clean:
 	rm -rf $(OUT) target

@@ -11,7 +11,9 @@ rm -rf "$RUN"
 mkdir -p "$RUN"
 # pc machine, no emulated IOMMU: a second IOMMU driver keeps the mock devices out of groups.
 MACHINE=(-machine pc)
-QEMU=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 "${MACHINE[@]}"
+# Guest memory in MiB (the benchmark wants room for two 1 GiB buffers' worth of churn).
+MEM=${GUEST_MEM:-2048}
+QEMU=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m "$MEM" "${MACHINE[@]}"
 	-nodefaults -display none -no-reboot
 	-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "$OUT/initramfs.cpio.gz"
 	-append "console=ttyS0 loglevel=4 panic=-1 plan=$plan"

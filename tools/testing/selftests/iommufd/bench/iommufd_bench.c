@@ -81,13 +81,15 @@ static int thp_pages(void *p, size_t len)
 	return kb / 2048;
 }
 
-static void *alloc_gib(int huge)
+static void *alloc_gib(int huge, void **base, size_t *len)
 {
-	size_t len = GIB + (huge ? HUGE : 0);
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p;
 
+	*len = GIB + (huge ? HUGE : 0);
+	p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
+	*base = p;
 	if (huge) {
 		p = (char *)(((uintptr_t)p + HUGE - 1) & ~(HUGE - 1));
 		madvise(p, GIB, MADV_HUGEPAGE);
@@ -100,7 +102,9 @@ static void *alloc_gib(int huge)
 
 static int bench_big(int fd, uint32_t ioas, const char *name, int huge)
 {
-	void *p = alloc_gib(huge);
+	void *base = NULL;
+	size_t len = 0;
+	void *p = alloc_gib(huge, &base, &len);
 	double best = 1e30, total = 0;
 	uint64_t iova = 0;
 	int i, rc, rounds = 10;
@@ -111,6 +115,7 @@ static int bench_big(int fd, uint32_t ioas, const char *name, int huge)
 	}
 	if (huge && thp_pages(p, GIB) < 256) {
 		printf("bench %s: skipped (THP gave %d huge pages)\n", name, thp_pages(p, GIB));
+		munmap(base, len);
 		return 0;
 	}
 	for (i = 0; i != rounds; i++) {
@@ -121,6 +126,7 @@ static int bench_big(int fd, uint32_t ioas, const char *name, int huge)
 			rc = unmap(fd, ioas, iova, GIB);
 		if (rc) {
 			printf("bench %s: error %d\n", name, rc);
+			munmap(base, len);
 			return 1;
 		}
 		t = now_us() - t0;
@@ -129,6 +135,7 @@ static int bench_big(int fd, uint32_t ioas, const char *name, int huge)
 			best = t;
 	}
 	printf("bench %s: %.1f us (best of %d; mean %.1f us)\n", name, best, rounds, total / rounds);
+	munmap(base, len);
 	return 0;
 }
 
@@ -155,6 +162,7 @@ static int bench_small(int fd, uint32_t ioas)
 	}
 	printf("bench small_pairs: %.3f us (per map+unmap pair, %d pairs)\n",
 	       (now_us() - t0) / n, n);
+	munmap(p, page);
 	return 0;
 }
 
