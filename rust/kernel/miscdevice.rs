@@ -226,6 +226,37 @@ unsafe extern "C" fn fops_release<T: MiscDevice>(
     0
 }
 
+/// The ioctl handler signature of [`MiscDevice`], for [`call_ioctl`].
+type IoctlFn<T> = for<'a> fn(
+    <<T as MiscDevice>::Ptr as ForeignOwnable>::Borrowed<'a>,
+    &File,
+    u32,
+    usize,
+) -> Result<isize>;
+
+/// Runs `handler` for an ioctl on `file`.
+///
+/// # Safety
+///
+/// `file` must be a valid file that is associated with a `MiscDeviceRegistration<T>` and was
+/// opened successfully.
+unsafe fn call_ioctl<T: MiscDevice>(
+    file: *mut bindings::file,
+    cmd: c_uint,
+    arg: c_ulong,
+    handler: IoctlFn<T>,
+) -> c_long {
+    // SAFETY: The ioctl call of a file can access the private data: it is not released before
+    // every file operation returned.
+    let device = unsafe { T::Ptr::borrow((*file).private_data) };
+    // SAFETY: The file is valid for the duration of this call.
+    let f = unsafe { File::from_raw_file(file) };
+    match handler(device, f, cmd, arg as usize) {
+        Ok(ret) => ret as c_long,
+        Err(err) => err.to_errno() as c_long,
+    }
+}
+
 /// # Safety
 ///
 /// `file` must be a valid file that is associated with a `MiscDeviceRegistration<T>` and was
@@ -235,15 +266,8 @@ unsafe extern "C" fn fops_ioctl<T: MiscDevice>(
     cmd: c_uint,
     arg: c_ulong,
 ) -> c_long {
-    // SAFETY: The ioctl call of a file can access the private data: it is not released before
-    // every file operation returned.
-    let device = unsafe { T::Ptr::borrow((*file).private_data) };
-    // SAFETY: The file is valid for the duration of this call.
-    let f = unsafe { File::from_raw_file(file) };
-    match T::ioctl(device, f, cmd, arg as usize) {
-        Ok(ret) => ret as c_long,
-        Err(err) => err.to_errno() as c_long,
-    }
+    // SAFETY: The caller's guarantees are `call_ioctl`'s.
+    unsafe { call_ioctl::<T>(file, cmd, arg, T::ioctl) }
 }
 
 /// # Safety
@@ -255,12 +279,6 @@ unsafe extern "C" fn fops_compat_ioctl<T: MiscDevice>(
     cmd: c_uint,
     arg: c_ulong,
 ) -> c_long {
-    // SAFETY: As in `fops_ioctl`.
-    let device = unsafe { T::Ptr::borrow((*file).private_data) };
-    // SAFETY: The file is valid for the duration of this call.
-    let f = unsafe { File::from_raw_file(file) };
-    match T::compat_ioctl(device, f, cmd, arg as usize) {
-        Ok(ret) => ret as c_long,
-        Err(err) => err.to_errno() as c_long,
-    }
+    // SAFETY: The caller's guarantees are `call_ioctl`'s.
+    unsafe { call_ioctl::<T>(file, cmd, arg, T::compat_ioctl) }
 }

@@ -244,28 +244,18 @@ impl<O: Clone + Kinded, S: Slots<Slot<O>>> ObjectTable<O, S> {
     /// For closing the file: removes and returns one live object nobody references, if any
     /// (C: one step of the "destroy the 1-users leaves" loop of `iommufd_fops_release`).
     pub fn take_leaf(&mut self) -> Option<(u32, O)> {
-        let id = self
-            .slots
-            .as_slice()
-            .iter()
-            .position(|s| matches!(s, Slot::Live { users: 0, .. }))?;
-        let slot = self.slots.as_mut_slice().get_mut(id)?;
-        let old = core::mem::replace(slot, Slot::Free);
-        self.trim();
-        match old {
-            Slot::Live { obj, .. } => Some((u32::try_from(id).ok()?, obj)),
-            _ => None,
-        }
+        self.take_first(|s| matches!(s, Slot::Live { users: 0, .. }))
     }
 
     /// For closing the file when no leaf is left but objects are (a reference-counting bug):
     /// removes and returns any live object so that teardown still completes.
     pub fn take_any(&mut self) -> Option<(u32, O)> {
-        let id = self
-            .slots
-            .as_slice()
-            .iter()
-            .position(|s| matches!(s, Slot::Live { .. }))?;
+        self.take_first(|s| matches!(s, Slot::Live { .. }))
+    }
+
+    /// Removes and returns the first live object whose slot matches `pred`.
+    fn take_first(&mut self, pred: impl Fn(&Slot<O>) -> bool) -> Option<(u32, O)> {
+        let id = self.slots.as_slice().iter().position(pred)?;
         let slot = self.slots.as_mut_slice().get_mut(id)?;
         let old = core::mem::replace(slot, Slot::Free);
         self.trim();
