@@ -111,6 +111,11 @@ build() {
 	step "building kernel $KVER_PIN (bzImage modules headers): cold about 10 min, warm seconds"
 	run_logged "$KBUILD/build.log" "${KMAKE[@]}" -j"$JOBS" bzImage modules headers
 	echo "$oh" >"$stamp"
+	# Builds for other configs (~600 MB each) are not kept: the current one is the warm cache.
+	local d
+	for d in "$KTREE"/build-*; do
+		[ "$d" = "$KBUILD" ] || { rm -rf "$d"; info "removed stale $(basename "$d")"; }
+	done
 }
 
 unpack
