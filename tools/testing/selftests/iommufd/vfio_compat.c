@@ -86,8 +86,19 @@ FIXTURE_TEARDOWN(compat)
 
 TEST(vfio_container_node)
 {
+	struct iommu_option opt = { .size = sizeof(opt) };
 	struct stat st;
 	int fd;
+
+	/* /dev/iommu defaults to per-user accounting: RLIMIT_MODE 0. */
+	fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, fd);
+	opt.option_id = IOMMU_OPTION_RLIMIT_MODE;
+	opt.op = IOMMU_OPTION_OP_GET;
+	opt.val64 = 7;
+	ASSERT_EQ(0, ioctl(fd, IOMMU_OPTION, &opt));
+	EXPECT_EQ(0, opt.val64);
+	close(fd);
 
 	ASSERT_EQ(0, stat("/dev/vfio/vfio", &st));
 	ASSERT_TRUE(S_ISCHR(st.st_mode));
@@ -96,6 +107,11 @@ TEST(vfio_container_node)
 	EXPECT_EQ(196, minor(st.st_rdev));
 	fd = open("/dev/vfio/vfio", O_RDWR);
 	ASSERT_LE(0, fd);
+	/* A container opened as /dev/vfio/vfio accounts like VFIO: RLIMIT_MODE 1 (mm). */
+	opt.option_id = IOMMU_OPTION_RLIMIT_MODE;
+	opt.op = IOMMU_OPTION_OP_GET;
+	ASSERT_EQ(0, ioctl(fd, IOMMU_OPTION, &opt));
+	EXPECT_EQ(1, opt.val64);
 	EXPECT_EQ(VFIO_API_VERSION, ioctl(fd, VFIO_GET_API_VERSION));
 	EXPECT_EQ(1, ioctl(fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU));
 	EXPECT_EQ(0, ioctl(fd, VFIO_CHECK_EXTENSION, VFIO_UPDATE_VADDR));
