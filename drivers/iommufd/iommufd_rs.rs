@@ -40,6 +40,9 @@ struct IommufdModule {
     _iommu: Pin<KBox<MiscDeviceRegistration<ctx::IommufdCtx>>>,
     /// `/dev/vfio/vfio`, when iommufd provides the VFIO container.
     _vfio: Option<Pin<KBox<MiscDeviceRegistration<ctx::IommufdCtx>>>>,
+    /// The selftest's fault attribute (C `iommufd_test_init`).
+    #[cfg(CONFIG_IOMMUFD_TEST)]
+    _test: selftest::TestRegistration,
 }
 
 impl kernel::Module for IommufdModule {
@@ -77,6 +80,8 @@ impl kernel::Module for IommufdModule {
         Ok(Self {
             _iommu: iommu,
             _vfio: vfio,
+            #[cfg(CONFIG_IOMMUFD_TEST)]
+            _test: selftest::TestRegistration::new()?,
         })
     }
 }

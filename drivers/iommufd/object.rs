@@ -122,8 +122,24 @@ impl<T> Drop for ObjRef<'_, T> {
     }
 }
 
-/// Looks up the IOAS `id` (C: `iommufd_get_ioas`).
+/// C `iommufd_should_fail()`: fault injection for the selftests, never true without the mock.
+fn should_fail() -> bool {
+    #[cfg(CONFIG_IOMMUFD_TEST)]
+    {
+        crate::selftest::should_fail()
+    }
+    #[cfg(not(CONFIG_IOMMUFD_TEST))]
+    {
+        false
+    }
+}
+
+/// Looks up the IOAS `id` (C: `iommufd_get_ioas` → `iommufd_get_object`, which fails with
+/// `ENOENT` when fault injection says so).
 pub(crate) fn get_ioas(objects: &Objects, id: u32) -> Result<ObjRef<'_, Ioas>, Errno> {
+    if should_fail() {
+        return Err(Errno::ENOENT);
+    }
     let obj = objects.lock().table.get(id, Some(ObjType::Ioas as u32))?;
     match obj {
         Object::Ioas(ioas) => Ok(ObjRef {

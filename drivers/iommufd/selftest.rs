@@ -26,6 +26,44 @@ const GUP_PIN_COUNTING_BIAS: i32 = 1 << 10;
 /// pinning, which the tests shrink to force many small batches. 64 KiB by default.
 pub(crate) static TEST_MEMORY_LIMIT: AtomicU32 = AtomicU32::new(65536);
 
+/// The C half of the module (`iommufd_shim.c`).
+mod shim {
+    use kernel::ffi::c_int;
+
+    extern "C" {
+        pub(super) fn iommufd_rs_should_fail() -> bool;
+        pub(super) fn iommufd_rs_test_init() -> c_int;
+        pub(super) fn iommufd_rs_test_exit();
+    }
+}
+
+/// C `iommufd_should_fail()`: whether the `fail_iommufd` fault attribute (debugfs) asks this
+/// call to fail.
+pub(crate) fn should_fail() -> bool {
+    // SAFETY: `should_fail()` on a static fault attribute; callable from any context.
+    unsafe { shim::iommufd_rs_should_fail() }
+}
+
+/// The test-only registrations of the module (C `iommufd_test_init`/`_exit`): the
+/// `fail_iommufd` debugfs fault attribute, removed on drop.
+pub(crate) struct TestRegistration(());
+
+impl TestRegistration {
+    /// Creates `/sys/kernel/debug/fail_iommufd`.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: Called once at module init; undone by `Drop`.
+        kernel::error::to_result(unsafe { shim::iommufd_rs_test_init() })?;
+        Ok(TestRegistration(()))
+    }
+}
+
+impl Drop for TestRegistration {
+    fn drop(&mut self) {
+        // SAFETY: `new` succeeded, so the debugfs entries exist; removed exactly once.
+        unsafe { shim::iommufd_rs_test_exit() };
+    }
+}
+
 /// C `iommufd_test()`.
 pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let cmd = TestCmd::decode_with_page_size(ucmd.buf(), PAGE_SIZE)?;
