@@ -21,6 +21,7 @@ use crate::{
     },
     object::{self, CtxObjects, Objects},
     pages::{kernel_capable, AccountMode},
+    user,
 };
 use kernel::{
     fs::File,
@@ -125,10 +126,7 @@ impl<'a> Ucmd<'a> {
     /// back to the user. `EFAULT` if that faults.
     pub(crate) fn respond(&self) -> Result<(), Errno> {
         let n = respond_len(self.user_size, self.op.size).min(self.buf.len());
-        UserSlice::new(self.ubuffer, n)
-            .writer()
-            .write_slice(&self.buf[..n])
-            .map_err(|_| Errno::EFAULT)
+        user::write(self.ubuffer, &self.buf[..n])
     }
 }
 
@@ -207,12 +205,9 @@ fn option(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     }
     cmd.encode_response(ucmd.buf_mut());
     let range = IommuOption::RESPONSE_RANGE;
-    let at = ucmd.ubuffer.checked_add(range.start).ok_or(Errno::EFAULT)?;
+    let at = user::offset(ucmd.ubuffer, range.start)?;
     let bytes = ucmd.buf.get(range).ok_or(Errno::EFAULT)?;
-    UserSlice::new(at, bytes.len())
-        .writer()
-        .write_slice(bytes)
-        .map_err(|_| Errno::EFAULT)
+    user::write(at, bytes)
 }
 
 /// C `iommufd_option_rlimit_mode`.

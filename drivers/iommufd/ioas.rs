@@ -28,6 +28,7 @@ use crate::{
     object::{self, Object},
     pages::{Pages, PagesRef, PAGE_SIZE},
     storage::KStorage,
+    user,
 };
 use kernel::{
     new_mutex,
@@ -36,7 +37,6 @@ use kernel::{
         lock::{mutex::MutexBackend, Guard},
         Arc, Mutex,
     },
-    uaccess::UserSlice,
 };
 
 /// The io_pagetable of an IOAS (C `struct io_pagetable`, the IOVA side).
@@ -122,10 +122,6 @@ fn conv_iommu_prot(flags: u32) -> u32 {
     prot
 }
 
-fn efault<E>(_: E) -> Errno {
-    Errno::EFAULT
-}
-
 /// `IOMMU_IOAS_ALLOC` (C `iommufd_ioas_alloc_ioctl`).
 pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let mut cmd = crate::iommufd_core::ucmd::ioas::IoasAlloc::decode(ucmd.buf())?;
@@ -162,14 +158,8 @@ pub(crate) fn iova_ranges(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
                 start: span.start,
                 last: span.last,
             };
-            let at = (n as usize)
-                .checked_mul(IovaRange::SIZE)
-                .and_then(|off| (cmd.allowed_iovas as usize).checked_add(off))
-                .ok_or(Errno::EFAULT)?;
-            UserSlice::new(at, IovaRange::SIZE)
-                .writer()
-                .write_slice(&elm.to_bytes())
-                .map_err(efault)?;
+            let at = user::element(cmd.allowed_iovas as usize, n as usize, IovaRange::SIZE)?;
+            user::write(at, &elm.to_bytes())?;
         }
         n = n.saturating_add(1);
         Ok(())
@@ -190,15 +180,8 @@ pub(crate) fn allow_iovas(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let mut iopt = ioas.iopt.lock();
     let base = cmd.allowed_iovas as usize;
     let ranges = (0..cmd.num_iovas as usize).map(|i| {
-        let at = i
-            .checked_mul(IovaRange::SIZE)
-            .and_then(|off| base.checked_add(off))
-            .ok_or(Errno::EFAULT)?;
         let mut b = [0u8; IovaRange::SIZE];
-        UserSlice::new(at, IovaRange::SIZE)
-            .reader()
-            .read_slice(&mut b)
-            .map_err(efault)?;
+        user::read(user::element(base, i, IovaRange::SIZE)?, &mut b)?;
         let r = IovaRange::from_bytes(&b);
         r.check_allowed()?;
         Ok(Span {

@@ -26,6 +26,7 @@ mod pages;
 #[cfg(CONFIG_IOMMUFD_TEST)]
 mod selftest;
 mod storage;
+mod user;
 mod vfio_compat;
 
 module! {

@@ -21,8 +21,9 @@ use crate::{
     },
     object,
     pages::{kernel_capable, PAGE_SIZE},
+    user,
 };
-use kernel::{prelude::*, uaccess::UserSlice};
+use kernel::prelude::*;
 
 /// `VFIO_MINOR` of `include/linux/miscdevice.h`: the minor of `/dev/vfio/vfio`.
 pub(crate) const VFIO_MINOR: i32 = 196;
@@ -35,24 +36,11 @@ pub(crate) fn announce() {
     }
 }
 
-fn efault<E>(_: E) -> Errno {
-    Errno::EFAULT
-}
-
+/// The fixed head of a VFIO struct (C's `copy_from_user(&x, arg, minsz)`).
 fn read_head<const N: usize>(arg: usize) -> Result<[u8; N], Errno> {
     let mut head = [0u8; N];
-    UserSlice::new(arg, N)
-        .reader()
-        .read_slice(&mut head)
-        .map_err(efault)?;
+    user::read(arg, &mut head)?;
     Ok(head)
-}
-
-fn write_user(at: usize, bytes: &[u8]) -> Result<(), Errno> {
-    UserSlice::new(at, bytes.len())
-        .writer()
-        .write_slice(bytes)
-        .map_err(efault)
 }
 
 /// `IOMMU_VFIO_IOAS` (C `iommufd_vfio_ioas`).
@@ -167,7 +155,7 @@ fn unmap_dma(ctx: &IommufdCtx, arg: usize) -> Result<(), Errno> {
     unmap.size = unmapped;
     let mut head = [0u8; DmaUnmap::MINSZ];
     unmap.encode(&mut head);
-    write_user(arg, &head)?;
+    user::write(arg, &head)?;
     rc
 }
 
@@ -187,7 +175,7 @@ fn get_info(ctx: &IommufdCtx, arg: usize) -> Result<(), Errno> {
     let mut last_cap: Option<usize> = None;
     for cap in 0..2 {
         let avail = argsz.saturating_sub(total);
-        let at = arg.checked_add(total).ok_or(Errno::EFAULT)?;
+        let at = user::offset(arg, total)?;
         let size = if cap == 0 {
             fill_cap_dma_avail(at, avail)?
         } else {
@@ -197,10 +185,7 @@ fn get_info(ctx: &IommufdCtx, arg: usize) -> Result<(), Errno> {
             if argsz >= total {
                 // `next` of the previous header.
                 let next = u32::try_from(total).map_err(|_| Errno::EFAULT)?;
-                write_user(
-                    prev.checked_add(4).ok_or(Errno::EFAULT)?,
-                    &next.to_ne_bytes(),
-                )?;
+                user::write(user::offset(prev, 4)?, &next.to_ne_bytes())?;
             }
         }
         last_cap = Some(at);
@@ -213,7 +198,7 @@ fn get_info(ctx: &IommufdCtx, arg: usize) -> Result<(), Errno> {
     info.flags |= rules::VFIO_IOMMU_INFO_CAPS;
     let mut out = [0u8; IommuInfo::SIZE];
     info.encode(&mut out);
-    write_user(arg, out.get(..minsz).unwrap_or(&out))
+    user::write(arg, out.get(..minsz).unwrap_or(&out))
 }
 
 /// C `iommufd_fill_cap_dma_avail`: `U32_MAX` (iommufd's limit is the memory cgroup's).
@@ -222,7 +207,7 @@ fn fill_cap_dma_avail(at: usize, avail: usize) -> Result<usize, Errno> {
         let mut cap = [0u8; rules::CAP_DMA_AVAIL_SIZE];
         cap[..8].copy_from_slice(&cap_header(rules::VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, 0));
         cap[8..12].copy_from_slice(&u32::MAX.to_ne_bytes());
-        write_user(at, &cap)?;
+        user::write(at, &cap)?;
     }
     Ok(rules::CAP_DMA_AVAIL_SIZE)
 }
@@ -237,7 +222,7 @@ fn fill_cap_iova(iopt: &crate::ioas::IoptState, at: usize, avail: usize) -> Resu
             range[..8].copy_from_slice(&span.start.to_ne_bytes());
             range[8..].copy_from_slice(&span.last.to_ne_bytes());
             let off = rules::CAP_IOVA_RANGE_HEAD + n * rules::IOVA_RANGE_SIZE;
-            write_user(at.checked_add(off).ok_or(Errno::EFAULT)?, &range)?;
+            user::write(user::offset(at, off)?, &range)?;
         }
         n += 1;
         Ok(())
@@ -247,7 +232,7 @@ fn fill_cap_iova(iopt: &crate::ioas::IoptState, at: usize, avail: usize) -> Resu
         let mut head = [0u8; rules::CAP_IOVA_RANGE_HEAD];
         head[..8].copy_from_slice(&cap_header(rules::VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, 0));
         head[8..12].copy_from_slice(&(n as u32).to_ne_bytes());
-        write_user(at, &head)?;
+        user::write(at, &head)?;
     }
     Ok(size)
 }
