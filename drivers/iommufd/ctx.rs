@@ -24,6 +24,7 @@ use crate::{
     user,
 };
 use kernel::{
+    bindings,
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
     new_mutex,
@@ -46,9 +47,85 @@ pub(crate) struct IommufdCtx {
     /// The object table and what C changes under its lock (C `objects` and `xa_lock`).
     #[pin]
     objects: Objects,
+    /// C `file`: the open file whose `private_data` this is (no reference: the context
+    /// lives exactly as long as the file).
+    file: *mut bindings::file,
+}
+
+// SAFETY: The file pointer is only used for `get_file`/`fput`, which any thread may call;
+// everything else is under locks.
+unsafe impl Send for IommufdCtx {}
+// SAFETY: As for `Send`.
+unsafe impl Sync for IommufdCtx {}
+
+/// A context as objects and kernel users hold it (C `struct iommufd_ctx *`).
+///
+/// # Invariants
+///
+/// Points to a live [`IommufdCtx`]: its objects are destroyed before it (its drop destroys
+/// them all), and kernel users hold a reference to its file.
+#[derive(Clone, Copy)]
+pub(crate) struct CtxRef(core::ptr::NonNull<IommufdCtx>);
+
+// SAFETY: `IommufdCtx` is `Sync`.
+unsafe impl Send for CtxRef {}
+// SAFETY: As for `Send`.
+unsafe impl Sync for CtxRef {}
+
+impl CtxRef {
+    /// Makes a reference from a context pointer handed out to a kernel user.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a live context, kept alive as the type invariants say.
+    pub(crate) unsafe fn from_ptr(ptr: *mut IommufdCtx) -> Option<CtxRef> {
+        core::ptr::NonNull::new(ptr).map(CtxRef)
+    }
+
+    /// The context.
+    pub(crate) fn ctx(&self) -> &IommufdCtx {
+        // SAFETY: By the type invariants the context is alive.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// Its object table.
+    pub(crate) fn objects(&self) -> &Objects {
+        &self.ctx().objects
+    }
+
+    /// The pointer given to kernel users.
+    pub(crate) fn as_ptr(self) -> *mut IommufdCtx {
+        self.0.as_ptr()
+    }
+
+    /// C `iommufd_ctx_get()`: one more reference to the context's file.
+    pub(crate) fn get_file(self) {
+        // SAFETY: The file is alive while the context is (type invariants); the caller
+        // already holds a reference, as C requires.
+        unsafe { shim::iommufd_rs_get_file(self.ctx().file) };
+    }
+
+    /// C `iommufd_ctx_put()`.
+    pub(crate) fn put_file(self) {
+        // SAFETY: Gives back a reference taken by `get_file` (or `fget`).
+        unsafe { bindings::fput(self.ctx().file) };
+    }
+}
+
+/// The C half of the module (`iommufd_shim.c`).
+mod shim {
+    #[allow(improper_ctypes)]
+    extern "C" {
+        pub(super) fn iommufd_rs_get_file(file: *mut kernel::bindings::file);
+    }
 }
 
 impl IommufdCtx {
+    /// A reference for objects and kernel users.
+    pub(crate) fn as_ref(&self) -> CtxRef {
+        CtxRef(core::ptr::NonNull::from(self))
+    }
+
     /// The object table.
     pub(crate) fn objects(&self) -> &Objects {
         &self.objects
@@ -72,7 +149,7 @@ impl PinnedDrop for IommufdCtx {
 impl MiscDevice for IommufdCtx {
     type Ptr = Pin<KBox<Self>>;
 
-    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+    fn open(file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
         // C: a context opened through /dev/vfio/vfio accounts like VFIO (in the mm).
         let vfio = misc.minor() == crate::vfio_compat::VFIO_MINOR;
         if vfio {
@@ -86,6 +163,7 @@ impl MiscDevice for IommufdCtx {
         KBox::pin_init(
             try_pin_init!(IommufdCtx {
                 objects <- new_mutex!(CtxObjects::new(mode), "iommufd_ctx::objects"),
+                file: file.as_ptr(),
             }),
             GFP_KERNEL_ACCOUNT,
         )
@@ -174,12 +252,13 @@ fn execute(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         Cmd::IoasUnmap => ioas::unmap(ucmd),
         Cmd::Option => option(ucmd),
         Cmd::VfioIoas => crate::vfio_compat::vfio_ioas(ucmd),
-        Cmd::HwptAlloc
-        | Cmd::GetHwInfo
-        | Cmd::HwptSetDirtyTracking
-        | Cmd::HwptGetDirtyBitmap
-        | Cmd::HwptInvalidate
-        | Cmd::FaultQueueAlloc => Err(Errno::ENOTTY),
+        Cmd::HwptAlloc => crate::hw_pagetable::alloc_ioctl(ucmd),
+        Cmd::GetHwInfo => crate::device::get_hw_info_ioctl(ucmd),
+        Cmd::HwptSetDirtyTracking => crate::hw_pagetable::set_dirty_tracking_ioctl(ucmd),
+        Cmd::HwptGetDirtyBitmap => crate::hw_pagetable::get_dirty_bitmap_ioctl(ucmd),
+        Cmd::HwptInvalidate => crate::hw_pagetable::invalidate_ioctl(ucmd),
+        // Fault queues are not implemented yet.
+        Cmd::FaultQueueAlloc => Err(Errno::ENOTTY),
         #[cfg(CONFIG_IOMMUFD_TEST)]
         Cmd::Test => crate::selftest::test_cmd(ucmd),
         #[cfg(not(CONFIG_IOMMUFD_TEST))]

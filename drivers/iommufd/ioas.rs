@@ -12,6 +12,7 @@
 
 use crate::{
     ctx::{IommufdCtx, Ucmd},
+    io_pagetable::DomainPtr,
     iommufd_core::{
         errno::Errno,
         interval::Span,
@@ -43,9 +44,13 @@ use kernel::{
 ///
 /// # Invariants
 ///
-/// Every area of `iopt` owns the strong count its [`PagesRef`] handle stands for.
+/// Every area of `iopt` owns the strong count its [`PagesRef`] handle stands for. If
+/// `domains` is not empty, every area that is not pending is filled: its pages have one user
+/// for it and it is mapped in every domain (see [`crate::io_pagetable`]).
 pub(crate) struct IoptState {
-    iopt: Iopt<PagesRef, KStorage>,
+    pub(crate) iopt: Iopt<PagesRef, KStorage>,
+    /// C `iopt->domains`: the domains this io_pagetable maps into.
+    pub(crate) domains: KVec<DomainPtr>,
 }
 
 impl IoptState {
@@ -59,16 +64,18 @@ impl IoptState {
         let config = IoptConfig::new(PAGE_SIZE, max_align).unwrap_or(IoptConfig::X86_64_THP);
         IoptState {
             iopt: Iopt::new(KStorage, config),
+            domains: KVec::new(),
         }
     }
 
     /// Unmaps everything (C `iopt_unmap_all` in `iommufd_ioas_destroy`). Never fails.
     fn unmap_all(&mut self) {
+        let domains = &self.domains;
         let (_, rc) = self.iopt.unmap_all(
             |_, _, _| {},
             // SAFETY: The core hands each removed area's handle back exactly once; by the type
             // invariants it owns a count, released here and never used again.
-            |area| unsafe { area.handle().release() },
+            |area| unsafe { IoptState::release_area(domains, area) },
         );
         if let Err(e) = rc {
             if e != Errno::ENOENT {
@@ -90,12 +97,19 @@ pub(crate) struct Ioas {
     /// C `iopt` with its `iova_rwsem`.
     #[pin]
     iopt: Mutex<IoptState>,
+    /// C `hwpt_list` under `ioas->mutex`: the IDs of the paging HWPTs on this IOAS. Held
+    /// across an attach so that automatic domains are found or created once.
+    #[pin]
+    pub(crate) hwpts: Mutex<KVec<u32>>,
 }
 
 impl Ioas {
     fn new() -> Result<Arc<Ioas>, Errno> {
         Arc::pin_init(
-            pin_init!(Ioas { iopt <- new_mutex!(IoptState::new(), "iommufd_ioas::iopt") }),
+            pin_init!(Ioas {
+                iopt <- new_mutex!(IoptState::new(), "iommufd_ioas::iopt"),
+                hwpts <- new_mutex!(KVec::new(), "iommufd_ioas::mutex"),
+            }),
             GFP_KERNEL_ACCOUNT,
         )
         .map_err(|_| Errno::ENOMEM)
@@ -103,6 +117,19 @@ impl Ioas {
 }
 
 impl Ioas {
+    /// Forgets a destroyed paging HWPT (C `list_del(&hwpt_paging->hwpt_item)`).
+    pub(crate) fn hwpt_list_remove(&self, id: u32) {
+        let mut list = self.hwpts.lock();
+        if let Some(pos) = list.iter().position(|x| *x == id) {
+            let _ = crate::storage::swap_remove(&mut list, pos);
+        }
+    }
+
+    /// The largest IOVA alignment the accesses of this IOAS require (1 with none).
+    pub(crate) fn access_alignment(&self) -> u64 {
+        1
+    }
+
     /// C `iopt_reserve_iova()` under `iova_rwsem`: reserve `[start, last]` for `owner`
     /// (0: no owner, the selftest's `ADD_RESERVED`).
     pub(crate) fn reserve_iova(&self, start: u64, last: u64, owner: usize) -> Result<(), Errno> {
@@ -141,6 +168,33 @@ pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         return Err(e);
     }
     object::finalize(objects, id, Object::Ioas(ioas));
+    Ok(())
+}
+
+/// C `iommufd_vfio_compat_ioas_create()`: a compat IOAS for VFIO unless one exists; `EINVAL`
+/// in no-iommu mode.
+pub(crate) fn compat_ioas_create(ctx: crate::ctx::CtxRef) -> Result<(), Errno> {
+    let objects = ctx.objects();
+    let id = objects.lock().table.reserve()?;
+    let ioas = match Ioas::new() {
+        Ok(i) => i,
+        Err(e) => {
+            objects.lock().table.abort(id);
+            return Err(e);
+        }
+    };
+    let mut guard = objects.lock();
+    if guard.no_iommu_mode {
+        guard.table.abort(id);
+        return Err(Errno::EINVAL);
+    }
+    if guard.vfio_ioas.is_some() {
+        guard.table.abort(id);
+        return Ok(());
+    }
+    if guard.table.finalize(id, Object::Ioas(ioas)).is_ok() {
+        guard.vfio_ioas = Some(id);
+    }
     Ok(())
 }
 
@@ -236,17 +290,23 @@ impl Ioas {
             length,
             writable,
         };
-        let rc = self
+        let mut iopt = self.iopt.lock();
+        let rc = iopt
             .iopt
-            .lock()
-            .iopt
-            .map_pages(&[piece], length, placement, prot);
-        if rc.is_err() {
-            // SAFETY: The core did not store the handle (the map failed and changed
-            // nothing), so the count `from_arc` made is still ours to give back.
-            unsafe { handle.release() };
+            .map_pages_pending(&[piece], length, placement, prot);
+        match rc {
+            Err(e) => {
+                // SAFETY: The core did not store the handle (the map failed and changed
+                // nothing), so the count `from_arc` made is still ours to give back.
+                unsafe { handle.release() };
+                Err(e)
+            }
+            Ok(iova) => {
+                // On failure the pending area is aborted and its handle released.
+                iopt.fill_pending(iova, length)?;
+                Ok(iova)
+            }
         }
-        rc
     }
 
     /// The io_pagetable, locked (C `iova_rwsem`).
@@ -264,39 +324,47 @@ impl IoptState {
     /// C `iopt_unmap_iova()`: unmaps whole areas in the range; returns the bytes unmapped
     /// (also on error, for the areas already gone) and the result.
     pub(crate) fn unmap_iova(&mut self, iova: u64, length: u64) -> (u64, Result<(), Errno>) {
+        let domains = &self.domains;
         self.iopt.unmap_iova(
             iova,
             length,
             |_, _, _| {},
             // SAFETY: The core hands each removed area's handle back exactly once; it owns a
             // count (type invariants), released here and never used again.
-            |area| unsafe { area.handle().release() },
+            |area| unsafe { IoptState::release_area(domains, area) },
         )
     }
 
     /// C `iopt_unmap_all()`: as [`Self::unmap_iova`] over everything; nothing mapped is not
     /// an error.
     pub(crate) fn unmap_all_counted(&mut self) -> (u64, Result<(), Errno>) {
+        let domains = &self.domains;
         self.iopt.unmap_all(
             |_, _, _| {},
             // SAFETY: As in `unmap_iova`.
-            |area| unsafe { area.handle().release() },
+            |area| unsafe { IoptState::release_area(domains, area) },
         )
     }
 
     /// C `iopt_cut_iova()`: splits areas so that each IOVA of `iovas` ends one; the new right
     /// halves are new users of their pages objects.
     pub(crate) fn cut_iova(&mut self, iovas: &[u64]) -> Result<(), Errno> {
-        self.iopt.cut_iova(iovas, false, |handle| {
+        // With domains, splitting needs large pages disabled, so the IOVA alignment is at
+        // least PAGE_SIZE and a split never falls inside a page: the halves' page users add up
+        // to the whole's, and each half's mappings are whole `map_small` pages.
+        let filled = self.has_domains();
+        self.iopt.cut_iova(iovas, filled, |handle| {
             // SAFETY: `handle` belongs to the area just split, which owns a count while the
             // lock is held; the new count (same address) now belongs to its right half.
             let _ = unsafe { handle.clone_ref() };
         })
     }
 
-    /// C `iopt_disable_large_pages()` with no domain or access requiring more than bytes.
+    /// C `iopt_disable_large_pages()`.
     pub(crate) fn disable_large_pages(&mut self) -> Result<(), Errno> {
-        self.iopt.disable_large_pages(false, 1)
+        let required = self.domains_alignment();
+        let filled = self.has_domains();
+        self.iopt.disable_large_pages(filled, required)
     }
 }
 
@@ -335,6 +403,7 @@ pub(crate) fn copy(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             return Err(e);
         }
     }
+    let mut stored = false;
     let rc = (|| {
         let dst = object::get_ioas(objects, cmd.dst_ioas_id)?;
         let placement = if cmd.fixed_iova() {
@@ -345,12 +414,16 @@ pub(crate) fn copy(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             let uptr = unsafe { first.handle.get().uptr() } + first.start_byte;
             Placement::Alloc { uptr }
         };
-        let iova = dst.iopt.lock().iopt.map_pages(
+        let mut iopt = dst.iopt.lock();
+        let iova = iopt.iopt.map_pages_pending(
             &pieces,
             cmd.length,
             placement,
             conv_iommu_prot(cmd.flags),
         )?;
+        // The areas own the pieces' counts now: on failure `fill_pending` releases them.
+        stored = true;
+        iopt.fill_pending(iova, cmd.length)?;
         cmd.dst_iova = iova;
         Ok(())
     })();
@@ -360,7 +433,9 @@ pub(crate) fn copy(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             ucmd.respond()
         }
         Err(e) => {
-            release_pieces(&pieces);
+            if !stored {
+                release_pieces(&pieces);
+            }
             Err(e)
         }
     }
@@ -392,14 +467,18 @@ fn release_pieces(pieces: &[MapPiece<PagesRef>]) {
 pub(crate) fn unmap(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let mut cmd = IoasUnmap::decode(ucmd.buf())?;
     let ioas = object::get_ioas(ucmd.ctx().objects(), cmd.ioas_id)?;
-    let unmapped = ioas.iopt.lock().iopt.ioas_unmap(
+    let mut guard = ioas.iopt.lock();
+    let state = &mut *guard;
+    let domains = &state.domains;
+    let unmapped = state.iopt.ioas_unmap(
         cmd.iova,
         cmd.length,
         |_, _, _| {},
         // SAFETY: The core hands each removed area's handle back exactly once; it owns a count
         // (type invariants of `IoptState`), released here and never used again.
-        |area| unsafe { area.handle().release() },
+        |area| unsafe { IoptState::release_area(domains, area) },
     )?;
+    drop(guard);
     cmd.length = unmapped;
     cmd.encode_response(ucmd.buf_mut());
     ucmd.respond()
@@ -415,15 +494,15 @@ pub(crate) fn option_huge_pages(ucmd: &Ucmd<'_>, cmd: &mut IommuOption) -> Resul
             Ok(())
         }
         OptionOp::Set => {
-            // No domains or accesses yet: nothing requires more than byte alignment.
             if cmd.set_value()? {
-                if let Err(e) = iopt.iopt.enable_large_pages(1) {
+                let required = iopt.domains_alignment();
+                if let Err(e) = iopt.iopt.enable_large_pages(required) {
                     // C only warns: the alignment cannot grow when large pages come back.
                     pr_warn!("iommufd: enabling large pages: {}\n", e.name());
                 }
                 Ok(())
             } else {
-                iopt.iopt.disable_large_pages(false, 1)
+                iopt.disable_large_pages()
             }
         }
     }

@@ -20,7 +20,13 @@ use kernel::{
 pub(crate) mod iommufd_core;
 
 mod ctx;
+mod device;
+mod hw_pagetable;
+mod io_pagetable;
 mod ioas;
+mod kapi;
+#[cfg(CONFIG_IOMMUFD_TEST)]
+mod mock;
 mod object;
 mod pages;
 #[cfg(CONFIG_IOMMUFD_TEST)]
@@ -28,6 +34,15 @@ mod selftest;
 mod storage;
 mod user;
 mod vfio_compat;
+
+/// The `allow_unsafe_interrupts` module parameter (kept in `iommufd_shim.c`).
+pub(crate) fn allow_unsafe_interrupts() -> bool {
+    extern "C" {
+        fn iommufd_rs_allow_unsafe_interrupts() -> bool;
+    }
+    // SAFETY: Reads a module parameter; callable from any context.
+    unsafe { iommufd_rs_allow_unsafe_interrupts() }
+}
 
 module! {
     type: IommufdModule,
@@ -78,11 +93,30 @@ impl kernel::Module for IommufdModule {
         } else {
             None
         };
+        // For `iommufd_ctx_from_file`: the registrations are pinned and outlive every file.
+        kapi::REGISTRATIONS[0].store(
+            (&*iommu as *const MiscDeviceRegistration<ctx::IommufdCtx>).cast_mut(),
+            core::sync::atomic::Ordering::Release,
+        );
+        if let Some(v) = &vfio {
+            kapi::REGISTRATIONS[1].store(
+                (&**v as *const MiscDeviceRegistration<ctx::IommufdCtx>).cast_mut(),
+                core::sync::atomic::Ordering::Release,
+            );
+        }
         Ok(Self {
             _iommu: iommu,
             _vfio: vfio,
             #[cfg(CONFIG_IOMMUFD_TEST)]
             _test: selftest::TestRegistration::new()?,
         })
+    }
+}
+
+impl Drop for IommufdModule {
+    fn drop(&mut self) {
+        for r in kapi::REGISTRATIONS.iter() {
+            r.store(core::ptr::null_mut(), core::sync::atomic::Ordering::Release);
+        }
     }
 }

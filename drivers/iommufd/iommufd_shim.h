@@ -5,6 +5,10 @@
 
 #include <linux/types.h>
 
+struct file;
+
+bool iommufd_rs_allow_unsafe_interrupts(void);
+void iommufd_rs_get_file(struct file *file);
 bool iommufd_rs_should_fail(void);
 int iommufd_rs_test_init(void);
 void iommufd_rs_test_exit(void);

@@ -12,6 +12,8 @@
 //! after they left the table and its lock was released.
 
 use crate::{
+    device::{Device, Group},
+    hw_pagetable::{HwptNested, HwptPaging},
     ioas::Ioas,
     iommufd_core::{
         errno::Errno,
@@ -29,8 +31,17 @@ use kernel::{
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u32)]
 pub(crate) enum ObjType {
+    /// `IOMMUFD_OBJ_DEVICE`
+    Device = 1,
+    /// `IOMMUFD_OBJ_HWPT_PAGING`
+    HwptPaging = 2,
+    /// `IOMMUFD_OBJ_HWPT_NESTED`
+    HwptNested = 3,
     /// `IOMMUFD_OBJ_IOAS`
-    Ioas = 5,
+    Ioas = 4,
+    /// `IOMMUFD_OBJ_SELFTEST`
+    #[cfg(CONFIG_IOMMUFD_TEST)]
+    Selftest = 7,
 }
 
 /// A published object: one variant per kind, each an `Arc` so that lookups can hand out
@@ -39,13 +50,27 @@ pub(crate) enum ObjType {
 pub(crate) enum Object {
     /// An IO address space.
     Ioas(Arc<Ioas>),
+    /// A bound device.
+    Device(Arc<Device>),
+    /// A paging HW page table.
+    HwptPaging(Arc<HwptPaging>),
+    /// A nested HW page table.
+    HwptNested(Arc<HwptNested>),
+    /// A selftest mock device (C `struct selftest_obj`).
+    #[cfg(CONFIG_IOMMUFD_TEST)]
+    Selftest(Arc<crate::selftest::SelftestObj>),
 }
 
 impl Kinded for Object {
     fn kind(&self) -> u32 {
-        match self {
-            Object::Ioas(_) => ObjType::Ioas as u32,
-        }
+        (match self {
+            Object::Ioas(_) => ObjType::Ioas,
+            Object::Device(_) => ObjType::Device,
+            Object::HwptPaging(_) => ObjType::HwptPaging,
+            Object::HwptNested(_) => ObjType::HwptNested,
+            #[cfg(CONFIG_IOMMUFD_TEST)]
+            Object::Selftest(_) => ObjType::Selftest,
+        }) as u32
     }
 }
 
@@ -64,6 +89,8 @@ pub(crate) struct CtxObjects {
     pub(crate) no_iommu_mode: bool,
     /// C `account_mode`: how pages pinned for this context are charged.
     pub(crate) account_mode: AccountMode,
+    /// C `groups`: the IOMMU groups of bound devices, with how many are bound.
+    pub(crate) groups: KVec<(Arc<Group>, u32)>,
 }
 
 impl CtxObjects {
@@ -75,6 +102,7 @@ impl CtxObjects {
             vfio_ioas: None,
             no_iommu_mode: false,
             account_mode,
+            groups: KVec::new(),
         }
     }
 
@@ -106,6 +134,93 @@ impl<T> ObjRef<'_, T> {
     pub(crate) fn id(&self) -> u32 {
         self.id
     }
+
+    /// A reference to the object that outlives the lookup (it does not keep it from being
+    /// destroyed by `IOMMU_DESTROY`).
+    pub(crate) fn arc(&self) -> Arc<T> {
+        self.obj.clone()
+    }
+}
+
+/// A lookup of any kind (C `iommufd_get_object(ictx, id, IOMMUFD_OBJ_ANY)`).
+pub(crate) struct AnyRef<'a> {
+    objects: &'a Objects,
+    id: u32,
+    obj: Object,
+}
+
+impl AnyRef<'_> {
+    /// The object's ID.
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+}
+
+impl core::ops::Deref for AnyRef<'_> {
+    type Target = Object;
+
+    fn deref(&self) -> &Object {
+        &self.obj
+    }
+}
+
+impl Drop for AnyRef<'_> {
+    fn drop(&mut self) {
+        self.objects.lock().table.put(self.id);
+    }
+}
+
+/// Looks up `id` of any kind.
+pub(crate) fn get_any(objects: &Objects, id: u32) -> Result<AnyRef<'_>, Errno> {
+    if should_fail() {
+        return Err(Errno::ENOENT);
+    }
+    let obj = objects.lock().table.get(id, None)?;
+    Ok(AnyRef { objects, id, obj })
+}
+
+/// Looks up `id` of kind `kind`, mapping the object to the typed `Arc` with `pick`.
+fn get_typed<'a, T>(
+    objects: &'a Objects,
+    id: u32,
+    kind: ObjType,
+    pick: impl FnOnce(Object) -> Option<Arc<T>>,
+) -> Result<ObjRef<'a, T>, Errno> {
+    if should_fail() {
+        return Err(Errno::ENOENT);
+    }
+    let obj = objects.lock().table.get(id, Some(kind as u32))?;
+    match pick(obj) {
+        Some(obj) => Ok(ObjRef { objects, id, obj }),
+        None => {
+            objects.lock().table.put(id);
+            Err(Errno::ENOENT)
+        }
+    }
+}
+
+/// C `iommufd_get_device()`.
+pub(crate) fn get_device(objects: &Objects, id: u32) -> Result<ObjRef<'_, Device>, Errno> {
+    get_typed(objects, id, ObjType::Device, |o| match o {
+        Object::Device(d) => Some(d),
+        _ => None,
+    })
+}
+
+/// C `iommufd_get_hwpt_paging()`.
+pub(crate) fn get_hwpt_paging(objects: &Objects, id: u32) -> Result<ObjRef<'_, HwptPaging>, Errno> {
+    get_typed(objects, id, ObjType::HwptPaging, |o| match o {
+        Object::HwptPaging(h) => Some(h),
+        _ => None,
+    })
+}
+
+/// C `iommufd_get_hwpt_nested()`.
+pub(crate) fn get_hwpt_nested(objects: &Objects, id: u32) -> Result<ObjRef<'_, HwptNested>, Errno> {
+    get_typed(objects, id, ObjType::HwptNested, |o| match o {
+        Object::HwptNested(h) => Some(h),
+        _ => None,
+    })
 }
 
 impl<T> core::ops::Deref for ObjRef<'_, T> {
@@ -123,7 +238,7 @@ impl<T> Drop for ObjRef<'_, T> {
 }
 
 /// C `iommufd_should_fail()`: fault injection for the selftests, never true without the mock.
-fn should_fail() -> bool {
+pub(crate) fn should_fail() -> bool {
     #[cfg(CONFIG_IOMMUFD_TEST)]
     {
         crate::selftest::should_fail()
@@ -137,17 +252,10 @@ fn should_fail() -> bool {
 /// Looks up the IOAS `id` (C: `iommufd_get_ioas` → `iommufd_get_object`, which fails with
 /// `ENOENT` when fault injection says so).
 pub(crate) fn get_ioas(objects: &Objects, id: u32) -> Result<ObjRef<'_, Ioas>, Errno> {
-    if should_fail() {
-        return Err(Errno::ENOENT);
-    }
-    let obj = objects.lock().table.get(id, Some(ObjType::Ioas as u32))?;
-    match obj {
-        Object::Ioas(ioas) => Ok(ObjRef {
-            objects,
-            id,
-            obj: ioas,
-        }),
-    }
+    get_typed(objects, id, ObjType::Ioas, |o| match o {
+        Object::Ioas(i) => Some(i),
+        _ => None,
+    })
 }
 
 /// The compatibility IOAS of the VFIO ioctls (C `get_compat_ioas`): `ENODEV` if there is
@@ -161,6 +269,10 @@ pub(crate) fn get_compat_ioas(objects: &Objects) -> Result<ObjRef<'_, Ioas>, Err
             id,
             obj: ioas,
         }),
+        Ok(_) => {
+            guard.table.put(id);
+            Err(Errno::ENODEV)
+        }
         Err(_) => Err(Errno::ENODEV),
     }
 }
@@ -198,4 +310,16 @@ pub(crate) fn destroy_all(objects: &Objects) {
             None => break,
         }
     }
+}
+
+/// Looks up a selftest object (C `iommufd_get_object(..., IOMMUFD_OBJ_SELFTEST)`).
+#[cfg(CONFIG_IOMMUFD_TEST)]
+pub(crate) fn get_typed_selftest(
+    objects: &Objects,
+    id: u32,
+) -> Result<ObjRef<'_, crate::selftest::SelftestObj>, Errno> {
+    get_typed(objects, id, ObjType::Selftest, |o| match o {
+        Object::Selftest(s) => Some(s),
+        _ => None,
+    })
 }

@@ -147,3 +147,4 @@ impl PagesRef {
         unsafe { &*(self.0 as *const Pages) }
     }
 }
+

@@ -70,3 +70,20 @@ impl Storage for KStorage {
         KSlots(KVec::new())
     }
 }
+
+/// Removes element `index` of `v` by moving the last element into its place (order is not
+/// kept); `None` if `index` is out of bounds. 6.12's `KVec` has no `swap_remove`/`pop`.
+pub(crate) fn swap_remove<T>(v: &mut KVec<T>, index: usize) -> Option<T> {
+    let len = v.len();
+    if index >= len {
+        return None;
+    }
+    v.as_mut_slice().swap(index, len - 1);
+    // SAFETY: `len - 1 < len` is initialised; it is read out exactly once and `set_len`
+    // forgets it, so it is neither dropped twice nor leaked.
+    unsafe {
+        let x = core::ptr::read(v.as_ptr().add(len - 1));
+        v.set_len(len - 1);
+        Some(x)
+    }
+}

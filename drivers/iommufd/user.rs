@@ -32,3 +32,15 @@ pub(crate) fn offset(base: UserPtr, offset: usize) -> Result<UserPtr, Errno> {
 pub(crate) fn element(base: UserPtr, index: usize, size: usize) -> Result<UserPtr, Errno> {
     offset(base, index.checked_mul(size).ok_or(Errno::EFAULT)?)
 }
+
+/// C `clear_user()`: zeroes `len` bytes at `at`. `EFAULT` if that faults.
+pub(crate) fn clear(at: UserPtr, len: usize) -> Result<(), Errno> {
+    const ZEROS: [u8; 256] = [0; 256];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(ZEROS.len());
+        write(offset(at, done)?, &ZEROS[..n])?;
+        done += n;
+    }
+    Ok(())
+}

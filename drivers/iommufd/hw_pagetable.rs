@@ -1,0 +1,602 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! HW page tables (C `hw_pagetable.c`): an `iommu_domain` as an iommufd object. A *paging*
+//! HWPT maps an IOAS (its domain is in the IOAS's io_pagetable); a *nested* HWPT is a
+//! user-managed stage-1 table on top of a paging parent created with `NEST_PARENT`.
+//!
+//! Lock order: `Ioas::hwpts` (C `ioas->mutex`), then a group's lock (see [`crate::device`]),
+//! then `Ioas::iopt`, then the object table's lock.
+
+use crate::{
+    ctx::{CtxRef, Ucmd},
+    device::Device,
+    io_pagetable::DomainPtr,
+    ioas::Ioas,
+    iommufd_core::{
+        errno::Errno,
+        ucmd::hwpt::{HwptAlloc, HwptGetDirtyBitmap, HwptInvalidate, HwptSetDirtyTracking},
+    },
+    object::{self, Object},
+};
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicBool, Ordering},
+};
+use kernel::{bindings, prelude::*, sync::Arc};
+
+/// `IOMMU_HWPT_ALLOC_NEST_PARENT`.
+pub(crate) const HWPT_ALLOC_NEST_PARENT: u32 = 1 << 0;
+/// `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`.
+pub(crate) const HWPT_ALLOC_DIRTY_TRACKING: u32 = 1 << 1;
+/// `IOMMU_HWPT_FAULT_ID_VALID`.
+pub(crate) const HWPT_FAULT_ID_VALID: u32 = 1 << 2;
+/// `IOMMU_HWPT_DATA_NONE`.
+const HWPT_DATA_NONE: u32 = 0;
+/// C `IOMMU_HWPT_INVALIDATE_ENTRY_NUM_MAX`.
+const INVALIDATE_ENTRY_NUM_MAX: u32 = 1 << 19;
+
+/// C `IS_ERR()` on a pointer returned by a driver.
+pub(crate) fn ptr_err<T>(p: *mut T) -> Result<NonNull<T>, Errno> {
+    let v = p as isize;
+    if (-4095..0).contains(&v) {
+        return Err(Errno(-(v as i32)));
+    }
+    NonNull::new(p).ok_or(Errno::ENOMEM)
+}
+
+/// C `dev_iommu_ops()`: the IOMMU driver's ops of a device with an IOMMU.
+///
+/// # Safety
+///
+/// `dev` must be a valid device probed by an IOMMU driver (bound devices are).
+pub(crate) unsafe fn dev_iommu_ops(dev: *mut bindings::device) -> *const bindings::iommu_ops {
+    // SAFETY: By the caller's guarantee `dev->iommu` and its `iommu_dev` are set and valid for
+    // as long as the device has its IOMMU (the whole bind).
+    unsafe { (*(*(*dev).iommu).iommu_dev).ops }
+}
+
+/// An owned `iommu_domain`, freed on drop.
+///
+/// # Invariants
+///
+/// `0` is a valid domain allocated for us and freed only by `Drop`.
+pub(crate) struct OwnedDomain(DomainPtr);
+
+impl OwnedDomain {
+    /// Takes ownership of a freshly allocated domain.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid domain that nobody else frees.
+    unsafe fn new(ptr: NonNull<bindings::iommu_domain>) -> OwnedDomain {
+        // SAFETY: Valid until our `Drop` frees it (caller's guarantee).
+        OwnedDomain(unsafe { DomainPtr::new(ptr) })
+    }
+
+    pub(crate) fn ptr(&self) -> DomainPtr {
+        self.0
+    }
+}
+
+impl Drop for OwnedDomain {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants we own the domain; every user (io_pagetable, group
+        // attachment) was removed before the HWPT holding it was dropped.
+        unsafe { bindings::iommu_domain_free(self.0.as_ptr()) };
+    }
+}
+
+/// A paging HW page table (C `struct iommufd_hwpt_paging`).
+pub(crate) struct HwptPaging {
+    /// The object ID.
+    pub(crate) id: u32,
+    ctx: CtxRef,
+    /// The IOAS it maps (its ID holds a user reference, given back on drop).
+    pub(crate) ioas: Arc<Ioas>,
+    ioas_id: u32,
+    /// Whether the domain is in the IOAS's io_pagetable and hwpt list.
+    in_ioas: AtomicBool,
+    /// C `auto_domain`: created by an attach to an IOAS, destroyed with its last device.
+    pub(crate) auto_domain: AtomicBool,
+    /// C `enforce_cache_coherency`.
+    enforce_cache_coherency: AtomicBool,
+    /// C `msi_cookie`.
+    pub(crate) msi_cookie: AtomicBool,
+    /// C `nest_parent`.
+    pub(crate) nest_parent: bool,
+    /// The fault object delivering its IOPFs, if any (holds a user reference).
+    pub(crate) fault_id: Option<u32>,
+    // Dropped last: the domain is freed after it left the io_pagetable.
+    domain: OwnedDomain,
+}
+
+/// A nested HW page table (C `struct iommufd_hwpt_nested`).
+pub(crate) struct HwptNested {
+    /// The object ID.
+    pub(crate) id: u32,
+    ctx: CtxRef,
+    /// The paging parent (its ID holds a user reference, given back on drop).
+    pub(crate) parent: Arc<HwptPaging>,
+    /// The fault object delivering its IOPFs, if any (holds a user reference).
+    pub(crate) fault_id: Option<u32>,
+    domain: OwnedDomain,
+}
+
+/// A HW page table of either kind (C `struct iommufd_hw_pagetable`).
+#[derive(Clone)]
+pub(crate) enum Hwpt {
+    Paging(Arc<HwptPaging>),
+    Nested(Arc<HwptNested>),
+}
+
+impl Hwpt {
+    pub(crate) fn id(&self) -> u32 {
+        match self {
+            Hwpt::Paging(h) => h.id,
+            Hwpt::Nested(h) => h.id,
+        }
+    }
+
+    pub(crate) fn domain(&self) -> DomainPtr {
+        match self {
+            Hwpt::Paging(h) => h.domain.ptr(),
+            Hwpt::Nested(h) => h.domain.ptr(),
+        }
+    }
+
+    /// C `find_hwpt_paging()`: the paging HWPT itself, or a nested one's parent.
+    pub(crate) fn paging(&self) -> &Arc<HwptPaging> {
+        match self {
+            Hwpt::Paging(h) => h,
+            Hwpt::Nested(h) => &h.parent,
+        }
+    }
+
+    /// Whether this HWPT delivers faults (C `hwpt->fault`).
+    pub(crate) fn has_fault(&self) -> bool {
+        match self {
+            Hwpt::Paging(h) => h.fault_id.is_some(),
+            Hwpt::Nested(h) => h.fault_id.is_some(),
+        }
+    }
+
+    pub(crate) fn same(&self, other: &Hwpt) -> bool {
+        self.domain() == other.domain()
+    }
+
+    /// Whether this is an automatically managed paging domain.
+    pub(crate) fn is_auto(&self) -> bool {
+        matches!(self, Hwpt::Paging(h) if h.auto_domain.load(Ordering::Relaxed))
+    }
+
+    /// The table entry of this HWPT.
+    pub(crate) fn object(&self) -> Object {
+        match self {
+            Hwpt::Paging(h) => Object::HwptPaging(h.clone()),
+            Hwpt::Nested(h) => Object::HwptNested(h.clone()),
+        }
+    }
+
+    /// C `iommufd_hw_pagetable_put()`: drops a device's user reference; an automatic domain
+    /// is destroyed with its last user.
+    pub(crate) fn put(self, objects: &object::Objects) {
+        let id = self.id();
+        let auto = self.is_auto();
+        let removed = {
+            let mut guard = objects.lock();
+            guard.table.remove_user(id);
+            if auto {
+                guard.table.remove(id, None).ok()
+            } else {
+                None
+            }
+        };
+        // Destroyed (if this was the last reference) outside the table's lock.
+        drop(removed);
+        drop(self);
+    }
+}
+
+impl Drop for HwptPaging {
+    fn drop(&mut self) {
+        // C `iommufd_hwpt_paging_destroy()`.
+        if self.in_ioas.load(Ordering::Relaxed) {
+            self.ioas.hwpt_list_remove(self.id);
+            let required = self.ioas.access_alignment();
+            self.ioas.iopt().remove_domain(self.domain.ptr(), required);
+        }
+        let objects = self.ctx.objects();
+        let mut guard = objects.lock();
+        guard.table.remove_user(self.ioas_id);
+        if let Some(f) = self.fault_id {
+            guard.table.remove_user(f);
+        }
+    }
+}
+
+impl Drop for HwptNested {
+    fn drop(&mut self) {
+        // C `iommufd_hwpt_nested_destroy()`.
+        let objects = self.ctx.objects();
+        let mut guard = objects.lock();
+        guard.table.remove_user(self.parent.id);
+        if let Some(f) = self.fault_id {
+            guard.table.remove_user(f);
+        }
+    }
+}
+
+impl HwptPaging {
+    /// The domain.
+    pub(crate) fn domain(&self) -> DomainPtr {
+        self.domain.ptr()
+    }
+
+    /// C `iommufd_hwpt_paging_abort()`: takes the domain out of the IOAS with `ioas.hwpts`
+    /// already locked (`list`), so that dropping the HWPT afterwards does not lock it.
+    pub(crate) fn abort_in_list(&self, list: &mut KVec<u32>) {
+        if self.in_ioas.swap(false, Ordering::Relaxed) {
+            if let Some(pos) = list.iter().position(|x| *x == self.id) {
+                let _ = crate::storage::swap_remove(list, pos);
+            }
+            let required = self.ioas.access_alignment();
+            self.ioas.iopt().remove_domain(self.domain.ptr(), required);
+        }
+    }
+
+    /// C `iommufd_hwpt_paging_enforce_cc()`.
+    pub(crate) fn enforce_cc(&self) -> Result<(), Errno> {
+        if self.enforce_cache_coherency.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let dom = self.domain.ptr().as_ptr();
+        // SAFETY: The domain is valid (owned); its ops table is the driver's static one.
+        let op = unsafe { (*(*dom).ops).enforce_cache_coherency };
+        if let Some(f) = op {
+            // SAFETY: A driver op on its own domain.
+            let ok = unsafe { f(dom) };
+            self.enforce_cache_coherency.store(ok, Ordering::Relaxed);
+        }
+        if !self.enforce_cache_coherency.load(Ordering::Relaxed) {
+            return Err(Errno::EINVAL);
+        }
+        Ok(())
+    }
+
+    /// C `iommufd_hwpt_paging_alloc()`, with `ioas.hwpts` locked by the caller (`list`):
+    /// allocates the domain, optionally attaches `idev` right away (C `immediate_attach`,
+    /// its user reference counted into `pending_users`), and adds the domain to the IOAS.
+    /// The object is reserved as `id` but not published; on error everything is undone
+    /// (the caller aborts the ID).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn alloc(
+        ctx: CtxRef,
+        id: u32,
+        ioas: &Arc<Ioas>,
+        ioas_id: u32,
+        idev: &Device,
+        flags: u32,
+        immediate_attach: bool,
+        user_data: Option<&bindings::iommu_user_data>,
+        list: &mut KVec<u32>,
+        pending_users: &mut u32,
+    ) -> Result<Arc<HwptPaging>, Errno> {
+        let valid = HWPT_ALLOC_NEST_PARENT | HWPT_ALLOC_DIRTY_TRACKING;
+        // SAFETY: `idev` is bound, so its device has an IOMMU.
+        let ops = unsafe { dev_iommu_ops(idev.dev()) };
+        // SAFETY: The driver's ops table is static.
+        let alloc_user = unsafe { (*ops).domain_alloc_user };
+        if (flags != 0 || user_data.is_some()) && alloc_user.is_none() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if flags & !valid != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if flags & HWPT_ALLOC_DIRTY_TRACKING != 0
+            && !idev.capable(bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING)
+        {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        // Holds the IOAS; given back by `Drop` (also on the error paths below).
+        ctx.objects().lock().table.add_user(ioas_id)?;
+        let raw = match alloc_user {
+            Some(f) => {
+                let ud = user_data.map_or(core::ptr::null(), |u| u as *const _);
+                // SAFETY: A driver op for a device it probed; `ud` is null or valid for the
+                // call.
+                unsafe { f(idev.dev(), flags, core::ptr::null_mut(), ud) }
+            }
+            // SAFETY: `idev.dev()` is a bound device.
+            None => unsafe { bindings::iommu_paging_domain_alloc(idev.dev()) },
+        };
+        let dom = match ptr_err(raw) {
+            Ok(d) => d,
+            Err(e) => {
+                ctx.objects().lock().table.remove_user(ioas_id);
+                return Err(e);
+            }
+        };
+        if alloc_user.is_some() {
+            // SAFETY: The domain was just allocated for us and is not shared yet.
+            unsafe { (*dom.as_ptr()).owner = ops };
+        }
+        let hwpt = Arc::new(
+            HwptPaging {
+                id,
+                ctx,
+                ioas: ioas.clone(),
+                ioas_id,
+                in_ioas: AtomicBool::new(false),
+                auto_domain: AtomicBool::new(false),
+                enforce_cache_coherency: AtomicBool::new(false),
+                msi_cookie: AtomicBool::new(false),
+                nest_parent: flags & HWPT_ALLOC_NEST_PARENT != 0,
+                fault_id: None,
+                // SAFETY: Freshly allocated, ours alone.
+                domain: unsafe { OwnedDomain::new(dom) },
+            },
+            GFP_KERNEL_ACCOUNT,
+        );
+        let hwpt = match hwpt {
+            Ok(h) => h,
+            Err(_) => {
+                // SAFETY: Not stored anywhere; freed once here.
+                unsafe { bindings::iommu_domain_free(dom.as_ptr()) };
+                ctx.objects().lock().table.remove_user(ioas_id);
+                return Err(Errno::ENOMEM);
+            }
+        };
+        if idev.enforce_cache_coherency() && hwpt.enforce_cc().is_err() {
+            pr_warn!("iommufd: driver could not enforce cache coherency on a new domain\n");
+            return Err(Errno::EINVAL);
+        }
+        list.reserve(1, GFP_KERNEL_ACCOUNT)
+            .map_err(|_| Errno::ENOMEM)?;
+        let as_hwpt = Hwpt::Paging(hwpt.clone());
+        if immediate_attach {
+            idev.hw_pagetable_attach(&as_hwpt, crate::device::UserRef::Pending(pending_users))?;
+        }
+        if let Err(e) = ioas.iopt().add_domain(hwpt.domain()) {
+            if immediate_attach {
+                // The returned HWPT is ours (`as_hwpt`); its pending user is dropped with it.
+                let _ = idev.hw_pagetable_detach();
+                *pending_users = pending_users.saturating_sub(1);
+            }
+            return Err(e);
+        }
+        hwpt.in_ioas.store(true, Ordering::Relaxed);
+        // Room was reserved above.
+        let _ = list.push(id, GFP_KERNEL_ACCOUNT);
+        Ok(hwpt)
+    }
+}
+
+impl HwptNested {
+    /// C `iommufd_hwpt_nested_alloc()`.
+    fn alloc(
+        ctx: CtxRef,
+        id: u32,
+        parent: &Arc<HwptPaging>,
+        idev: &Device,
+        flags: u32,
+        user_data: &bindings::iommu_user_data,
+    ) -> Result<Arc<HwptNested>, Errno> {
+        // SAFETY: `idev` is bound, so its device has an IOMMU.
+        let ops = unsafe { dev_iommu_ops(idev.dev()) };
+        // SAFETY: The driver's ops table is static.
+        let alloc_user = unsafe { (*ops).domain_alloc_user };
+        let Some(alloc_user) = alloc_user else {
+            return Err(Errno::EOPNOTSUPP);
+        };
+        if flags & !HWPT_FAULT_ID_VALID != 0 || user_data.len == 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        // SAFETY: The parent's domain is valid while the parent lives.
+        let owner = unsafe { (*parent.domain().as_ptr()).owner };
+        if parent.auto_domain.load(Ordering::Relaxed) || !parent.nest_parent || owner != ops {
+            return Err(Errno::EINVAL);
+        }
+        ctx.objects().lock().table.add_user(parent.id)?;
+        // SAFETY: A driver op for a device it probed, with a parent domain of its own and
+        // user data valid for the call.
+        let raw = unsafe {
+            alloc_user(
+                idev.dev(),
+                flags & !HWPT_FAULT_ID_VALID,
+                parent.domain().as_ptr(),
+                user_data,
+            )
+        };
+        let dom = match ptr_err(raw) {
+            Ok(d) => d,
+            Err(e) => {
+                ctx.objects().lock().table.remove_user(parent.id);
+                return Err(e);
+            }
+        };
+        // SAFETY: Freshly allocated for us.
+        unsafe { (*dom.as_ptr()).owner = ops };
+        let owned = {
+            // SAFETY: Freshly allocated, ours alone.
+            unsafe { OwnedDomain::new(dom) }
+        };
+        // SAFETY: The domain and its static ops are valid.
+        let (ty, inval) = unsafe {
+            (
+                (*dom.as_ptr()).type_,
+                (*(*dom.as_ptr()).ops).cache_invalidate_user,
+            )
+        };
+        let hwpt = Arc::new(
+            HwptNested {
+                id,
+                ctx,
+                parent: parent.clone(),
+                fault_id: None,
+                domain: owned,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )
+        .map_err(|_| {
+            ctx.objects().lock().table.remove_user(parent.id);
+            Errno::ENOMEM
+        })?;
+        if ty != bindings::IOMMU_DOMAIN_NESTED || inval.is_none() {
+            pr_warn!("iommufd: driver returned a nested domain without invalidation\n");
+            return Err(Errno::EINVAL);
+        }
+        Ok(hwpt)
+    }
+
+    /// The domain.
+    pub(crate) fn domain(&self) -> DomainPtr {
+        self.domain.ptr()
+    }
+}
+
+/// `IOMMU_HWPT_ALLOC` (C `iommufd_hwpt_alloc`).
+pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
+    let mut cmd = HwptAlloc::decode(ucmd.buf())?;
+    if (cmd.data_type == HWPT_DATA_NONE && cmd.data_len != 0)
+        || (cmd.data_type != HWPT_DATA_NONE && cmd.data_len == 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let user_data = bindings::iommu_user_data {
+        type_: cmd.data_type,
+        uptr: cmd.data_uptr as usize as *mut core::ffi::c_void,
+        len: cmd.data_len as usize,
+    };
+    let ctx = ucmd.ctx();
+    let objects = ctx.objects();
+    let idev = object::get_device(objects, cmd.dev_id)?;
+    let pt = object::get_any(objects, cmd.pt_id).map_err(|_| Errno::EINVAL)?;
+    let id = objects.lock().table.reserve()?;
+    let built = match &*pt {
+        Object::Ioas(ioas) => {
+            let mut list = ioas.hwpts.lock();
+            let mut pending = 0u32;
+            HwptPaging::alloc(
+                ctx.as_ref(),
+                id,
+                ioas,
+                pt.id(),
+                &idev,
+                cmd.flags,
+                false,
+                if cmd.data_len != 0 {
+                    Some(&user_data)
+                } else {
+                    None
+                },
+                &mut list,
+                &mut pending,
+            )
+            .and_then(|h| {
+                let rc = finish_alloc(ucmd, &mut cmd, Hwpt::Paging(h.clone()), id);
+                if rc.is_err() {
+                    h.abort_in_list(&mut list);
+                }
+                rc
+            })
+        }
+        Object::HwptPaging(parent) => {
+            HwptNested::alloc(ctx.as_ref(), id, parent, &idev, cmd.flags, &user_data)
+                .and_then(|h| finish_alloc(ucmd, &mut cmd, Hwpt::Nested(h), id))
+        }
+        _ => Err(Errno::EINVAL),
+    };
+    if built.is_err() {
+        objects.lock().table.abort(id);
+    }
+    built
+}
+
+/// The end of `IOMMU_HWPT_ALLOC`: the fault object, the reply, publication. On error the
+/// HWPT is dropped here (undoing everything), and the caller aborts the ID.
+fn finish_alloc(
+    ucmd: &mut Ucmd<'_>,
+    cmd: &mut HwptAlloc,
+    hwpt: Hwpt,
+    id: u32,
+) -> Result<(), Errno> {
+    if cmd.flags & HWPT_FAULT_ID_VALID != 0 {
+        // Fault objects (IOMMU_FAULT_QUEUE_ALLOC) are not implemented yet.
+        return Err(Errno::ENOENT);
+    }
+    cmd.out_hwpt_id = id;
+    cmd.encode_response(ucmd.buf_mut());
+    ucmd.respond()?;
+    object::finalize(ucmd.ctx().objects(), id, hwpt.object());
+    Ok(())
+}
+
+/// `IOMMU_HWPT_INVALIDATE` (C `iommufd_hwpt_invalidate`).
+pub(crate) fn invalidate_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
+    let mut cmd = HwptInvalidate::decode(ucmd.buf())?;
+    let mut done_num = 0u32;
+    let rc = (|| {
+        if cmd.entry_num != 0
+            && (cmd.data_uptr == 0
+                || cmd.entry_len == 0
+                || u64::from(cmd.entry_len) > crate::pages::PAGE_SIZE
+                || cmd.entry_num > INVALIDATE_ENTRY_NUM_MAX)
+        {
+            return Err(Errno::EINVAL);
+        }
+        let hwpt = object::get_hwpt_nested(ucmd.ctx().objects(), cmd.hwpt_id)?;
+        let mut array = bindings::iommu_user_data_array {
+            type_: cmd.data_type,
+            uptr: cmd.data_uptr as usize as *mut core::ffi::c_void,
+            entry_len: cmd.entry_len as usize,
+            entry_num: cmd.entry_num,
+        };
+        let dom = hwpt.domain().as_ptr();
+        // SAFETY: The domain is valid while we hold the HWPT; `alloc` checked the op exists.
+        let rc = unsafe {
+            match (*(*dom).ops).cache_invalidate_user {
+                Some(f) => f(dom, &mut array),
+                None => -(bindings::EOPNOTSUPP as i32),
+            }
+        };
+        done_num = array.entry_num;
+        if rc < 0 {
+            return Err(Errno(-rc));
+        }
+        Ok(())
+    })();
+    cmd.entry_num = done_num;
+    cmd.encode_response(ucmd.buf_mut());
+    if ucmd.respond().is_err() {
+        return Err(Errno::EFAULT);
+    }
+    rc
+}
+
+/// `IOMMU_HWPT_SET_DIRTY_TRACKING` (C `iommufd_hwpt_set_dirty_tracking`).
+pub(crate) fn set_dirty_tracking_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
+    let cmd = HwptSetDirtyTracking::decode(ucmd.buf())?;
+    let hwpt = object::get_hwpt_paging(ucmd.ctx().objects(), cmd.hwpt_id)?;
+    let enable = cmd.flags & 1 != 0;
+    let iopt = hwpt.ioas.iopt();
+    let rc = iopt.set_dirty_tracking(hwpt.domain(), enable);
+    drop(iopt);
+    rc
+}
+
+/// `IOMMU_HWPT_GET_DIRTY_BITMAP` (C `iommufd_hwpt_get_dirty_bitmap`).
+pub(crate) fn get_dirty_bitmap_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
+    let cmd = HwptGetDirtyBitmap::decode(ucmd.buf())?;
+    let hwpt = object::get_hwpt_paging(ucmd.ctx().objects(), cmd.hwpt_id)?;
+    let iopt = hwpt.ioas.iopt();
+    let rc = iopt.read_and_clear_dirty(
+        hwpt.domain(),
+        cmd.flags,
+        cmd.iova,
+        cmd.length,
+        cmd.page_size,
+        cmd.data,
+    );
+    drop(iopt);
+    rc
+}

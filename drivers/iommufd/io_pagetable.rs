@@ -1,0 +1,675 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The domain side of an io_pagetable (C `io_pagetable.c`: `iopt_table_add_domain`,
+//! `iopt_table_remove_domain`, `iopt_fill_domain`, `iopt_unfill_domain`,
+//! `iopt_table_enforce_dev_resv_regions`; `pages.c`: `iopt_area_fill_domain(s)`,
+//! `batch_to_domain`, `batch_iommu_map_small`).
+//!
+//! Every area of an io_pagetable with at least one domain is *filled*: each page it covers
+//! has one user for the area in its pages object (so it is pinned, once, however many
+//! areas and domains use it) and the area is mapped in every domain. With no domain, areas
+//! are not filled and nothing is pinned for them (accesses pin on their own).
+//!
+//! Lock order: everything here runs under `Ioas::iopt` (C holds `domains_rwsem` and
+//! `iova_rwsem`); a pages object's lock nests inside it, and pinning takes the source mm's
+//! `mmap_lock` inside that.
+
+use crate::{
+    ioas::IoptState,
+    iommufd_core::{errno::Errno, iopt::Area},
+    pages::{PagesRef, PAGE_SIZE},
+};
+use core::ptr::NonNull;
+use kernel::{bindings, prelude::*};
+
+/// An `iommu_domain` that an io_pagetable maps into.
+///
+/// # Invariants
+///
+/// The domain is valid while it is in an io_pagetable's domain list: its owner (a HW page
+/// table) removes it with [`IoptState::remove_domain`] before freeing it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DomainPtr(NonNull<bindings::iommu_domain>);
+
+// SAFETY: An `iommu_domain` may be used from any thread; the iommu API serialises nothing on
+// the caller's thread.
+unsafe impl Send for DomainPtr {}
+// SAFETY: As for `Send`: the map/unmap calls we make are safe to issue concurrently.
+unsafe impl Sync for DomainPtr {}
+
+impl DomainPtr {
+    /// Wraps a domain pointer.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid domain for as long as the `DomainPtr` is used (see the type
+    /// invariants).
+    pub(crate) unsafe fn new(ptr: NonNull<bindings::iommu_domain>) -> DomainPtr {
+        DomainPtr(ptr)
+    }
+
+    /// The raw pointer.
+    pub(crate) fn as_ptr(self) -> *mut bindings::iommu_domain {
+        self.0.as_ptr()
+    }
+
+    /// `1 << __ffs(domain->pgsize_bitmap)`: the smallest IO page size.
+    pub(crate) fn min_page_size(self) -> u64 {
+        // SAFETY: By the type invariants the domain is valid.
+        let bitmap = unsafe { (*self.as_ptr()).pgsize_bitmap } as u64;
+        if bitmap == 0 {
+            return PAGE_SIZE;
+        }
+        1u64 << bitmap.trailing_zeros()
+    }
+
+    /// The domain's aperture, `[aperture_start, aperture_end]`.
+    fn aperture(self) -> (u64, u64) {
+        // SAFETY: By the type invariants the domain is valid.
+        let g = unsafe { &(*self.as_ptr()).geometry };
+        (g.aperture_start, g.aperture_end)
+    }
+
+    /// `iommu_map()` with `GFP_KERNEL_ACCOUNT`.
+    fn map(self, iova: u64, paddr: u64, size: u64, prot: u32) -> Result<(), Errno> {
+        // SAFETY: The domain is valid (type invariants); the caller passes a physical range
+        // of pages it holds pinned for as long as the mapping exists.
+        let rc = unsafe {
+            bindings::iommu_map(
+                self.as_ptr(),
+                iova as _,
+                paddr as _,
+                size as usize,
+                prot as i32,
+                bindings::GFP_KERNEL_ACCOUNT,
+            )
+        };
+        if rc < 0 {
+            return Err(Errno(-rc));
+        }
+        Ok(())
+    }
+
+    /// C `iommu_unmap_nofail()`: unmaps `[iova, iova + size)`, warning if the driver unmaps
+    /// less.
+    fn unmap(self, iova: u64, size: u64) {
+        if size == 0 {
+            return;
+        }
+        // SAFETY: The domain is valid (type invariants); the range was mapped by us.
+        let done = unsafe { bindings::iommu_unmap(self.as_ptr(), iova as _, size as usize) };
+        if done as u64 != size {
+            pr_warn!(
+                "iommufd: domain unmapped {} of {} bytes at {:#x}\n",
+                done,
+                size,
+                iova
+            );
+        }
+    }
+}
+
+/// Page indexes `[first, last]` of an area in its pages object.
+fn area_indexes(area: &Area<PagesRef>) -> (u64, u64) {
+    let first = area.start_byte() / PAGE_SIZE;
+    let last = (area.start_byte() + area.length() - 1) / PAGE_SIZE;
+    (first, last)
+}
+
+/// C `batch_iommu_map_small()`: one `PAGE_SIZE` at a time, so that later splits (VFIO type1
+/// compatibility, which disables large pages) can unmap any page-aligned part.
+fn map_small(dom: DomainPtr, iova: u64, paddr: u64, size: u64, prot: u32) -> Result<(), Errno> {
+    let mut done = 0;
+    while done < size {
+        let step = PAGE_SIZE.min(size - done);
+        if let Err(e) = dom.map(iova + done, paddr + done, step, prot) {
+            dom.unmap(iova, done);
+            return Err(e);
+        }
+        done += step;
+    }
+    Ok(())
+}
+
+/// C `iopt_area_fill_domain()` / `batch_to_domain()`: maps the (pinned) pages of `area` into
+/// `dom`, one call per physically contiguous run. All or nothing.
+fn map_area(dom: DomainPtr, area: &Area<PagesRef>, small: bool) -> Result<(), Errno> {
+    let (first, last) = area_indexes(area);
+    let area_start = area.start_byte();
+    let area_end = area_start + area.length();
+    let prot = area.iommu_prot();
+    let mut mapped: u64 = 0;
+    // SAFETY: The area owns a count of its pages object (`IoptState` invariants) and the
+    // caller holds the io_pagetable lock.
+    let pages = unsafe { area.handle().get() };
+    let rc = pages.for_each_pfn_run(first, last, |index, pfn, n| {
+        let run_start = index * PAGE_SIZE;
+        let lo = run_start.max(area_start);
+        let hi = (run_start + n * PAGE_SIZE).min(area_end);
+        let iova = area.iova() + (lo - area_start);
+        let paddr = (pfn << bindings::PAGE_SHIFT) + (lo - run_start);
+        if small {
+            map_small(dom, iova, paddr, hi - lo, prot)?;
+        } else {
+            dom.map(iova, paddr, hi - lo, prot)?;
+        }
+        mapped = hi - area_start;
+        Ok(())
+    });
+    if let Err(e) = rc {
+        dom.unmap(area.iova(), mapped);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// C `iopt_area_unmap_domain()`.
+fn unmap_area(dom: DomainPtr, area: &Area<PagesRef>) {
+    dom.unmap(area.iova(), area.length());
+}
+
+impl IoptState {
+    /// Whether areas are filled (there is a domain).
+    pub(crate) fn has_domains(&self) -> bool {
+        !self.domains.is_empty()
+    }
+
+    /// The largest minimum IO page size of the domains (1 with none), for the alignment.
+    pub(crate) fn domains_alignment(&self) -> u64 {
+        self.domains
+            .iter()
+            .map(|d| d.min_page_size())
+            .max()
+            .unwrap_or(1)
+    }
+
+    /// C `iopt_area_fill_domains()`: pins the pages of a new area and maps it into every
+    /// domain. All or nothing. No-op without domains.
+    pub(crate) fn fill_area(&self, area: &Area<PagesRef>) -> Result<(), Errno> {
+        if self.domains.is_empty() {
+            return Ok(());
+        }
+        let (first, last) = area_indexes(area);
+        // SAFETY: The area owns a count of its pages object (type invariants of
+        // `IoptState`), and we hold the io_pagetable's lock.
+        let pages = unsafe { area.handle().get() };
+        pages.add_users(first, last)?;
+        let small = self.iopt.large_pages_disabled();
+        for (i, dom) in self.domains.iter().enumerate() {
+            if let Err(e) = map_area(*dom, area, small) {
+                for done in self.domains.iter().take(i) {
+                    unmap_area(*done, area);
+                }
+                pages.remove_users(first, last);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// C `iopt_area_unfill_domains()`: unmaps an area leaving the io_pagetable from every
+    /// domain and drops its page users. Never fails. No-op without domains.
+    pub(crate) fn unfill_area(domains: &[DomainPtr], area: &Area<PagesRef>) {
+        if domains.is_empty() {
+            return;
+        }
+        for dom in domains {
+            unmap_area(*dom, area);
+        }
+        let (first, last) = area_indexes(area);
+        // SAFETY: The area still owns its count (it is released after this call).
+        unsafe { area.handle().get() }.remove_users(first, last);
+    }
+
+    /// Gives back everything an area that left the io_pagetable held: its domain mappings,
+    /// page users and its count of the pages object.
+    ///
+    /// # Safety
+    ///
+    /// `area` must have been removed from the io_pagetable whose domains are `domains`, and
+    /// its handle not released yet (it is released here).
+    pub(crate) unsafe fn release_area(domains: &[DomainPtr], area: Area<PagesRef>) {
+        Self::unfill_area(domains, &area);
+        // SAFETY: By the caller's guarantee the handle still owns its count; never used again.
+        unsafe { area.handle().release() };
+    }
+
+    /// Fills the areas inside `[iova, iova + length)` just inserted pending, then marks them
+    /// mapped; on failure unfills what was filled and aborts them (releasing their handles).
+    pub(crate) fn fill_pending(&mut self, iova: u64, length: u64) -> Result<(), Errno> {
+        let last = iova + (length - 1);
+        let mut rc = Ok(());
+        let mut filled = 0usize;
+        for area in self.iopt.areas() {
+            if area.last_iova() < iova || !area.is_pending() {
+                continue;
+            }
+            if area.iova() > last {
+                break;
+            }
+            if let Err(e) = self.fill_area(area) {
+                rc = Err(e);
+                break;
+            }
+            filled += 1;
+        }
+        if let Err(e) = rc {
+            let domains = &self.domains;
+            let mut n = 0usize;
+            self.iopt.abort_map(iova, length, |area| {
+                if n < filled {
+                    Self::unfill_area(domains, &area);
+                }
+                n += 1;
+                // SAFETY: The aborted area was never published; its handle owns a count.
+                unsafe { area.handle().release() };
+            });
+            return Err(e);
+        }
+        self.iopt.finish_map(iova, length);
+        Ok(())
+    }
+
+    /// C `iopt_table_add_domain()`: checks the alignment, reserves what is outside the
+    /// aperture (owner: the domain), fills the domain with every area (pinning them if this
+    /// is the first domain) and adds it. Changes nothing on failure.
+    pub(crate) fn add_domain(&mut self, dom: DomainPtr) -> Result<(), Errno> {
+        if self.domains.contains(&dom) {
+            return Err(Errno::EEXIST);
+        }
+        let new_alignment = dom.min_page_size().max(self.iopt.iova_alignment());
+        if new_alignment > PAGE_SIZE {
+            return Err(Errno::EINVAL);
+        }
+        if new_alignment != self.iopt.iova_alignment() {
+            self.iopt.check_iova_alignment(new_alignment)?;
+        }
+        let owner = dom.as_ptr() as usize;
+        let (ap_start, ap_end) = dom.aperture();
+        let rc = (|| {
+            if ap_start != 0 {
+                self.iopt.reserve_iova(0, ap_start - 1, owner)?;
+            }
+            if ap_end != u64::MAX {
+                self.iopt.reserve_iova(ap_end + 1, u64::MAX, owner)?;
+            }
+            self.domains
+                .reserve(1, GFP_KERNEL_ACCOUNT)
+                .map_err(|_| Errno::ENOMEM)?;
+            self.fill_domain(dom)
+        })();
+        if let Err(e) = rc {
+            self.iopt.remove_reserved_iova(owner);
+            return Err(e);
+        }
+        let _ = self.iopt.set_iova_alignment(new_alignment);
+        // Room was reserved above.
+        let _ = self.domains.push(dom, GFP_KERNEL_ACCOUNT);
+        Ok(())
+    }
+
+    /// C `iopt_fill_domain()`: maps every area into `dom`; first pins them all if there was
+    /// no domain yet. All or nothing.
+    fn fill_domain(&self, dom: DomainPtr) -> Result<(), Errno> {
+        let first_domain = self.domains.is_empty();
+        let small = self.iopt.large_pages_disabled();
+        let areas = self.iopt.areas();
+        for (i, area) in areas.iter().enumerate() {
+            if area.is_pending() {
+                continue;
+            }
+            let rc = (|| {
+                if first_domain {
+                    let (first, last) = area_indexes(area);
+                    // SAFETY: The area owns its count (type invariants); lock held.
+                    let pages = unsafe { area.handle().get() };
+                    pages.add_users(first, last)?;
+                    if let Err(e) = map_area(dom, area, small) {
+                        pages.remove_users(first, last);
+                        return Err(e);
+                    }
+                    Ok(())
+                } else {
+                    map_area(dom, area, small)
+                }
+            })();
+            if let Err(e) = rc {
+                for done in areas.iter().take(i).filter(|a| !a.is_pending()) {
+                    unmap_area(dom, done);
+                    if first_domain {
+                        let (first, last) = area_indexes(done);
+                        // SAFETY: As above.
+                        unsafe { done.handle().get() }.remove_users(first, last);
+                    }
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// C `iopt_table_remove_domain()`: unmaps every area from `dom`, unpins them if it was
+    /// the last domain, drops its reservations and recalculates the alignment. Never fails.
+    pub(crate) fn remove_domain(&mut self, dom: DomainPtr, access_alignment: u64) {
+        let Some(pos) = self.domains.iter().position(|d| *d == dom) else {
+            pr_warn!("iommufd: removing a domain that is not in the io_pagetable\n");
+            return;
+        };
+        // Keep the list dense: move the tail entry into the hole (as C does).
+        let _ = crate::storage::swap_remove(&mut self.domains, pos);
+        let now_empty = self.domains.is_empty();
+        for area in self.iopt.areas() {
+            if area.is_pending() {
+                continue;
+            }
+            unmap_area(dom, area);
+            if now_empty {
+                let (first, last) = area_indexes(area);
+                // SAFETY: The area owns its count (type invariants); lock held.
+                unsafe { area.handle().get() }.remove_users(first, last);
+            }
+        }
+        self.iopt.remove_reserved_iova(dom.as_ptr() as usize);
+        let required = self.domains_alignment().max(access_alignment);
+        if let Err(e) = self.iopt.calculate_iova_alignment(required) {
+            pr_warn!("iommufd: alignment after removing a domain: {}\n", e.name());
+        }
+    }
+
+    /// C `iopt_table_enforce_dev_resv_regions()`: reserves the device's reserved regions
+    /// (owner: the device). Returns the start of its software MSI window, if it has one.
+    /// Changes nothing on failure.
+    pub(crate) fn enforce_dev_resv_regions(
+        &mut self,
+        dev: *mut bindings::device,
+    ) -> Result<Option<u64>, Errno> {
+        if crate::object::should_fail() {
+            return Err(Errno::EINVAL);
+        }
+        let owner = dev as usize;
+        let mut sw_msi = None;
+        let (mut num_hw_msi, mut num_sw_msi) = (0u32, 0u32);
+        let mut head = bindings::list_head {
+            next: core::ptr::null_mut(),
+            prev: core::ptr::null_mut(),
+        };
+        let head_ptr: *mut bindings::list_head = &mut head;
+        head.next = head_ptr;
+        head.prev = head_ptr;
+        // SAFETY: `dev` is a bound device the caller holds; `head` is an initialised empty
+        // list that lives until `iommu_put_resv_regions` below.
+        unsafe { bindings::iommu_get_resv_regions(dev, head_ptr) };
+        let mut rc = Ok(());
+        let mut cur = head.next;
+        while cur != head_ptr {
+            // SAFETY: `cur` is the `list` member of a live `iommu_resv_region` of the list we
+            // own (container_of).
+            let resv = unsafe {
+                &*(cur
+                    .cast::<u8>()
+                    .sub(core::mem::offset_of!(bindings::iommu_resv_region, list))
+                    as *const bindings::iommu_resv_region)
+            };
+            // SAFETY: `cur` is a live list entry.
+            cur = unsafe { (*cur).next };
+            let ty = resv.type_;
+            if ty == bindings::iommu_resv_type_IOMMU_RESV_DIRECT_RELAXABLE {
+                continue;
+            }
+            if ty == bindings::iommu_resv_type_IOMMU_RESV_MSI {
+                num_hw_msi += 1;
+            }
+            if ty == bindings::iommu_resv_type_IOMMU_RESV_SW_MSI {
+                sw_msi = Some(resv.start);
+                num_sw_msi += 1;
+            }
+            let length = resv.length as u64;
+            if length == 0 {
+                continue;
+            }
+            let last = resv.start.saturating_add(length - 1);
+            if let Err(e) = self.iopt.reserve_iova(resv.start, last, owner) {
+                rc = Err(e);
+                break;
+            }
+        }
+        if rc.is_ok() && ((num_sw_msi != 0 && num_hw_msi != 0) || num_sw_msi > 1) {
+            pr_warn!("iommufd: driver offers an invalid mix of MSI regions\n");
+            rc = Err(Errno::EINVAL);
+        }
+        // SAFETY: Gives back the list `iommu_get_resv_regions` filled, exactly once.
+        unsafe { bindings::iommu_put_resv_regions(dev, head_ptr) };
+        match rc {
+            Ok(()) => Ok(sw_msi),
+            Err(e) => {
+                self.iopt.remove_reserved_iova(owner);
+                Err(e)
+            }
+        }
+    }
+
+    /// C `iopt_remove_reserved_iova(iopt, dev)`.
+    pub(crate) fn remove_dev_reserved(&mut self, dev: *mut bindings::device) {
+        self.iopt.remove_reserved_iova(dev as usize);
+    }
+}
+
+/// `IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR` (C `IOMMU_DIRTY_NO_CLEAR`).
+const DIRTY_NO_CLEAR: u32 = 1 << 0;
+
+/// A `struct iommu_iotlb_gather` after `iommu_iotlb_gather_init()`. Boxed: its free list
+/// points at itself.
+fn new_gather() -> Result<KBox<bindings::iommu_iotlb_gather>, Errno> {
+    let mut g = KBox::new(
+        bindings::iommu_iotlb_gather {
+            start: u64::MAX as _,
+            end: 0,
+            pgsize: 0,
+            freelist: bindings::list_head {
+                next: core::ptr::null_mut(),
+                prev: core::ptr::null_mut(),
+            },
+            queued: false,
+        },
+        GFP_KERNEL,
+    )
+    .map_err(|_| Errno::ENOMEM)?;
+    let head: *mut bindings::list_head = &mut g.freelist;
+    g.freelist.next = head;
+    g.freelist.prev = head;
+    Ok(g)
+}
+
+/// C `iommu_iotlb_sync()`: flushes what a gather collected.
+fn iotlb_sync(dom: DomainPtr, gather: &mut bindings::iommu_iotlb_gather) {
+    let d = dom.as_ptr();
+    // SAFETY: The domain is valid (type invariants of `DomainPtr`); its ops are static.
+    if let Some(sync) = unsafe { (*(*d).ops).iotlb_sync } {
+        // SAFETY: A driver op on its domain with a gather it filled.
+        unsafe { sync(d, gather) };
+    }
+    gather.start = u64::MAX as _;
+    gather.end = 0;
+    gather.pgsize = 0;
+    gather.queued = false;
+}
+
+/// What `iova_bitmap_for_each` passes to [`read_dirty_chunk`] (C `struct iova_bitmap_fn_arg`).
+struct DirtyArg<'a> {
+    state: &'a IoptState,
+    dom: DomainPtr,
+    flags: u32,
+    gather: *mut bindings::iommu_iotlb_gather,
+}
+
+/// C `__iommu_read_and_clear_dirty()`: reads the dirty bits of `[iova, iova + length)`,
+/// which must be covered by contiguous mapped areas (`EINVAL` otherwise).
+///
+/// # Safety
+///
+/// `opaque` must be the `DirtyArg` that [`IoptState::read_and_clear_dirty`] passes, and
+/// `bitmap` the live iterator `iova_bitmap_for_each` was called with.
+unsafe extern "C" fn read_dirty_chunk(
+    bitmap: *mut bindings::iova_bitmap,
+    iova: kernel::ffi::c_ulong,
+    length: usize,
+    opaque: *mut core::ffi::c_void,
+) -> core::ffi::c_int {
+    // SAFETY: By the function's safety requirements.
+    let arg = unsafe { &*(opaque as *const DirtyArg<'_>) };
+    let d = arg.dom.as_ptr();
+    // SAFETY: The domain is valid; the caller checked `dirty_ops` and its op.
+    let Some(read) = (unsafe { (*(*d).dirty_ops).read_and_clear_dirty }) else {
+        return -(bindings::EOPNOTSUPP as i32);
+    };
+    let mut dirty = bindings::iommu_dirty_bitmap {
+        bitmap,
+        gather: arg.gather,
+    };
+    let start = iova as u64;
+    let last = start + (length as u64 - 1);
+    let mut cur = start;
+    for area in arg.state.iopt.areas() {
+        if area.last_iova() < cur {
+            continue;
+        }
+        if area.iova() > cur || area.is_pending() {
+            break;
+        }
+        let end = last.min(area.last_iova());
+        // SAFETY: A driver op on its domain over an IOVA range we mapped in it.
+        let rc = unsafe {
+            read(
+                d,
+                cur as _,
+                (end - cur + 1) as usize,
+                arg.flags as _,
+                &mut dirty,
+            )
+        };
+        if rc != 0 {
+            return rc;
+        }
+        if end == last {
+            return 0;
+        }
+        cur = end + 1;
+    }
+    -(bindings::EINVAL as i32)
+}
+
+impl IoptState {
+    /// C `iopt_set_dirty_tracking()`: enabling first clears the dirty bits of every area so
+    /// that the first read is a clean snapshot.
+    pub(crate) fn set_dirty_tracking(&self, dom: DomainPtr, enable: bool) -> Result<(), Errno> {
+        let d = dom.as_ptr();
+        // SAFETY: The domain is valid (held by the caller's HWPT).
+        let ops = unsafe { (*d).dirty_ops };
+        if ops.is_null() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if enable {
+            let mut gather = new_gather()?;
+            let mut dirty = bindings::iommu_dirty_bitmap {
+                bitmap: core::ptr::null_mut(),
+                gather: &mut *gather,
+            };
+            // SAFETY: `ops` is the driver's static table.
+            if let Some(read) = unsafe { (*ops).read_and_clear_dirty } {
+                for area in self.iopt.areas().iter().filter(|a| !a.is_pending()) {
+                    // SAFETY: A driver op on its domain with a NULL bitmap (clear only).
+                    let rc =
+                        unsafe { read(d, area.iova() as _, area.length() as usize, 0, &mut dirty) };
+                    if rc != 0 {
+                        iotlb_sync(dom, &mut gather);
+                        return Err(Errno(-rc));
+                    }
+                }
+            }
+            iotlb_sync(dom, &mut gather);
+        }
+        // SAFETY: As above.
+        match unsafe { (*ops).set_dirty_tracking } {
+            // SAFETY: A driver op on its own domain.
+            Some(set) => match unsafe { set(d, enable) } {
+                0 => Ok(()),
+                rc => Err(Errno(-rc)),
+            },
+            None => Err(Errno::EOPNOTSUPP),
+        }
+    }
+
+    /// C `iopt_read_and_clear_dirty_data()` with `iommufd_check_iova_range()`: fills the user
+    /// bitmap at `data` with the dirty state of `[iova, iova + length)` in `page_size` units.
+    pub(crate) fn read_and_clear_dirty(
+        &self,
+        dom: DomainPtr,
+        flags: u32,
+        iova: u64,
+        length: u64,
+        page_size: u64,
+        data: u64,
+    ) -> Result<(), Errno> {
+        let pgsize = self.iopt.iova_alignment();
+        let last = iova
+            .checked_add(length.wrapping_sub(1))
+            .ok_or(Errno::EOVERFLOW)?;
+        if iova & (pgsize - 1) != 0 || last.wrapping_add(1) & (pgsize - 1) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if page_size == 0 {
+            return Err(Errno::EINVAL);
+        }
+        if iova & (page_size - 1) != 0 || last.wrapping_add(1) & (page_size - 1) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let d = dom.as_ptr();
+        // SAFETY: The domain is valid (held by the caller's HWPT); ops are static.
+        let ops = unsafe { (*d).dirty_ops };
+        // SAFETY: As above.
+        if ops.is_null() || unsafe { (*ops).read_and_clear_dirty }.is_none() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        // SAFETY: `iova_bitmap_alloc` checks and pins the user bitmap itself.
+        let iter = unsafe {
+            bindings::iova_bitmap_alloc(
+                iova as _,
+                length as usize,
+                page_size as _,
+                data as usize as *mut u64,
+            )
+        };
+        let iter = crate::hw_pagetable::ptr_err(iter).map_err(|_| Errno::ENOMEM)?;
+        let mut gather = match new_gather() {
+            Ok(g) => g,
+            Err(e) => {
+                // SAFETY: Allocated above, freed once.
+                unsafe { bindings::iova_bitmap_free(iter.as_ptr()) };
+                return Err(e);
+            }
+        };
+        let arg = DirtyArg {
+            state: self,
+            dom,
+            flags,
+            gather: &mut *gather,
+        };
+        // SAFETY: `arg` outlives the call and is what `read_dirty_chunk` expects.
+        let rc = unsafe {
+            bindings::iova_bitmap_for_each(
+                iter.as_ptr(),
+                &arg as *const DirtyArg<'_> as *mut core::ffi::c_void,
+                Some(read_dirty_chunk),
+            )
+        };
+        if flags & DIRTY_NO_CLEAR == 0 {
+            iotlb_sync(dom, &mut gather);
+        }
+        // SAFETY: Allocated above, freed once.
+        unsafe { bindings::iova_bitmap_free(iter.as_ptr()) };
+        if rc < 0 {
+            return Err(Errno(-rc));
+        }
+        Ok(())
+    }
+}
