@@ -13,7 +13,7 @@ use crate::{
         errno::Errno,
         ucmd::test_cmd::{TestCmd, TestOp},
     },
-    object,
+    mock, object,
     pages::PAGE_SIZE,
 };
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -45,20 +45,28 @@ pub(crate) fn should_fail() -> bool {
 }
 
 /// The test-only registrations of the module (C `iommufd_test_init`/`_exit`): the
-/// `fail_iommufd` debugfs fault attribute, removed on drop.
-pub(crate) struct TestRegistration(());
+/// `fail_iommufd` debugfs fault attribute and the mock IOMMU, undone on drop in reverse.
+pub(crate) struct TestRegistration {
+    /// The mock IOMMU driver; `None` only while `new` has not registered it yet.
+    mock: Option<mock::MockIommu>,
+}
 
 impl TestRegistration {
-    /// Creates `/sys/kernel/debug/fail_iommufd`.
+    /// Creates `/sys/kernel/debug/fail_iommufd` and registers the mock IOMMU.
     pub(crate) fn new() -> Result<Self> {
         // SAFETY: Called once at module init; undone by `Drop`.
         kernel::error::to_result(unsafe { shim::iommufd_rs_test_init() })?;
-        Ok(TestRegistration(()))
+        // From here on, dropping `reg` (on error too) undoes the debugfs entries.
+        let mut reg = TestRegistration { mock: None };
+        reg.mock = Some(mock::register()?);
+        Ok(reg)
     }
 }
 
 impl Drop for TestRegistration {
     fn drop(&mut self) {
+        // As C `iommufd_test_exit`: the mock IOMMU goes first.
+        drop(self.mock.take());
         // SAFETY: `new` succeeded, so the debugfs entries exist; removed exactly once.
         unsafe { shim::iommufd_rs_test_exit() };
     }
