@@ -56,7 +56,7 @@ struct IommufdModule {
     _iommu: Pin<KBox<MiscDeviceRegistration<ctx::IommufdCtx>>>,
     /// `/dev/vfio/vfio`, when iommufd provides the VFIO container.
     _vfio: Option<Pin<KBox<MiscDeviceRegistration<ctx::IommufdCtx>>>>,
-    /// The selftest's fault attribute (C `iommufd_test_init`).
+    /// The selftest's fault attribute and mock IOMMU (C `iommufd_test_init`).
     #[cfg(CONFIG_IOMMUFD_TEST)]
     _test: selftest::TestRegistration,
 }

@@ -14,6 +14,10 @@
 #include <linux/iommufd.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/idr.h>
+#include <linux/iommu.h>
+#include <linux/rwsem.h>
+#include <linux/xarray.h>
 
 #include "iommufd_shim.h"
 
@@ -84,4 +88,44 @@ void iommufd_rs_test_exit(void)
 	debugfs_remove_recursive(dbgfs_root);
 	dbgfs_root = NULL;
 }
+
+/* mock.rs: C mock_dev_ida, the ids of the "iommufd_mock%u" devices. */
+static DEFINE_IDA(mock_dev_ida);
+
+int iommufd_rs_mock_ida_alloc(void)
+{
+	return ida_alloc(&mock_dev_ida, GFP_KERNEL);
+}
+
+void iommufd_rs_mock_ida_free(int id)
+{
+	ida_free(&mock_dev_ida, id);
+}
+
+/* mock.rs: xa_init() of a mock domain's PFN table (one lockdep class, as in C). */
+void iommufd_rs_mock_xa_init(struct xarray *xa)
+{
+	xa_init(xa);
+}
+
+/* mock.rs: init_rwsem() of a mock device's iopf_rwsem. */
+void iommufd_rs_mock_init_rwsem(struct rw_semaphore *sem)
+{
+	init_rwsem(sem);
+}
+
+/* mock.rs: iommu_dirty_bitmap_record() is inline (iova_bitmap_set is in namespace IOMMUFD). */
+void iommufd_rs_dirty_bitmap_record(struct iommu_dirty_bitmap *dirty, unsigned long iova,
+				    unsigned long length)
+{
+	iommu_dirty_bitmap_record(dirty, iova, length);
+}
+
+/* mock.rs: WARN_ON() of the mock driver's consistency checks. */
+void iommufd_rs_warn(const char *file, int line)
+{
+	WARN(1, "iommufd mock: warning at %s:%d\n", file, line);
+}
+
+MODULE_IMPORT_NS(IOMMUFD);
 #endif
