@@ -24,6 +24,7 @@ use crate::{
     user,
 };
 use kernel::{
+    bindings,
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
     new_mutex,
@@ -46,9 +47,57 @@ pub(crate) struct IommufdCtx {
     /// The object table and what C changes under its lock (C `objects` and `xa_lock`).
     #[pin]
     objects: Objects,
+    /// The `/dev/iommu` (or `/dev/vfio/vfio`) file this context is the private data of. Not a
+    /// reference: the file owns the context. [`IommufdCtx::get`] takes references on it for
+    /// kernel users (C `iommufd_ctx_get`).
+    file: *mut bindings::file,
+}
+
+// SAFETY: `file` is only used for reference counting (`get_file`, `fput`), which any task may
+// do; the rest of the context is `Send`/`Sync` on its own (a kernel mutex).
+unsafe impl Send for IommufdCtx {}
+// SAFETY: As for `Send`.
+unsafe impl Sync for IommufdCtx {}
+
+/// The C half of the module (`iommufd_shim.c`).
+mod shim {
+    extern "C" {
+        pub(super) fn iommufd_rs_get_file(file: *mut core::ffi::c_void);
+    }
 }
 
 impl IommufdCtx {
+    /// C `iommufd_ctx_get()`: a reference on the file that owns the context, so that it lives
+    /// until [`IommufdCtx::put`].
+    pub(crate) fn get(&self) {
+        // SAFETY: `self` lives, so its file is open (it owns `self`): taking another
+        // reference on it is valid.
+        unsafe { shim::iommufd_rs_get_file(self.file.cast()) };
+    }
+
+    /// C `iommufd_ctx_put()`: drops a reference taken by [`IommufdCtx::get`].
+    ///
+    /// # Safety
+    ///
+    /// `ctx` must be valid and the caller must own a reference from [`IommufdCtx::get`], which
+    /// this consumes; `ctx` may be freed by the time this returns.
+    pub(crate) unsafe fn put(ctx: *const IommufdCtx) {
+        // SAFETY: The caller owns a file reference (see above), so the file and `ctx` are
+        // alive until this `fput`.
+        unsafe { bindings::fput((*ctx).file) };
+    }
+
+    /// The context behind a `struct iommufd_ctx *` handed to kernel users.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be the address of a live context and stay so for `'a` (the caller holds a
+    /// reference, as C's users of `struct iommufd_ctx *` do).
+    pub(crate) unsafe fn from_raw<'a>(ptr: *const bindings::iommufd_ctx) -> &'a IommufdCtx {
+        // SAFETY: By the caller's guarantee.
+        unsafe { &*ptr.cast::<IommufdCtx>() }
+    }
+
     /// The object table.
     pub(crate) fn objects(&self) -> &Objects {
         &self.objects
@@ -72,7 +121,7 @@ impl PinnedDrop for IommufdCtx {
 impl MiscDevice for IommufdCtx {
     type Ptr = Pin<KBox<Self>>;
 
-    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+    fn open(file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
         // C: a context opened through /dev/vfio/vfio accounts like VFIO (in the mm).
         let vfio = misc.minor() == crate::vfio_compat::VFIO_MINOR;
         if vfio {
@@ -86,6 +135,7 @@ impl MiscDevice for IommufdCtx {
         KBox::pin_init(
             try_pin_init!(IommufdCtx {
                 objects <- new_mutex!(CtxObjects::new(mode), "iommufd_ctx::objects"),
+                file: file.as_ptr(),
             }),
             GFP_KERNEL_ACCOUNT,
         )

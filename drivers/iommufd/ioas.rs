@@ -46,6 +46,8 @@ use kernel::{
 /// Every area of `iopt` owns the strong count its [`PagesRef`] handle stands for.
 pub(crate) struct IoptState {
     iopt: Iopt<PagesRef, KStorage>,
+    /// C `iopt->access_list`.
+    pub(crate) accesses: crate::access::AccessList,
 }
 
 impl IoptState {
@@ -59,6 +61,7 @@ impl IoptState {
         let config = IoptConfig::new(PAGE_SIZE, max_align).unwrap_or(IoptConfig::X86_64_THP);
         IoptState {
             iopt: Iopt::new(KStorage, config),
+            accesses: crate::access::AccessList::new(),
         }
     }
 
@@ -261,6 +264,32 @@ impl IoptState {
         &self.iopt
     }
 
+    /// The core's io_pagetable, to update areas' access counts and the IOVA alignment.
+    /// Areas must not be removed through it (their handles would leak).
+    pub(crate) fn core_mut(&mut self) -> &mut Iopt<PagesRef, KStorage> {
+        &mut self.iopt
+    }
+
+    /// The IOVA alignment the accesses (and later domains) require (C
+    /// `iopt_calculate_iova_alignment()`'s inputs).
+    pub(crate) fn required_alignment(&self) -> u64 {
+        self.accesses.required_alignment()
+    }
+
+    /// One step of C `iopt_unmap_iova_range()` (see [`crate::access::unmap_iova_range`]):
+    /// removed areas give back their pages reference.
+    pub(crate) fn unmap_step(
+        &mut self,
+        cursor: &mut crate::iommufd_core::iopt::UnmapCursor,
+    ) -> core::result::Result<(), crate::iommufd_core::iopt::UnmapStop> {
+        self.iopt.unmap_step(
+            cursor,
+            // SAFETY: The core hands each removed area's handle back exactly once; it owns a
+            // count (type invariants), released here and never used again.
+            |area| unsafe { area.handle().release() },
+        )
+    }
+
     /// C `iopt_unmap_iova()`: unmaps whole areas in the range; returns the bytes unmapped
     /// (also on error, for the areas already gone) and the result.
     pub(crate) fn unmap_iova(&mut self, iova: u64, length: u64) -> (u64, Result<(), Errno>) {
@@ -296,7 +325,8 @@ impl IoptState {
 
     /// C `iopt_disable_large_pages()` with no domain or access requiring more than bytes.
     pub(crate) fn disable_large_pages(&mut self) -> Result<(), Errno> {
-        self.iopt.disable_large_pages(false, 1)
+        let required = self.required_alignment();
+        self.iopt.disable_large_pages(false, required)
     }
 }
 
@@ -392,14 +422,8 @@ fn release_pieces(pieces: &[MapPiece<PagesRef>]) {
 pub(crate) fn unmap(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let mut cmd = IoasUnmap::decode(ucmd.buf())?;
     let ioas = object::get_ioas(ucmd.ctx().objects(), cmd.ioas_id)?;
-    let unmapped = ioas.iopt.lock().iopt.ioas_unmap(
-        cmd.iova,
-        cmd.length,
-        |_, _, _| {},
-        // SAFETY: The core hands each removed area's handle back exactly once; it owns a count
-        // (type invariants of `IoptState`), released here and never used again.
-        |area| unsafe { area.handle().release() },
-    )?;
+    // Accesses are notified without the io_pagetable lock.
+    let unmapped = crate::access::ioas_unmap(&ioas, cmd.iova, cmd.length)?;
     cmd.length = unmapped;
     cmd.encode_response(ucmd.buf_mut());
     ucmd.respond()
@@ -415,15 +439,15 @@ pub(crate) fn option_huge_pages(ucmd: &Ucmd<'_>, cmd: &mut IommuOption) -> Resul
             Ok(())
         }
         OptionOp::Set => {
-            // No domains or accesses yet: nothing requires more than byte alignment.
+            let required = iopt.required_alignment();
             if cmd.set_value()? {
-                if let Err(e) = iopt.iopt.enable_large_pages(1) {
+                if let Err(e) = iopt.iopt.enable_large_pages(required) {
                     // C only warns: the alignment cannot grow when large pages come back.
                     pr_warn!("iommufd: enabling large pages: {}\n", e.name());
                 }
                 Ok(())
             } else {
-                iopt.iopt.disable_large_pages(false, 1)
+                iopt.iopt.disable_large_pages(false, required)
             }
         }
     }

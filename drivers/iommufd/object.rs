@@ -12,6 +12,7 @@
 //! after they left the table and its lock was released.
 
 use crate::{
+    access::Access,
     ioas::Ioas,
     iommufd_core::{
         errno::Errno,
@@ -31,6 +32,8 @@ use kernel::{
 pub(crate) enum ObjType {
     /// `IOMMUFD_OBJ_IOAS`
     Ioas = 5,
+    /// `IOMMUFD_OBJ_ACCESS`
+    Access = 6,
 }
 
 /// A published object: one variant per kind, each an `Arc` so that lookups can hand out
@@ -39,12 +42,15 @@ pub(crate) enum ObjType {
 pub(crate) enum Object {
     /// An IO address space.
     Ioas(Arc<Ioas>),
+    /// An in-kernel access (no uAPI; its ID is only reported by its creator).
+    Access(Arc<Access>),
 }
 
 impl Kinded for Object {
     fn kind(&self) -> u32 {
         match self {
             Object::Ioas(_) => ObjType::Ioas as u32,
+            Object::Access(_) => ObjType::Access as u32,
         }
     }
 }
@@ -106,6 +112,12 @@ impl<T> ObjRef<'_, T> {
     pub(crate) fn id(&self) -> u32 {
         self.id
     }
+
+    /// Another reference to the object itself, for a long-term user (which also takes a
+    /// table reference with `add_user`).
+    pub(crate) fn arc(&self) -> Arc<T> {
+        self.obj.clone()
+    }
 }
 
 impl<T> core::ops::Deref for ObjRef<'_, T> {
@@ -140,13 +152,18 @@ pub(crate) fn get_ioas(objects: &Objects, id: u32) -> Result<ObjRef<'_, Ioas>, E
     if should_fail() {
         return Err(Errno::ENOENT);
     }
-    let obj = objects.lock().table.get(id, Some(ObjType::Ioas as u32))?;
-    match obj {
+    let mut guard = objects.lock();
+    match guard.table.get(id, Some(ObjType::Ioas as u32))? {
         Object::Ioas(ioas) => Ok(ObjRef {
             objects,
             id,
             obj: ioas,
         }),
+        _ => {
+            // Cannot happen: the lookup is by kind.
+            guard.table.put(id);
+            Err(Errno::ENOENT)
+        }
     }
 }
 
@@ -161,6 +178,11 @@ pub(crate) fn get_compat_ioas(objects: &Objects) -> Result<ObjRef<'_, Ioas>, Err
             id,
             obj: ioas,
         }),
+        Ok(_) => {
+            // Cannot happen: the lookup is by kind.
+            guard.table.put(id);
+            Err(Errno::ENODEV)
+        }
         Err(_) => Err(Errno::ENODEV),
     }
 }

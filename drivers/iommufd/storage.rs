@@ -70,3 +70,21 @@ impl Storage for KStorage {
         KSlots(KVec::new())
     }
 }
+
+/// Removes and returns element `index` of `v`, shifting the rest down (`Vec::remove`, which
+/// the kernel's `KVec` lacks); `None` if out of bounds.
+pub(crate) fn vec_remove<T>(v: &mut KVec<T>, index: usize) -> Option<T> {
+    let len = v.len();
+    if index >= len {
+        return None;
+    }
+    v.as_mut_slice()[index..].rotate_left(1);
+    // SAFETY: `len > index >= 0`, so `len - 1` is in bounds and initialised; the element there
+    // (the one removed, rotated to the end) is read out exactly once, and `set_len` then
+    // forgets it, so it is neither dropped twice nor leaked.
+    unsafe {
+        let x = core::ptr::read(v.as_ptr().add(len - 1));
+        v.set_len(len - 1);
+        Some(x)
+    }
+}
