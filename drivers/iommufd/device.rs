@@ -356,7 +356,10 @@ impl Device {
                         if users > shortterm {
                             // Still attached: a caller bug. C warns and leaves the object to
                             // the file's release.
-                            pr_warn!("iommufd: unbind of device {} that is still in use\n", self.id);
+                            pr_warn!(
+                                "iommufd: unbind of device {} that is still in use\n",
+                                self.id
+                            );
                             break;
                         }
                     }

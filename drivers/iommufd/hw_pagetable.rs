@@ -202,8 +202,7 @@ impl Drop for HwptPaging {
         // C `iommufd_hwpt_paging_destroy()`.
         if self.in_ioas.load(Ordering::Relaxed) {
             self.ioas.hwpt_list_remove(self.id);
-            let required = self.ioas.access_alignment();
-            self.ioas.iopt().remove_domain(self.domain.ptr(), required);
+            self.ioas.iopt().remove_domain(self.domain.ptr());
         }
         let objects = self.ctx.objects();
         let mut guard = objects.lock();
@@ -239,8 +238,7 @@ impl HwptPaging {
             if let Some(pos) = list.iter().position(|x| *x == self.id) {
                 let _ = crate::storage::swap_remove(list, pos);
             }
-            let required = self.ioas.access_alignment();
-            self.ioas.iopt().remove_domain(self.domain.ptr(), required);
+            self.ioas.iopt().remove_domain(self.domain.ptr());
         }
     }
 

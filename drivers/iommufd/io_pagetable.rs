@@ -350,7 +350,7 @@ impl IoptState {
 
     /// C `iopt_table_remove_domain()`: unmaps every area from `dom`, unpins them if it was
     /// the last domain, drops its reservations and recalculates the alignment. Never fails.
-    pub(crate) fn remove_domain(&mut self, dom: DomainPtr, access_alignment: u64) {
+    pub(crate) fn remove_domain(&mut self, dom: DomainPtr) {
         let Some(pos) = self.domains.iter().position(|d| *d == dom) else {
             pr_warn!("iommufd: removing a domain that is not in the io_pagetable\n");
             return;
@@ -370,7 +370,7 @@ impl IoptState {
             }
         }
         self.iopt.remove_reserved_iova(dom.as_ptr() as usize);
-        let required = self.domains_alignment().max(access_alignment);
+        let required = self.required_alignment();
         if let Err(e) = self.iopt.calculate_iova_alignment(required) {
             pr_warn!("iommufd: alignment after removing a domain: {}\n", e.name());
         }

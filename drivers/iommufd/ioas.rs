@@ -51,6 +51,8 @@ pub(crate) struct IoptState {
     pub(crate) iopt: Iopt<PagesRef, KStorage>,
     /// C `iopt->domains`: the domains this io_pagetable maps into.
     pub(crate) domains: KVec<DomainPtr>,
+    /// C `iopt->access_list`.
+    pub(crate) accesses: crate::access::AccessList,
 }
 
 impl IoptState {
@@ -65,6 +67,7 @@ impl IoptState {
         IoptState {
             iopt: Iopt::new(KStorage, config),
             domains: KVec::new(),
+            accesses: crate::access::AccessList::new(),
         }
     }
 
@@ -123,11 +126,6 @@ impl Ioas {
         if let Some(pos) = list.iter().position(|x| *x == id) {
             let _ = crate::storage::swap_remove(&mut list, pos);
         }
-    }
-
-    /// The largest IOVA alignment the accesses of this IOAS require (1 with none).
-    pub(crate) fn access_alignment(&self) -> u64 {
-        1
     }
 
     /// C `iopt_reserve_iova()` under `iova_rwsem`: reserve `[start, last]` for `owner`
@@ -321,6 +319,35 @@ impl IoptState {
         &self.iopt
     }
 
+    /// The core's io_pagetable, to update areas' access counts and the IOVA alignment.
+    /// Areas must not be removed through it (their handles would leak).
+    pub(crate) fn core_mut(&mut self) -> &mut Iopt<PagesRef, KStorage> {
+        &mut self.iopt
+    }
+
+    /// The IOVA alignment the accesses (and later domains) require (C
+    /// `iopt_calculate_iova_alignment()`'s inputs).
+    pub(crate) fn required_alignment(&self) -> u64 {
+        self.accesses
+            .required_alignment()
+            .max(self.domains_alignment())
+    }
+
+    /// One step of C `iopt_unmap_iova_range()` (see [`crate::access::unmap_iova_range`]):
+    /// removed areas give back their pages reference.
+    pub(crate) fn unmap_step(
+        &mut self,
+        cursor: &mut crate::iommufd_core::iopt::UnmapCursor,
+    ) -> core::result::Result<(), crate::iommufd_core::iopt::UnmapStop> {
+        let domains = &self.domains;
+        self.iopt.unmap_step(
+            cursor,
+            // SAFETY: The core hands each removed area's handle back exactly once; it owns a
+            // count (type invariants), released here and never used again.
+            |area| unsafe { IoptState::release_area(domains, area) },
+        )
+    }
+
     /// C `iopt_unmap_iova()`: unmaps whole areas in the range; returns the bytes unmapped
     /// (also on error, for the areas already gone) and the result.
     pub(crate) fn unmap_iova(&mut self, iova: u64, length: u64) -> (u64, Result<(), Errno>) {
@@ -362,7 +389,7 @@ impl IoptState {
 
     /// C `iopt_disable_large_pages()`.
     pub(crate) fn disable_large_pages(&mut self) -> Result<(), Errno> {
-        let required = self.domains_alignment();
+        let required = self.required_alignment();
         let filled = self.has_domains();
         self.iopt.disable_large_pages(filled, required)
     }
@@ -467,18 +494,8 @@ fn release_pieces(pieces: &[MapPiece<PagesRef>]) {
 pub(crate) fn unmap(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let mut cmd = IoasUnmap::decode(ucmd.buf())?;
     let ioas = object::get_ioas(ucmd.ctx().objects(), cmd.ioas_id)?;
-    let mut guard = ioas.iopt.lock();
-    let state = &mut *guard;
-    let domains = &state.domains;
-    let unmapped = state.iopt.ioas_unmap(
-        cmd.iova,
-        cmd.length,
-        |_, _, _| {},
-        // SAFETY: The core hands each removed area's handle back exactly once; it owns a count
-        // (type invariants of `IoptState`), released here and never used again.
-        |area| unsafe { IoptState::release_area(domains, area) },
-    )?;
-    drop(guard);
+    // Accesses are notified without the io_pagetable lock.
+    let unmapped = crate::access::ioas_unmap(&ioas, cmd.iova, cmd.length)?;
     cmd.length = unmapped;
     cmd.encode_response(ucmd.buf_mut());
     ucmd.respond()
@@ -494,8 +511,8 @@ pub(crate) fn option_huge_pages(ucmd: &Ucmd<'_>, cmd: &mut IommuOption) -> Resul
             Ok(())
         }
         OptionOp::Set => {
+            let required = iopt.required_alignment();
             if cmd.set_value()? {
-                let required = iopt.domains_alignment();
                 if let Err(e) = iopt.iopt.enable_large_pages(required) {
                     // C only warns: the alignment cannot grow when large pages come back.
                     pr_warn!("iommufd: enabling large pages: {}\n", e.name());

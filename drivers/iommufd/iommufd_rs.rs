@@ -19,6 +19,7 @@ use kernel::{
 #[path = "core/src/lib.rs"]
 pub(crate) mod iommufd_core;
 
+mod access;
 mod ctx;
 mod device;
 mod hw_pagetable;

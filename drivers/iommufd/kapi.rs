@@ -68,7 +68,7 @@ unsafe fn ctx(ictx: *mut IommufdCtx) -> Option<CtxRef> {
 ///
 /// `ictx` must be a context the caller holds a reference to.
 #[no_mangle]
-pub unsafe extern "C" fn iommufd_ctx_get(ictx: *mut IommufdCtx) {
+pub(crate) unsafe extern "C" fn iommufd_ctx_get(ictx: *mut IommufdCtx) {
     // SAFETY: By the caller's guarantee.
     if let Some(c) = unsafe { ctx(ictx) } {
         c.get_file();
@@ -81,7 +81,7 @@ pub unsafe extern "C" fn iommufd_ctx_get(ictx: *mut IommufdCtx) {
 ///
 /// `ictx` must be a context the caller holds a reference to, given back here.
 #[no_mangle]
-pub unsafe extern "C" fn iommufd_ctx_put(ictx: *mut IommufdCtx) {
+pub(crate) unsafe extern "C" fn iommufd_ctx_put(ictx: *mut IommufdCtx) {
     // SAFETY: By the caller's guarantee.
     if let Some(c) = unsafe { ctx(ictx) } {
         c.put_file();
@@ -94,7 +94,9 @@ pub unsafe extern "C" fn iommufd_ctx_put(ictx: *mut IommufdCtx) {
 ///
 /// `file` must be a valid file the caller holds.
 #[no_mangle]
-pub unsafe extern "C" fn iommufd_ctx_from_file(file: *mut bindings::file) -> *mut IommufdCtx {
+pub(crate) unsafe extern "C" fn iommufd_ctx_from_file(
+    file: *mut bindings::file,
+) -> *mut IommufdCtx {
     // SAFETY: By the caller's guarantee.
     match unsafe { ctx_of_file(file) } {
         Some(c) => {
@@ -112,7 +114,7 @@ pub unsafe extern "C" fn iommufd_ctx_from_file(file: *mut bindings::file) -> *mu
 ///
 /// Called from process context.
 #[no_mangle]
-pub unsafe extern "C" fn iommufd_ctx_from_fd(fd: core::ffi::c_int) -> *mut IommufdCtx {
+pub(crate) unsafe extern "C" fn iommufd_ctx_from_fd(fd: core::ffi::c_int) -> *mut IommufdCtx {
     // SAFETY: `fget` on the current task's table; returns a reference or null.
     let file = unsafe { bindings::fget(fd as u32) };
     if file.is_null() {
@@ -136,7 +138,7 @@ pub unsafe extern "C" fn iommufd_ctx_from_fd(fd: core::ffi::c_int) -> *mut Iommu
 ///
 /// `ictx` null or a context the caller holds.
 #[no_mangle]
-pub unsafe extern "C" fn iommufd_ctx_has_group(
+pub(crate) unsafe extern "C" fn iommufd_ctx_has_group(
     ictx: *mut IommufdCtx,
     group: *mut bindings::iommu_group,
 ) -> bool {
@@ -158,7 +160,7 @@ pub unsafe extern "C" fn iommufd_ctx_has_group(
 /// `ictx` is a context the caller holds, `dev` a device the caller keeps alive until
 /// `iommufd_device_unbind`, `id` valid for writing.
 #[no_mangle]
-pub unsafe extern "C" fn iommufd_device_bind(
+pub(crate) unsafe extern "C" fn iommufd_device_bind(
     ictx: *mut IommufdCtx,
     dev: *mut bindings::device,
     id: *mut u32,
@@ -194,7 +196,7 @@ unsafe fn dev<'a>(idev: *mut Device) -> &'a Device {
 ///
 /// `idev` must be a live handle, not used again.
 #[no_mangle]
-pub unsafe extern "C" fn iommufd_device_unbind(idev: *mut Device) {
+pub(crate) unsafe extern "C" fn iommufd_device_unbind(idev: *mut Device) {
     // SAFETY: Takes back the count `iommufd_device_bind` gave out (caller's guarantee).
     let idev = unsafe { Arc::from_raw(idev) };
     idev.unbind();
@@ -206,7 +208,7 @@ pub unsafe extern "C" fn iommufd_device_unbind(idev: *mut Device) {
 ///
 /// `idev` must be a live handle and `pt_id` valid for reading and writing.
 #[no_mangle]
-pub unsafe extern "C" fn iommufd_device_attach(idev: *mut Device, pt_id: *mut u32) -> i32 {
+pub(crate) unsafe extern "C" fn iommufd_device_attach(idev: *mut Device, pt_id: *mut u32) -> i32 {
     // SAFETY: By the caller's guarantee.
     let (d, id) = unsafe { (dev(idev), *pt_id) };
     match d.attach(id) {
@@ -225,7 +227,7 @@ pub unsafe extern "C" fn iommufd_device_attach(idev: *mut Device, pt_id: *mut u3
 ///
 /// As [`iommufd_device_attach`].
 #[no_mangle]
-pub unsafe extern "C" fn iommufd_device_replace(idev: *mut Device, pt_id: *mut u32) -> i32 {
+pub(crate) unsafe extern "C" fn iommufd_device_replace(idev: *mut Device, pt_id: *mut u32) -> i32 {
     // SAFETY: By the caller's guarantee.
     let (d, id) = unsafe { (dev(idev), *pt_id) };
     match d.replace(id) {
@@ -244,7 +246,7 @@ pub unsafe extern "C" fn iommufd_device_replace(idev: *mut Device, pt_id: *mut u
 ///
 /// `idev` must be a live, attached handle.
 #[no_mangle]
-pub unsafe extern "C" fn iommufd_device_detach(idev: *mut Device) {
+pub(crate) unsafe extern "C" fn iommufd_device_detach(idev: *mut Device) {
     // SAFETY: By the caller's guarantee.
     unsafe { dev(idev) }.detach();
 }
@@ -255,7 +257,7 @@ pub unsafe extern "C" fn iommufd_device_detach(idev: *mut Device) {
 ///
 /// `idev` must be a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn iommufd_device_to_ictx(idev: *mut Device) -> *mut IommufdCtx {
+pub(crate) unsafe extern "C" fn iommufd_device_to_ictx(idev: *mut Device) -> *mut IommufdCtx {
     // SAFETY: By the caller's guarantee.
     unsafe { dev(idev) }.ctx.as_ptr()
 }
@@ -266,7 +268,7 @@ pub unsafe extern "C" fn iommufd_device_to_ictx(idev: *mut Device) -> *mut Iommu
 ///
 /// `idev` must be a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn iommufd_device_to_id(idev: *mut Device) -> u32 {
+pub(crate) unsafe extern "C" fn iommufd_device_to_id(idev: *mut Device) -> u32 {
     // SAFETY: By the caller's guarantee.
     unsafe { dev(idev) }.id
 }
@@ -277,7 +279,7 @@ pub unsafe extern "C" fn iommufd_device_to_id(idev: *mut Device) -> u32 {
 ///
 /// `ictx` a context the caller holds; `out` valid for writing.
 #[no_mangle]
-pub unsafe extern "C" fn iommufd_vfio_compat_ioas_get_id(
+pub(crate) unsafe extern "C" fn iommufd_vfio_compat_ioas_get_id(
     ictx: *mut IommufdCtx,
     out: *mut u32,
 ) -> i32 {
@@ -302,7 +304,7 @@ pub unsafe extern "C" fn iommufd_vfio_compat_ioas_get_id(
 ///
 /// `ictx` a context the caller holds.
 #[no_mangle]
-pub unsafe extern "C" fn iommufd_vfio_compat_set_no_iommu(ictx: *mut IommufdCtx) -> i32 {
+pub(crate) unsafe extern "C" fn iommufd_vfio_compat_set_no_iommu(ictx: *mut IommufdCtx) -> i32 {
     // SAFETY: By the caller's guarantee.
     let Some(c) = (unsafe { ctx(ictx) }) else {
         return -Errno::EINVAL.0;
@@ -322,7 +324,7 @@ pub unsafe extern "C" fn iommufd_vfio_compat_set_no_iommu(ictx: *mut IommufdCtx)
 ///
 /// `ictx` a context the caller holds.
 #[no_mangle]
-pub unsafe extern "C" fn iommufd_vfio_compat_ioas_create(ictx: *mut IommufdCtx) -> i32 {
+pub(crate) unsafe extern "C" fn iommufd_vfio_compat_ioas_create(ictx: *mut IommufdCtx) -> i32 {
     // SAFETY: By the caller's guarantee.
     let Some(c) = (unsafe { ctx(ictx) }) else {
         return -Errno::EINVAL.0;

@@ -12,6 +12,7 @@
 //! after they left the table and its lock was released.
 
 use crate::{
+    access::Access,
     device::{Device, Group},
     hw_pagetable::{HwptNested, HwptPaging},
     ioas::Ioas,
@@ -39,6 +40,8 @@ pub(crate) enum ObjType {
     HwptNested = 3,
     /// `IOMMUFD_OBJ_IOAS`
     Ioas = 4,
+    /// `IOMMUFD_OBJ_ACCESS`
+    Access = 5,
     /// `IOMMUFD_OBJ_SELFTEST`
     #[cfg(CONFIG_IOMMUFD_TEST)]
     Selftest = 7,
@@ -59,6 +62,8 @@ pub(crate) enum Object {
     /// A selftest mock device (C `struct selftest_obj`).
     #[cfg(CONFIG_IOMMUFD_TEST)]
     Selftest(Arc<crate::selftest::SelftestObj>),
+    /// An in-kernel access (no uAPI; its ID is only reported by its creator).
+    Access(Arc<Access>),
 }
 
 impl Kinded for Object {
@@ -68,6 +73,7 @@ impl Kinded for Object {
             Object::Device(_) => ObjType::Device,
             Object::HwptPaging(_) => ObjType::HwptPaging,
             Object::HwptNested(_) => ObjType::HwptNested,
+            Object::Access(_) => ObjType::Access,
             #[cfg(CONFIG_IOMMUFD_TEST)]
             Object::Selftest(_) => ObjType::Selftest,
         }) as u32

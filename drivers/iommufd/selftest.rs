@@ -6,20 +6,37 @@
 //! bound and attached as selftest objects (`MOCK_DOMAIN`, `_FLAGS`, `_REPLACE`), checks of
 //! mock page tables (`MD_CHECK_MAP`, `MD_CHECK_REFS`, `MD_CHECK_IOTLB`), `DIRTY`,
 //! `TRIGGER_IOPF`, `ADD_RESERVED` and `SET_TEMP_MEMORY_LIMIT`.
+//! The access ops (`CREATE_ACCESS`, `ACCESS_REPLACE_IOAS`, `ACCESS_PAGES`,
+//! `DESTROY_ACCESS_PAGES`, `ACCESS_RW`: C `selftest.c` 981-1357) drive [`crate::access`].
+//!
+//! Lock order: [`StAccess::lock`] (C `staccess->lock`), then the access's locks (see
+//! [`crate::access`]).
 
 use crate::{
+    access::Access,
     ctx::Ucmd,
     device::{Device, NO_PASID},
     iommufd_core::{
         errno::Errno,
-        ucmd::test_cmd::{TestCmd, TestOp},
+        ucmd::test_cmd::{
+            TestCmd, TestOp, MOCK_ACCESS_RW_WRITE, MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,
+            MOCK_FLAGS_ACCESS_SYZ, MOCK_FLAGS_ACCESS_WRITE,
+        },
     },
     mock::{self, MockDev},
     object::{self, Object},
     pages::PAGE_SIZE,
+    user,
 };
-use core::sync::atomic::{AtomicU32, Ordering};
-use kernel::{bindings, prelude::*, sync::Arc};
+use core::{
+    ffi::{c_ulong, c_void},
+    sync::atomic::{AtomicU32, Ordering},
+};
+use kernel::{
+    bindings, new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+};
 
 /// `GUP_PIN_COUNTING_BIAS` of `include/linux/mm.h`: a pin adds this to a page's refcount.
 const GUP_PIN_COUNTING_BIAS: i32 = 1 << 10;
@@ -36,6 +53,16 @@ mod shim {
         pub(super) fn iommufd_rs_should_fail() -> bool;
         pub(super) fn iommufd_rs_test_init() -> c_int;
         pub(super) fn iommufd_rs_test_exit();
+        pub(super) fn iommufd_rs_test_access_ops(
+            needs_pin_pages: bool,
+        ) -> *const kernel::bindings::iommufd_access_ops;
+        pub(super) fn iommufd_rs_test_staccess_getfile(
+            private: *mut core::ffi::c_void,
+        ) -> *mut core::ffi::c_void;
+        pub(super) fn iommufd_rs_test_staccess_get(
+            fd: c_int,
+            filep: *mut *mut core::ffi::c_void,
+        ) -> *mut core::ffi::c_void;
     }
 }
 
@@ -155,7 +182,28 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             // SAFETY: A bound mock device, alive while we hold its object.
             unsafe { mock::trigger_iopf(idev.dev(), pasid, grpid, perm, addr) }
         }
-        _ => Err(Errno::EOPNOTSUPP),
+        TestOp::CreateAccess { flags, .. } => create_access(ucmd, cmd, flags),
+        TestOp::AccessReplaceIoas { ioas_id } => {
+            let st = StRef::get(cmd.id)?;
+            let access = st.access()?;
+            access.replace(ioas_id)
+        }
+        TestOp::AccessPages {
+            flags,
+            iova,
+            length,
+            uptr,
+            ..
+        } => access_pages(ucmd, cmd, iova, length, uptr, flags),
+        TestOp::DestroyAccessPages { access_pages_id } => {
+            destroy_access_pages(cmd.id, access_pages_id)
+        }
+        TestOp::AccessRw {
+            iova,
+            length,
+            uptr,
+            flags,
+        } => access_rw(cmd.id, iova, length, uptr, flags),
     }
 }
 
@@ -308,6 +356,330 @@ fn md_check_refs(mut uptr: u64, mut length: u64, refs: u32) -> Result<(), Errno>
         // `decode` checked that the range is page aligned and does not wrap.
         uptr = uptr.wrapping_add(PAGE_SIZE);
         length = length.saturating_sub(PAGE_SIZE);
+    }
+    Ok(())
+}
+
+/// `EBADFD`: not an access fd.
+const EBADFD: Errno = Errno(77);
+/// `EBADE`: a pinned page is not the page of the user address.
+const EBADE: Errno = Errno(52);
+
+/// One `ACCESS_PAGES` pin (C `struct selftest_access_item`).
+struct Item {
+    iova: u64,
+    length: u64,
+    id: u32,
+}
+
+/// What C protects with `staccess->lock`.
+struct StItems {
+    /// The access, once created and attached (C `staccess->access`).
+    access: Option<Arc<Access>>,
+    items: KVec<Item>,
+    next_id: u32,
+}
+
+/// The state behind an access fd (C `struct selftest_access`): the file's private data.
+#[pin_data]
+struct StAccess {
+    #[pin]
+    lock: Mutex<StItems>,
+}
+
+/// A reference to an access fd's state (C `iommufd_access_get()`), holding the file.
+///
+/// # Invariants
+///
+/// `file` is a reference on an access file (from `fget`), dropped by `Drop`; `st` is its
+/// private data, alive while the file is.
+struct StRef {
+    file: *mut bindings::file,
+    st: *const StAccess,
+}
+
+impl StRef {
+    /// The access fd `fd`; `EBADFD` if it is not one.
+    fn get(fd: u32) -> Result<StRef, Errno> {
+        let mut file: *mut c_void = core::ptr::null_mut();
+        // SAFETY: `fget` and an `f_op` check in C; `file` is a valid out pointer.
+        let st = unsafe { shim::iommufd_rs_test_staccess_get(fd as i32, &mut file) };
+        let file = file.cast::<bindings::file>();
+        if st.is_null() || file.is_null() {
+            return Err(EBADFD);
+        }
+        // INVARIANT: `iommufd_rs_test_staccess_get` returned a referenced access file and
+        // its private data.
+        Ok(StRef {
+            file,
+            st: st.cast::<StAccess>(),
+        })
+    }
+
+    fn st(&self) -> &StAccess {
+        // SAFETY: The private data lives as long as the file, which we hold (invariants).
+        unsafe { &*self.st }
+    }
+
+    /// The access; `EBADFD` if it is not set up (cannot happen through an installed fd).
+    fn access(&self) -> Result<Arc<Access>, Errno> {
+        self.st().lock.lock().access.clone().ok_or(EBADFD)
+    }
+}
+
+impl Drop for StRef {
+    fn drop(&mut self) {
+        // SAFETY: Drops the reference `get` took (type invariants).
+        unsafe { bindings::fput(self.file) };
+    }
+}
+
+/// C `iommufd_test_access_unmap()`, the selftest access's `unmap` op: unpins every item that
+/// overlaps `[iova, iova + length)`.
+///
+/// # Safety
+///
+/// `data` must be the `StAccess` of a live access file.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn iommufd_rs_test_access_unmap(
+    data: *mut c_void,
+    iova: c_ulong,
+    length: c_ulong,
+) {
+    // SAFETY: Caller's guarantee.
+    let st = unsafe { &*data.cast::<StAccess>() };
+    let iova_last = iova.wrapping_add(length).wrapping_sub(1);
+    let mut g = st.lock.lock();
+    let access = g.access.clone();
+    let mut i = 0;
+    while i < g.items.len() {
+        let (it_iova, it_len) = (g.items[i].iova, g.items[i].length);
+        if iova > it_iova.wrapping_add(it_len).wrapping_sub(1) || iova_last < it_iova {
+            i += 1;
+            continue;
+        }
+        let _ = crate::storage::vec_remove(&mut g.items, i);
+        if let Some(a) = &access {
+            a.unpin_pages(it_iova, it_len);
+        }
+    }
+}
+
+/// C `iommufd_test_staccess_release()`: the access fd's last close unpins everything and
+/// destroys the access.
+///
+/// # Safety
+///
+/// `data` must be the private data of an access file being released, made by
+/// `create_access`; it is freed here.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn iommufd_rs_test_staccess_release(data: *mut c_void) {
+    // SAFETY: `data` came from `KBox::into_raw` in `create_access` and is released once.
+    let st = unsafe { KBox::from_raw(data.cast::<StAccess>()) };
+    let has_access = st.lock.lock().access.is_some();
+    if has_access {
+        // SAFETY: `data` is the live `StAccess` (just reconstructed, not freed yet).
+        unsafe { iommufd_rs_test_access_unmap(data, 0, c_ulong::MAX) };
+        let access = st.lock.lock().access.take();
+        if let Some(a) = access {
+            Access::destroy(a);
+        }
+    }
+    drop(st);
+}
+
+/// C `iommufd_test_create_access()`.
+fn create_access(ucmd: &mut Ucmd<'_>, mut cmd: TestCmd, flags: u32) -> Result<(), Errno> {
+    let st = KBox::pin_init(
+        pin_init!(StAccess {
+            lock <- new_mutex!(
+                StItems {
+                    access: None,
+                    items: KVec::new(),
+                    next_id: 0,
+                },
+                "iommufd_test_staccess::lock"
+            ),
+        }),
+        GFP_KERNEL_ACCOUNT,
+    )
+    .map_err(|_| Errno::ENOMEM)?;
+    // SAFETY: The state is never moved out of its box: it is only used through this pointer,
+    // until `iommufd_rs_test_staccess_release` turns it back into a box and drops it.
+    let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(st) });
+    // SAFETY: Makes the anon-inode file whose private data is `raw`; its release frees `raw`.
+    let file =
+        unsafe { shim::iommufd_rs_test_staccess_getfile(raw.cast()) }.cast::<bindings::file>();
+    if (file as isize) < 0 && (file as isize) >= -4095 {
+        // SAFETY: No file owns `raw`: free it here.
+        drop(unsafe { KBox::from_raw(raw) });
+        return Err(Errno(-(file as isize) as i32));
+    }
+    // SAFETY: Reserves an fd of the current task.
+    let fdno = unsafe { bindings::get_unused_fd_flags(bindings::O_CLOEXEC) };
+    let fail = |e: Errno, fd: Option<u32>| {
+        if let Some(fd) = fd {
+            // SAFETY: `fd` was reserved above and not installed.
+            unsafe { bindings::put_unused_fd(fd) };
+        }
+        // SAFETY: Drops the file made above; its release frees `raw`.
+        unsafe { bindings::fput(file) };
+        Err(e)
+    };
+    if fdno < 0 {
+        return fail(Errno::ENOMEM, None);
+    }
+    let fdno = fdno as u32;
+    let needs_pin = flags & MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES != 0;
+    // SAFETY: The selftest's ops (static) and `raw`, which lives until the file's release,
+    // which destroys the access first.
+    let created = unsafe {
+        Access::create(
+            ucmd.ctx(),
+            shim::iommufd_rs_test_access_ops(needs_pin),
+            raw.cast(),
+        )
+    };
+    let access = match created {
+        Ok((access, _)) => access,
+        Err(e) => return fail(e, Some(fdno)),
+    };
+    let rc = access.attach(cmd.id).and_then(|()| {
+        cmd.op = TestOp::CreateAccess {
+            out_access_fd: fdno,
+            flags,
+        };
+        cmd.encode_response(ucmd.buf_mut());
+        ucmd.respond()
+    });
+    if let Err(e) = rc {
+        Access::destroy(access);
+        return fail(e, Some(fdno));
+    }
+    // SAFETY: `raw` is alive: the file owns it.
+    unsafe { &*raw }.lock.lock().access = Some(access);
+    // SAFETY: Installs the reserved fd with our file reference.
+    unsafe { bindings::fd_install(fdno, file) };
+    Ok(())
+}
+
+/// C `iommufd_test_check_pages()`: each page must be the one at the user address.
+fn check_pages(mut uptr: u64, pages: &[*mut bindings::page]) -> Result<(), Errno> {
+    for &p in pages {
+        let mut page: *mut bindings::page = core::ptr::null_mut();
+        // SAFETY: `page` is a valid array of one; the reference taken is dropped below.
+        let n = unsafe { bindings::get_user_pages_fast(uptr as usize, 1, 0, &mut page) };
+        if n < 0 {
+            return Err(Errno(-(n as i32)));
+        }
+        if n != 1 || page.is_null() {
+            return Err(Errno::EFAULT);
+        }
+        // SAFETY: Drops the reference GUP took.
+        unsafe { bindings::put_page(page) };
+        if page != p {
+            return Err(EBADE);
+        }
+        uptr = uptr.wrapping_add(PAGE_SIZE);
+    }
+    Ok(())
+}
+
+/// C `iommufd_test_access_pages()`.
+fn access_pages(
+    ucmd: &mut Ucmd<'_>,
+    mut cmd: TestCmd,
+    iova: u64,
+    length: u64,
+    uptr: u64,
+    flags: u32,
+) -> Result<(), Errno> {
+    let sref = StRef::get(cmd.id)?;
+    let access = sref.access()?;
+    if !access.needs_pin_pages() {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let iova = if flags & MOCK_FLAGS_ACCESS_SYZ != 0 {
+        access.syz_conv_iova(iova)
+    } else {
+        iova
+    };
+    let down = iova & !(PAGE_SIZE - 1);
+    let npages = iova
+        .checked_add(length)
+        .and_then(|e| e.checked_add(PAGE_SIZE - 1))
+        .map_or(0, |e| {
+            (e & !(PAGE_SIZE - 1)).saturating_sub(down) / PAGE_SIZE
+        });
+    let mut pages: KVVec<*mut bindings::page> =
+        KVVec::from_elem(core::ptr::null_mut(), npages as usize, GFP_KERNEL_ACCOUNT)
+            .map_err(|_| Errno::ENOMEM)?;
+    // C: a global lock around the pin, so that unmaps wait for the item to exist.
+    let mut g = sref.st().lock.lock();
+    access.pin_pages(iova, length, &mut pages, flags & MOCK_FLAGS_ACCESS_WRITE)?;
+    let rc = (|| {
+        if uptr != 0 {
+            check_pages(uptr.wrapping_sub(iova - down), &pages)?;
+        }
+        let id = g.next_id;
+        g.next_id = g.next_id.wrapping_add(1);
+        g.items
+            .push(Item { iova, length, id }, GFP_KERNEL_ACCOUNT)
+            .map_err(|_| Errno::ENOMEM)?;
+        cmd.op = TestOp::AccessPages {
+            flags,
+            out_access_pages_id: id,
+            iova,
+            length,
+            uptr,
+        };
+        cmd.encode_response(ucmd.buf_mut());
+        if let Err(e) = ucmd.respond() {
+            let last = g.items.len().wrapping_sub(1);
+            let _ = crate::storage::vec_remove(&mut g.items, last);
+            return Err(e);
+        }
+        Ok(())
+    })();
+    if rc.is_err() {
+        access.unpin_pages(iova, length);
+    }
+    rc
+}
+
+/// C `iommufd_test_access_item_destroy()`.
+fn destroy_access_pages(fd: u32, item_id: u32) -> Result<(), Errno> {
+    let sref = StRef::get(fd)?;
+    let mut g = sref.st().lock.lock();
+    let pos = g
+        .items
+        .iter()
+        .position(|it| it.id == item_id)
+        .ok_or(Errno::ENOENT)?;
+    let it = crate::storage::vec_remove(&mut g.items, pos).ok_or(Errno::ENOENT)?;
+    if let Some(a) = g.access.clone() {
+        a.unpin_pages(it.iova, it.length);
+    }
+    Ok(())
+}
+
+/// C `iommufd_test_access_rw()`.
+fn access_rw(fd: u32, iova: u64, length: u64, ubuf: u64, flags: u32) -> Result<(), Errno> {
+    let sref = StRef::get(fd)?;
+    let access = sref.access()?;
+    let mut tmp: KVVec<u8> =
+        KVVec::from_elem(0u8, length as usize, GFP_KERNEL_ACCOUNT).map_err(|_| Errno::ENOMEM)?;
+    if flags & MOCK_ACCESS_RW_WRITE != 0 {
+        user::read(ubuf as usize, &mut tmp)?;
+    }
+    let iova = if flags & MOCK_FLAGS_ACCESS_SYZ != 0 {
+        access.syz_conv_iova(iova)
+    } else {
+        iova
+    };
+    access.rw(iova, &mut tmp, flags)?;
+    if flags & MOCK_ACCESS_RW_WRITE == 0 {
+        user::write(ubuf as usize, &tmp)?;
     }
     Ok(())
 }

@@ -71,19 +71,31 @@ impl Storage for KStorage {
     }
 }
 
-/// Removes element `index` of `v` by moving the last element into its place (order is not
-/// kept); `None` if `index` is out of bounds. 6.12's `KVec` has no `swap_remove`/`pop`.
-pub(crate) fn swap_remove<T>(v: &mut KVec<T>, index: usize) -> Option<T> {
+/// Removes and returns element `index` of `v`, shifting the rest down (`Vec::remove`, which
+/// the kernel's `KVec` lacks); `None` if out of bounds.
+pub(crate) fn vec_remove<T>(v: &mut KVec<T>, index: usize) -> Option<T> {
     let len = v.len();
     if index >= len {
         return None;
     }
-    v.as_mut_slice().swap(index, len - 1);
-    // SAFETY: `len - 1 < len` is initialised; it is read out exactly once and `set_len`
+    v.as_mut_slice()[index..].rotate_left(1);
+    // SAFETY: `len > index >= 0`, so `len - 1` is in bounds and initialised; the element there
+    // (the one removed, rotated to the end) is read out exactly once, and `set_len` then
     // forgets it, so it is neither dropped twice nor leaked.
     unsafe {
         let x = core::ptr::read(v.as_ptr().add(len - 1));
         v.set_len(len - 1);
         Some(x)
     }
+}
+
+/// Removes element `index` of `v` by moving the last element into its place (order is not
+/// kept); `None` if `index` is out of bounds.
+pub(crate) fn swap_remove<T>(v: &mut KVec<T>, index: usize) -> Option<T> {
+    let len = v.len();
+    if index >= len {
+        return None;
+    }
+    v.as_mut_slice().swap(index, len - 1);
+    vec_remove(v, len - 1)
 }
