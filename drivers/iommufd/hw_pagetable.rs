@@ -354,7 +354,9 @@ impl HwptPaging {
         if immediate_attach {
             idev.hw_pagetable_attach(&as_hwpt, crate::device::UserRef::Pending(pending_users))?;
         }
-        if let Err(e) = ioas.iopt().add_domain(hwpt.domain()) {
+        // Not in the `if let`: the io_pagetable lock must be released before detaching.
+        let added = ioas.iopt().add_domain(hwpt.domain());
+        if let Err(e) = added {
             if immediate_attach {
                 // The returned HWPT is ours (`as_hwpt`); its pending user is dropped with it.
                 let _ = idev.hw_pagetable_detach();
