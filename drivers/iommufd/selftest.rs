@@ -3,9 +3,10 @@
 //! `IOMMU_TEST_CMD`, the test-only command of `CONFIG_IOMMUFD_TEST` (C `selftest.c`).
 //!
 //! Implemented so far: the ops that need no mock device (`ADD_RESERVED`, `MD_CHECK_REFS`,
-//! `SET_TEMP_MEMORY_LIMIT`). The mock IOMMU and the ops built on it (mock domains, accesses,
-//! dirty tracking, faults) come with devices (issue 5) and answer `EOPNOTSUPP` until then,
-//! which is what C answers for an op it does not know.
+//! `SET_TEMP_MEMORY_LIMIT`). The mock IOMMU driver (`mock.rs`) is registered with the module;
+//! the ops built on it (mock domains, accesses, dirty tracking, faults) come with devices
+//! (issue 5) and answer `EOPNOTSUPP` until then, which is what C answers for an op it does not
+//! know.
 
 use crate::{
     ctx::Ucmd,
