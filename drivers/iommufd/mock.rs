@@ -980,50 +980,59 @@ unsafe extern "C" fn mock_domain_cache_invalidate_user(
     let rc = if array.type_ != IOMMU_HWPT_INVALIDATE_DATA_SELFTEST {
         Err(Errno::EINVAL)
     } else {
-        (|| {
-            for i in 0..array.entry_num {
-                // C `iommu_copy_struct_from_user_array()` of struct
-                // iommu_hwpt_invalidate_selftest { __u32 flags; __u32 iotlb_id; }.
-                let src = bindings::iommu_user_data {
-                    type_: array.type_,
-                    uptr: (array.uptr as usize)
-                        .wrapping_add(array.entry_len.wrapping_mul(i as usize))
-                        as *mut c_void,
-                    len: array.entry_len,
-                };
-                let mut inv = [0u8; 8];
-                let min_len = inv.len();
-                copy_struct_from_user_data(
-                    &mut inv,
-                    &src,
-                    IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
-                    min_len,
-                )?;
-                let flags = u32::from_ne_bytes([inv[0], inv[1], inv[2], inv[3]]);
-                let iotlb_id = u32::from_ne_bytes([inv[4], inv[5], inv[6], inv[7]]);
-                if flags & !IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
-                    return Err(Errno::EOPNOTSUPP);
-                }
-                if iotlb_id > MOCK_NESTED_DOMAIN_IOTLB_ID_MAX {
-                    return Err(Errno::EINVAL);
-                }
-                if flags & IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
-                    // Invalidate all mock IOTLB entries and ignore iotlb_id.
-                    for e in &nested.iotlb {
-                        e.store(0, Ordering::Relaxed);
-                    }
-                } else {
-                    nested.iotlb[iotlb_id as usize].store(0, Ordering::Relaxed);
-                }
-                processed += 1;
-            }
-            Ok(())
-        })()
+        nested.invalidate_user(array, &mut processed)
     };
     array.entry_num = processed;
     match rc {
         Ok(()) => 0,
         Err(e) => -e.0,
+    }
+}
+
+impl MockNested {
+    /// The loop of [`mock_domain_cache_invalidate_user`]: handles the requests of `array` in
+    /// order, counting them in `processed`, up to the first that fails.
+    fn invalidate_user(
+        &self,
+        array: &bindings::iommu_user_data_array,
+        processed: &mut u32,
+    ) -> Result<(), Errno> {
+        for i in 0..array.entry_num {
+            // C `iommu_copy_struct_from_user_array()` of struct
+            // iommu_hwpt_invalidate_selftest { __u32 flags; __u32 iotlb_id; }.
+            let src = bindings::iommu_user_data {
+                type_: array.type_,
+                uptr: (array.uptr as usize).wrapping_add(array.entry_len.wrapping_mul(i as usize))
+                    as *mut c_void,
+                len: array.entry_len,
+            };
+            let mut inv = [0u8; 8];
+            let min_len = inv.len();
+            copy_struct_from_user_data(
+                &mut inv,
+                &src,
+                IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
+                min_len,
+            )?;
+            let flags = u32::from_ne_bytes([inv[0], inv[1], inv[2], inv[3]]);
+            let iotlb_id = u32::from_ne_bytes([inv[4], inv[5], inv[6], inv[7]]);
+            if flags & !IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            if iotlb_id > MOCK_NESTED_DOMAIN_IOTLB_ID_MAX {
+                return Err(Errno::EINVAL);
+            }
+            if flags & IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
+                // Invalidate all mock IOTLB entries and ignore iotlb_id.
+                for e in &self.iotlb {
+                    e.store(0, Ordering::Relaxed);
+                }
+            } else {
+                self.iotlb[iotlb_id as usize].store(0, Ordering::Relaxed);
+            }
+            *processed += 1;
+        }
+        Ok(())
     }
 }
 
@@ -1148,13 +1157,9 @@ pub(crate) unsafe fn check_iotlb(
 ) -> Result<(), Errno> {
     // SAFETY: By the safety requirements.
     let nested = unsafe { MockNested::from_domain(domain) };
+    // `iotlb` has `MOCK_NESTED_DOMAIN_IOTLB_ID_MAX + 1` entries.
     match nested.iotlb.get(iotlb_id as usize) {
-        Some(e)
-            if iotlb_id <= MOCK_NESTED_DOMAIN_IOTLB_ID_MAX
-                && e.load(Ordering::Relaxed) == expected =>
-        {
-            Ok(())
-        }
+        Some(e) if e.load(Ordering::Relaxed) == expected => Ok(()),
         _ => Err(Errno::EINVAL),
     }
 }
