@@ -123,7 +123,11 @@ impl Drop for SelftestObj {
     fn drop(&mut self) {
         // C `iommufd_selftest_destroy()`.
         if let Some(idev) = self.idev.take() {
-            idev.detach();
+            {
+                // C holds the mock device's `iopf_rwsem` across attach changes.
+                let _iopf = self.mock.iopf_write_lock();
+                idev.detach();
+            }
             idev.unbind();
         }
         let _ = &self.mock;
@@ -218,7 +222,11 @@ fn mock_domain(ucmd: &mut Ucmd<'_>, mut cmd: TestCmd) -> Result<(), Errno> {
         let mock = MockDev::create(dev_flags)?;
         // SAFETY: The mock device lives in the selftest object until after unbind.
         let idev = unsafe { Device::bind(ctx.as_ref(), mock.as_dev(), true) }?;
-        let hwpt_id = match idev.attach(cmd.id) {
+        let attached = {
+            let _iopf = mock.iopf_write_lock();
+            idev.attach(cmd.id)
+        };
+        let hwpt_id = match attached {
             Ok(h) => h,
             Err(e) => {
                 idev.unbind();
@@ -277,7 +285,10 @@ fn mock_domain(ucmd: &mut Ucmd<'_>, mut cmd: TestCmd) -> Result<(), Errno> {
 fn mock_domain_replace(ucmd: &mut Ucmd<'_>, mut cmd: TestCmd, pt_id: u32) -> Result<(), Errno> {
     let objects = ucmd.ctx().objects();
     let sobj = object::get_typed_selftest(objects, cmd.id)?;
-    let new_id = sobj.idev()?.replace(pt_id)?;
+    let new_id = {
+        let _iopf = sobj.mock.iopf_write_lock();
+        sobj.idev()?.replace(pt_id)?
+    };
     if let TestOp::MockDomainReplace { pt_id } = &mut cmd.op {
         *pt_id = new_id;
     }
