@@ -315,13 +315,9 @@ impl Device {
         let idev = match idev {
             Ok(d) => d,
             Err(_) => {
-                // The `Device` was never built: undo by hand.
+                // The `Device` value was dropped: its `Drop` released the DMA ownership, the
+                // group and the context reference. Only the ID is left.
                 objects.lock().table.abort(id);
-                // SAFETY: Claimed just above.
-                unsafe { bindings::iommu_device_release_dma_owner(dev) };
-                if !is_mock {
-                    ctx.put_file();
-                }
                 return Err(Errno::ENOMEM);
             }
         };

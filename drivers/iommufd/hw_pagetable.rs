@@ -335,15 +335,9 @@ impl HwptPaging {
             },
             GFP_KERNEL_ACCOUNT,
         );
-        let hwpt = match hwpt {
-            Ok(h) => h,
-            Err(_) => {
-                // SAFETY: Not stored anywhere; freed once here.
-                unsafe { bindings::iommu_domain_free(dom.as_ptr()) };
-                ctx.objects().lock().table.remove_user(ioas_id);
-                return Err(Errno::ENOMEM);
-            }
-        };
+        // On failure the `HwptPaging` value is dropped: its `Drop` frees the domain and gives
+        // back the IOAS reference.
+        let hwpt = hwpt.map_err(|_| Errno::ENOMEM)?;
         if idev.enforce_cache_coherency() && hwpt.enforce_cc().is_err() {
             pr_warn!("iommufd: driver could not enforce cache coherency on a new domain\n");
             return Err(Errno::EINVAL);
@@ -437,10 +431,9 @@ impl HwptNested {
             },
             GFP_KERNEL_ACCOUNT,
         )
-        .map_err(|_| {
-            ctx.objects().lock().table.remove_user(parent.id);
-            Errno::ENOMEM
-        })?;
+        // On failure the value is dropped: its `Drop` frees the domain and gives back the
+        // parent reference.
+        .map_err(|_| Errno::ENOMEM)?;
         if ty != bindings::IOMMU_DOMAIN_NESTED || inval.is_none() {
             pr_warn!("iommufd: driver returned a nested domain without invalidation\n");
             return Err(Errno::EINVAL);
