@@ -183,6 +183,14 @@ impl IoptState {
             .unwrap_or(1)
     }
 
+    /// The page sizes every domain supports (`u64::MAX` with none).
+    pub(crate) fn domains_pgsize_bitmap(&self) -> u64 {
+        self.domains.iter().fold(u64::MAX, |acc, d| {
+            // SAFETY: Domains in the list are valid (type invariants of `DomainPtr`).
+            acc & unsafe { (*d.as_ptr()).pgsize_bitmap } as u64
+        })
+    }
+
     /// C `iopt_area_fill_domains()`: pins the pages of a new area and maps it into every
     /// domain. All or nothing. No-op without domains.
     pub(crate) fn fill_area(&self, area: &Area<PagesRef>) -> Result<(), Errno> {

@@ -348,31 +348,6 @@ impl IoptState {
         )
     }
 
-    /// C `iopt_unmap_iova()`: unmaps whole areas in the range; returns the bytes unmapped
-    /// (also on error, for the areas already gone) and the result.
-    pub(crate) fn unmap_iova(&mut self, iova: u64, length: u64) -> (u64, Result<(), Errno>) {
-        let domains = &self.domains;
-        self.iopt.unmap_iova(
-            iova,
-            length,
-            |_, _, _| {},
-            // SAFETY: The core hands each removed area's handle back exactly once; it owns a
-            // count (type invariants), released here and never used again.
-            |area| unsafe { IoptState::release_area(domains, area) },
-        )
-    }
-
-    /// C `iopt_unmap_all()`: as [`Self::unmap_iova`] over everything; nothing mapped is not
-    /// an error.
-    pub(crate) fn unmap_all_counted(&mut self) -> (u64, Result<(), Errno>) {
-        let domains = &self.domains;
-        self.iopt.unmap_all(
-            |_, _, _| {},
-            // SAFETY: As in `unmap_iova`.
-            |area| unsafe { IoptState::release_area(domains, area) },
-        )
-    }
-
     /// C `iopt_cut_iova()`: splits areas so that each IOVA of `iovas` ends one; the new right
     /// halves are new users of their pages objects.
     pub(crate) fn cut_iova(&mut self, iovas: &[u64]) -> Result<(), Errno> {

@@ -138,17 +138,27 @@ fn map_dma(ctx: &IommufdCtx, arg: usize) -> Result<(), Errno> {
 fn unmap_dma(ctx: &IommufdCtx, arg: usize) -> Result<(), Errno> {
     let mut unmap = DmaUnmap::decode(&read_head::<{ DmaUnmap::MINSZ }>(arg)?)?;
     let ioas = object::get_compat_ioas(ctx.objects())?;
-    let (unmapped, rc) = {
-        let mut iopt = ioas.iopt();
-        match unmap.what()? {
-            UnmapWhat::All => iopt.unmap_all_counted(),
-            UnmapWhat::Range { iova, size } => {
+    // Accesses in the range are notified (without the io_pagetable lock) as for
+    // IOMMU_IOAS_UNMAP.
+    let (unmapped, rc) = match unmap.what()? {
+        UnmapWhat::All => crate::access::unmap_iova_range(&ioas, 0, u64::MAX),
+        UnmapWhat::Range { iova, size } => {
+            {
+                let mut iopt = ioas.iopt();
                 if iopt.core().large_pages_disabled() {
                     // Type1: cut at both ends so that the range is made of whole areas.
                     let (points, n) = unmap.cut_points();
                     iopt.cut_iova(points.get(..n).unwrap_or(&[]))?;
                 }
-                iopt.unmap_iova(iova, size)
+            }
+            // C `iopt_unmap_iova()`.
+            if size == 0 {
+                (0, Err(Errno::EINVAL))
+            } else {
+                match iova.checked_add(size - 1) {
+                    Some(last) => crate::access::unmap_iova_range(&ioas, iova, last),
+                    None => (0, Err(Errno::EOVERFLOW)),
+                }
             }
         }
     };
@@ -165,9 +175,13 @@ fn get_info(ctx: &IommufdCtx, arg: usize) -> Result<(), Errno> {
     let (mut info, minsz) = IommuInfo::decode(&read_head::<{ IommuInfo::MINSZ }>(arg)?)?;
     let ioas = object::get_compat_ioas(ctx.objects())?;
     let iopt = ioas.iopt();
-    // No domains yet: every page size, folded as VFIO does.
+    // C `iommufd_get_pagesizes()`: what every domain supports, folded as VFIO does.
     info.flags = rules::VFIO_IOMMU_INFO_PGSIZES;
-    info.iova_pgsizes = rules::pagesizes(u64::MAX, PAGE_SIZE, iopt.core().iova_alignment());
+    info.iova_pgsizes = rules::pagesizes(
+        iopt.domains_pgsize_bitmap(),
+        PAGE_SIZE,
+        iopt.core().iova_alignment(),
+    );
     info.cap_offset = 0;
 
     let argsz = info.argsz as usize;
