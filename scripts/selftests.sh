@@ -42,5 +42,6 @@ for src in "$TOP"/tools/testing/selftests/iommufd/*.c; do
 	cc_one "$BIN/rs_$(basename "$src" .c)" "$src" -I "$STAGE/tools/testing/selftests" \
 		-I "$TOP/drivers/iommufd" -I "$TOP/tools/testing/selftests/iommufd"
 done
-cc_one "$BIN/iommufd_bench" "$TOP/tools/testing/selftests/iommufd/bench/iommufd_bench.c"
+cc_one "$BIN/iommufd_bench" "$TOP/tools/testing/selftests/iommufd/bench/iommufd_bench.c" \
+	-I "$TOP/drivers/iommufd"
 info "built: $(cd "$BIN" && echo *)"

@@ -282,7 +282,9 @@ impl Device {
             return Err(Errno(-rc));
         }
         let objects = ctx.objects();
-        let id = match objects.lock().table.reserve() {
+        // Not in the `match`: the error path takes the table's lock again.
+        let reserved = objects.lock().table.reserve();
+        let id = match reserved {
             Ok(id) => id,
             Err(e) => {
                 // SAFETY: Claimed just above.
