@@ -563,7 +563,17 @@ fn finish_alloc(
 
 /// `IOMMU_HWPT_INVALIDATE` (C `iommufd_hwpt_invalidate`).
 pub(crate) fn invalidate_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
-    let mut cmd = HwptInvalidate::decode(ucmd.buf())?;
+    let mut cmd = match HwptInvalidate::decode(ucmd.buf()) {
+        Ok(c) => c,
+        Err(e) => {
+            // C `goto out`: every path reports `entry_num` (0 here) back.
+            HwptInvalidate::put_entry_num(ucmd.buf_mut(), 0);
+            if ucmd.respond().is_err() {
+                return Err(Errno::EFAULT);
+            }
+            return Err(e);
+        }
+    };
     let mut done_num = 0u32;
     let rc = (|| {
         if cmd.entry_num != 0
