@@ -269,9 +269,7 @@ impl IommufdCtx {
     }
 }
 
-/// The command table (C `iommufd_ioctl_ops[].execute`). Commands of later milestones (devices,
-/// HW page tables, faults, VFIO compat, the mock: issue 5) answer `ENOTTY` after the size
-/// checks, as a kernel without them would.
+/// The command table (C `iommufd_ioctl_ops[].execute`).
 fn execute(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     match ucmd.op.cmd {
         Cmd::Destroy => destroy(ucmd),
@@ -288,8 +286,7 @@ fn execute(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         Cmd::HwptSetDirtyTracking => crate::hw_pagetable::set_dirty_tracking_ioctl(ucmd),
         Cmd::HwptGetDirtyBitmap => crate::hw_pagetable::get_dirty_bitmap_ioctl(ucmd),
         Cmd::HwptInvalidate => crate::hw_pagetable::invalidate_ioctl(ucmd),
-        // Fault queues are not implemented yet.
-        Cmd::FaultQueueAlloc => Err(Errno::ENOTTY),
+        Cmd::FaultQueueAlloc => crate::fault::alloc_ioctl(ucmd),
         #[cfg(CONFIG_IOMMUFD_TEST)]
         Cmd::Test => crate::selftest::test_cmd(ucmd),
         #[cfg(not(CONFIG_IOMMUFD_TEST))]

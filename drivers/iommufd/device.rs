@@ -6,10 +6,12 @@
 //! attaches the group, the others follow.
 //!
 //! Lock order (outermost first): `Ioas::hwpts` (C `ioas->mutex`), `Group::state` (C
-//! `igroup->lock`), `Ioas::iopt`, the object table's lock.
+//! `igroup->lock`), then either `Ioas::iopt` or a fault object's locks (see
+//! [`crate::fault`]), the object table's lock.
 
 use crate::{
     ctx::{CtxRef, Ucmd},
+    fault,
     hw_pagetable::{dev_iommu_ops, ptr_err, Hwpt, HwptPaging},
     ioas::Ioas,
     iommufd_core::{errno::Errno, ucmd::device::HwInfo},
@@ -17,7 +19,7 @@ use crate::{
     storage::swap_remove,
     user,
 };
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
     bindings, new_mutex,
     prelude::*,
@@ -35,6 +37,18 @@ const HW_CAP_DIRTY_TRACKING: u64 = 1 << 0;
 pub(crate) struct AttachHandle {
     handle: bindings::iommu_attach_handle,
     idev: *const Device,
+}
+
+impl AttachHandle {
+    /// The device that attached the group with this handle (C `handle->idev`).
+    pub(crate) fn idev(&self) -> *const Device {
+        self.idev
+    }
+
+    /// The iommu core's handle, as the core's IOPF groups point to it.
+    fn raw(&self) -> *mut bindings::iommu_attach_handle {
+        core::ptr::addr_of!(self.handle).cast_mut()
+    }
 }
 
 mod internal {
@@ -205,6 +219,9 @@ pub(crate) struct Device {
     enforce_cache_coherency: bool,
     /// A selftest mock device: does not hold the context (C `iommufd_selftest_is_mock_dev`).
     is_mock: bool,
+    /// C `iopf_enabled`: how often IOPF was turned on ([`fault::iopf_enable`]). Only changed
+    /// with the group's lock (`Group::state`) held, which serializes it like C `iopf_lock`.
+    pub(crate) iopf_enabled: AtomicU32,
 }
 
 // SAFETY: `struct device` is refcounted and usable from any thread; the rest is immutable.
@@ -311,6 +328,7 @@ impl Device {
                 group,
                 enforce_cache_coherency: enforce,
                 is_mock,
+                iopf_enabled: AtomicU32::new(0),
             },
             GFP_KERNEL_ACCOUNT,
         );
@@ -452,12 +470,9 @@ impl Device {
         Ok(())
     }
 
-    /// C `iommufd_hwpt_attach_device()`: attaches the group.
+    /// C `iommufd_hwpt_attach_device()`: attaches the group, turning on IOPF for a HWPT
+    /// with a fault object.
     fn attach_device(&self, state: &mut GroupState, hwpt: &Hwpt) -> Result<(), Errno> {
-        if hwpt.has_fault() {
-            // Fault queues (IOMMU_FAULT_QUEUE_ALLOC) are not implemented yet.
-            return Err(Errno::EOPNOTSUPP);
-        }
         let mut handle = KBox::new(
             AttachHandle {
                 handle: bindings::iommu_attach_handle {
@@ -468,6 +483,9 @@ impl Device {
             GFP_KERNEL,
         )
         .map_err(|_| Errno::ENOMEM)?;
+        if hwpt.has_fault() {
+            fault::iopf_enable(self)?;
+        }
         // SAFETY: Domain and group are valid; the handle lives in `state.handle` until the
         // group is detached or replaced.
         let rc = unsafe {
@@ -478,6 +496,9 @@ impl Device {
             )
         };
         if rc != 0 {
+            if hwpt.has_fault() {
+                fault::iopf_disable(self);
+            }
             return Err(Errno(-rc));
         }
         state.handle = Some(handle);
@@ -498,7 +519,16 @@ impl Device {
                 internal::iommu_detach_group_handle(hwpt.domain().as_ptr(), self.group.group)
             };
             state.hwpt = None;
-            state.handle = None;
+            // C `iommufd_hwpt_detach_device()`: answer what is pending on the handle, then
+            // free it.
+            let handle = state.handle.take();
+            if hwpt.has_fault() {
+                if let Some(h) = &handle {
+                    fault::auto_response_faults(&hwpt, h.raw());
+                }
+                fault::iopf_disable(self);
+            }
+            drop(handle);
         }
         hwpt.paging().ioas.iopt().remove_dev_reserved(self.dev);
         Some(hwpt)
@@ -545,10 +575,6 @@ impl Device {
             unreserve(&state, reserved);
             return Err(e);
         }
-        if hwpt.has_fault() {
-            unreserve(&state, reserved);
-            return Err(Errno::EOPNOTSUPP);
-        }
         let mut handle = match KBox::new(
             AttachHandle {
                 handle: bindings::iommu_attach_handle {
@@ -564,6 +590,15 @@ impl Device {
                 return Err(Errno::ENOMEM);
             }
         };
+        // C `iommufd_hwpt_replace_device()`: IOPF goes on with the first HWPT with a fault
+        // object, off with the last.
+        let iopf_on = hwpt.has_fault() && !old.has_fault();
+        if iopf_on {
+            if let Err(e) = fault::iopf_enable(self) {
+                unreserve(&state, reserved);
+                return Err(e);
+            }
+        }
         let num = state.devices.len() as u32;
         if let UserRef::Table = users {
             let mut guard = self.ctx.objects().lock();
@@ -573,6 +608,9 @@ impl Device {
                         guard.table.remove_user(hwpt.id());
                     }
                     drop(guard);
+                    if iopf_on {
+                        fault::iopf_disable(self);
+                    }
                     unreserve(&state, reserved);
                     return Err(e);
                 }
@@ -593,6 +631,9 @@ impl Device {
                     guard.table.remove_user(hwpt.id());
                 }
             }
+            if iopf_on {
+                fault::iopf_disable(self);
+            }
             unreserve(&state, reserved);
             return Err(Errno(-rc));
         }
@@ -607,7 +648,16 @@ impl Device {
             }
         }
         state.hwpt = Some(hwpt.clone());
-        state.handle = Some(handle);
+        let old_handle = state.handle.replace(handle);
+        if old.has_fault() {
+            if let Some(h) = &old_handle {
+                fault::auto_response_faults(&old, h.raw());
+            }
+            if !hwpt.has_fault() {
+                fault::iopf_disable(self);
+            }
+        }
+        drop(old_handle);
         // The devices' references move to the new HWPT; one stays for the caller's put.
         if num > 1 {
             let mut guard = self.ctx.objects().lock();

@@ -10,6 +10,7 @@
 use crate::{
     ctx::{CtxRef, Ucmd},
     device::Device,
+    fault::{self, Fault},
     io_pagetable::DomainPtr,
     ioas::Ioas,
     iommufd_core::{
@@ -104,8 +105,7 @@ pub(crate) struct HwptPaging {
     pub(crate) msi_cookie: AtomicBool,
     /// C `nest_parent`.
     pub(crate) nest_parent: bool,
-    /// The fault object delivering its IOPFs, if any (holds a user reference).
-    pub(crate) fault_id: Option<u32>,
+    // No fault object: C `iommufd_hwpt_paging_alloc()` rejects `IOMMU_HWPT_FAULT_ID_VALID`.
     // Dropped last: the domain is freed after it left the io_pagetable.
     domain: OwnedDomain,
 }
@@ -117,9 +117,11 @@ pub(crate) struct HwptNested {
     ctx: CtxRef,
     /// The paging parent (its ID holds a user reference, given back on drop).
     pub(crate) parent: Arc<HwptPaging>,
-    /// The fault object delivering its IOPFs, if any (holds a user reference).
-    pub(crate) fault_id: Option<u32>,
     domain: OwnedDomain,
+    /// C `hwpt->fault`: the fault object delivering its IOPFs, if any (holds a user
+    /// reference, given back on drop). After `domain`: the domain's `fault_data` points to it,
+    /// so it is dropped after the domain is freed.
+    pub(crate) fault: Option<Arc<Fault>>,
 }
 
 /// A HW page table of either kind (C `struct iommufd_hw_pagetable`).
@@ -152,12 +154,17 @@ impl Hwpt {
         }
     }
 
+    /// The fault object this HWPT delivers its faults to (C `hwpt->fault`).
+    pub(crate) fn fault(&self) -> Option<&Arc<Fault>> {
+        match self {
+            Hwpt::Paging(_) => None,
+            Hwpt::Nested(h) => h.fault.as_ref(),
+        }
+    }
+
     /// Whether this HWPT delivers faults (C `hwpt->fault`).
     pub(crate) fn has_fault(&self) -> bool {
-        match self {
-            Hwpt::Paging(h) => h.fault_id.is_some(),
-            Hwpt::Nested(h) => h.fault_id.is_some(),
-        }
+        self.fault().is_some()
     }
 
     pub(crate) fn same(&self, other: &Hwpt) -> bool {
@@ -207,9 +214,6 @@ impl Drop for HwptPaging {
         let objects = self.ctx.objects();
         let mut guard = objects.lock();
         guard.table.remove_user(self.ioas_id);
-        if let Some(f) = self.fault_id {
-            guard.table.remove_user(f);
-        }
     }
 }
 
@@ -219,8 +223,8 @@ impl Drop for HwptNested {
         let objects = self.ctx.objects();
         let mut guard = objects.lock();
         guard.table.remove_user(self.parent.id);
-        if let Some(f) = self.fault_id {
-            guard.table.remove_user(f);
+        if let Some(f) = &self.fault {
+            guard.table.remove_user(f.id);
         }
     }
 }
@@ -329,14 +333,13 @@ impl HwptPaging {
                 enforce_cache_coherency: AtomicBool::new(false),
                 msi_cookie: AtomicBool::new(false),
                 nest_parent: flags & HWPT_ALLOC_NEST_PARENT != 0,
-                fault_id: None,
                 // SAFETY: Freshly allocated, ours alone.
                 domain: unsafe { OwnedDomain::new(dom) },
             },
             GFP_KERNEL_ACCOUNT,
         );
-        // On failure the `HwptPaging` value is dropped: its `Drop` frees the domain and gives
-        // back the IOAS reference.
+        // On failure `Arc::new` dropped the `HwptPaging`, whose `Drop` gave back the IOAS
+        // user and freed the domain.
         let hwpt = hwpt.map_err(|_| Errno::ENOMEM)?;
         if idev.enforce_cache_coherency() && hwpt.enforce_cc().is_err() {
             pr_warn!("iommufd: driver could not enforce cache coherency on a new domain\n");
@@ -366,7 +369,9 @@ impl HwptPaging {
 }
 
 impl HwptNested {
-    /// C `iommufd_hwpt_nested_alloc()`.
+    /// C `iommufd_hwpt_nested_alloc()`, and the fault object `fault_id` of
+    /// `IOMMU_HWPT_FAULT_ID_VALID` (C `iommufd_hwpt_alloc`: looked up after the domain is
+    /// allocated, `ENOENT` if there is none).
     fn alloc(
         ctx: CtxRef,
         id: u32,
@@ -374,6 +379,7 @@ impl HwptNested {
         idev: &Device,
         flags: u32,
         user_data: &bindings::iommu_user_data,
+        fault_id: Option<u32>,
     ) -> Result<Arc<HwptNested>, Errno> {
         // SAFETY: `idev` is bound, so its device has an IOMMU.
         let ops = unsafe { dev_iommu_ops(idev.dev()) };
@@ -421,24 +427,49 @@ impl HwptNested {
                 (*(*dom.as_ptr()).ops).cache_invalidate_user,
             )
         };
-        let hwpt = Arc::new(
+        let undo = |owned: OwnedDomain| {
+            drop(owned);
+            ctx.objects().lock().table.remove_user(parent.id);
+        };
+        if ty != bindings::IOMMU_DOMAIN_NESTED || inval.is_none() {
+            pr_warn!("iommufd: driver returned a nested domain without invalidation\n");
+            undo(owned);
+            return Err(Errno::EINVAL);
+        }
+        let fault = match fault_id {
+            None => None,
+            Some(fid) => {
+                let objects = ctx.objects();
+                // The HWPT's user reference on the fault object (C `refcount_inc`).
+                let found = object::get_fault(objects, fid)
+                    .and_then(|f| objects.lock().table.add_user(fid).map(|()| f.arc()));
+                match found {
+                    Ok(f) => {
+                        // SAFETY: The domain is ours alone; the HWPT built below keeps `f`
+                        // until after the domain is freed.
+                        unsafe { fault::set_domain_handler(dom.as_ptr(), &f) };
+                        Some(f)
+                    }
+                    Err(e) => {
+                        undo(owned);
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        // On failure `Arc::new` dropped the `HwptNested`, whose `Drop` gave back its users
+        // and freed the domain.
+        Arc::new(
             HwptNested {
                 id,
                 ctx,
                 parent: parent.clone(),
-                fault_id: None,
                 domain: owned,
+                fault,
             },
             GFP_KERNEL_ACCOUNT,
         )
-        // On failure the value is dropped: its `Drop` frees the domain and gives back the
-        // parent reference.
-        .map_err(|_| Errno::ENOMEM)?;
-        if ty != bindings::IOMMU_DOMAIN_NESTED || inval.is_none() {
-            pr_warn!("iommufd: driver returned a nested domain without invalidation\n");
-            return Err(Errno::EINVAL);
-        }
-        Ok(hwpt)
+        .map_err(|_| Errno::ENOMEM)
     }
 
     /// The domain.
@@ -494,8 +525,17 @@ pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             })
         }
         Object::HwptPaging(parent) => {
-            HwptNested::alloc(ctx.as_ref(), id, parent, &idev, cmd.flags, &user_data)
-                .and_then(|h| finish_alloc(ucmd, &mut cmd, Hwpt::Nested(h), id))
+            let fault_id = (cmd.flags & HWPT_FAULT_ID_VALID != 0).then_some(cmd.fault_id);
+            HwptNested::alloc(
+                ctx.as_ref(),
+                id,
+                parent,
+                &idev,
+                cmd.flags,
+                &user_data,
+                fault_id,
+            )
+            .and_then(|h| finish_alloc(ucmd, &mut cmd, Hwpt::Nested(h), id))
         }
         _ => Err(Errno::EINVAL),
     };
@@ -505,18 +545,15 @@ pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     built
 }
 
-/// The end of `IOMMU_HWPT_ALLOC`: the fault object, the reply, publication. On error the
-/// HWPT is dropped here (undoing everything), and the caller aborts the ID.
+/// The end of `IOMMU_HWPT_ALLOC`: the reply, publication (the fault object was taken by
+/// [`HwptNested::alloc`]). On error the HWPT is dropped here (undoing everything), and the
+/// caller aborts the ID.
 fn finish_alloc(
     ucmd: &mut Ucmd<'_>,
     cmd: &mut HwptAlloc,
     hwpt: Hwpt,
     id: u32,
 ) -> Result<(), Errno> {
-    if cmd.flags & HWPT_FAULT_ID_VALID != 0 {
-        // Fault objects (IOMMU_FAULT_QUEUE_ALLOC) are not implemented yet.
-        return Err(Errno::ENOENT);
-    }
     cmd.out_hwpt_id = id;
     cmd.encode_response(ucmd.buf_mut());
     ucmd.respond()?;
@@ -526,7 +563,17 @@ fn finish_alloc(
 
 /// `IOMMU_HWPT_INVALIDATE` (C `iommufd_hwpt_invalidate`).
 pub(crate) fn invalidate_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
-    let mut cmd = HwptInvalidate::decode(ucmd.buf())?;
+    let mut cmd = match HwptInvalidate::decode(ucmd.buf()) {
+        Ok(c) => c,
+        Err(e) => {
+            // C `goto out`: every path reports `entry_num` (0 here) back.
+            HwptInvalidate::put_entry_num(ucmd.buf_mut(), 0);
+            if ucmd.respond().is_err() {
+                return Err(Errno::EFAULT);
+            }
+            return Err(e);
+        }
+    };
     let mut done_num = 0u32;
     let rc = (|| {
         if cmd.entry_num != 0

@@ -8,6 +8,8 @@
  *   the address of the Rust access.
  * - Small wrappers of inline functions and bitfields the Rust side needs (get_file(), the
  *   iommufd_access_ops fields).
+ * - The file_operations of a fault object's file ("[iommufd-pgfault]", fault.rs) and the
+ *   list and wait-queue primitives of its queue.
  * - CONFIG_IOMMUFD_TEST: the "fail_iommufd" fault-injection attribute of the pinned tree's
  *   selftest.c (DECLARE_FAULT_ATTR is a static initialiser), which iommufd_fail_nth drives
  *   through debugfs, and iommufd_should_fail() on top of it; the selftest's access file
@@ -24,6 +26,10 @@
 #include <linux/moduleparam.h>
 #include <linux/idr.h>
 #include <linux/iommu.h>
+#include <linux/list.h>
+#include <linux/pci.h>
+#include <linux/poll.h>
+#include <linux/wait.h>
 #include <linux/rwsem.h>
 #include <linux/xarray.h>
 
@@ -141,6 +147,118 @@ int iommufd_access_rw(struct iommufd_access *access, unsigned long iova,
 	return iommufd_rs_access_rw(access, iova, data, length, flags);
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_access_rw, IOMMUFD);
+
+/*
+ * fault.rs: the fault object's file (fault.c iommufd_fault_fops, calling the Rust
+ * iommufd_rs_fault_* functions with the private data) and the list and wait-queue
+ * primitives that are inline in C. The deliver list is locked by the Rust side.
+ */
+static ssize_t iommufd_rs_fault_fops_read(struct file *filep, char __user *buf,
+					  size_t count, loff_t *ppos)
+{
+	return iommufd_rs_fault_read(filep->private_data, buf, count, *ppos);
+}
+
+static ssize_t iommufd_rs_fault_fops_write(struct file *filep, const char __user *buf,
+					   size_t count, loff_t *ppos)
+{
+	return iommufd_rs_fault_write(filep->private_data, buf, count, *ppos);
+}
+
+static __poll_t iommufd_rs_fault_fops_poll(struct file *filep,
+					   struct poll_table_struct *wait)
+{
+	__poll_t pollflags = EPOLLOUT;
+
+	poll_wait(filep, iommufd_rs_fault_wq(filep->private_data), wait);
+	if (iommufd_rs_fault_pending(filep->private_data))
+		pollflags |= EPOLLIN | EPOLLRDNORM;
+	return pollflags;
+}
+
+static int iommufd_rs_fault_fops_release(struct inode *inode, struct file *filep)
+{
+	iommufd_rs_fault_release(filep->private_data);
+	return 0;
+}
+
+static const struct file_operations iommufd_rs_fault_fops = {
+	.owner = THIS_MODULE,
+	.open = nonseekable_open,
+	.read = iommufd_rs_fault_fops_read,
+	.write = iommufd_rs_fault_fops_write,
+	.poll = iommufd_rs_fault_fops_poll,
+	.release = iommufd_rs_fault_fops_release,
+};
+
+struct file *iommufd_rs_fault_getfile(void *priv)
+{
+	return anon_inode_getfile("[iommufd-pgfault]", &iommufd_rs_fault_fops, priv, O_RDWR);
+}
+
+void iommufd_rs_list_init(struct list_head *head)
+{
+	INIT_LIST_HEAD(head);
+}
+
+bool iommufd_rs_list_empty(const struct list_head *head)
+{
+	return list_empty(head);
+}
+
+void iommufd_rs_fault_deliver_add(struct list_head *head, struct iopf_group *group)
+{
+	list_add_tail(&group->node, head);
+}
+
+/* iommufd_fault_deliver_fetch() without the lock. */
+struct iopf_group *iommufd_rs_fault_deliver_fetch(struct list_head *head)
+{
+	struct iopf_group *group;
+
+	if (list_empty(head))
+		return NULL;
+	group = list_first_entry(head, struct iopf_group, node);
+	list_del(&group->node);
+	return group;
+}
+
+/* iommufd_fault_deliver_restore() without the lock. */
+void iommufd_rs_fault_deliver_restore(struct list_head *head, struct iopf_group *group)
+{
+	list_add(&group->node, head);
+}
+
+/* Takes the first group of @handle off the list, NULL if there is none. */
+struct iopf_group *iommufd_rs_fault_deliver_take(struct list_head *head,
+						 struct iommu_attach_handle *handle)
+{
+	struct iopf_group *group;
+
+	list_for_each_entry(group, head, node) {
+		if (group->attach_handle == handle) {
+			list_del(&group->node);
+			return group;
+		}
+	}
+	return NULL;
+}
+
+void iommufd_rs_init_waitqueue_head(struct wait_queue_head *wq)
+{
+	init_waitqueue_head(wq);
+}
+
+void iommufd_rs_wake_up_interruptible(struct wait_queue_head *wq)
+{
+	wake_up_interruptible(wq);
+}
+
+/* fault.c iommufd_fault_iopf_enable(): PCI/PRI of a VF is shared with its PF. */
+bool iommufd_rs_dev_is_virtfn(struct device *dev)
+{
+	return dev_is_pci(dev) && to_pci_dev(dev)->is_virtfn;
+}
 
 #ifdef CONFIG_IOMMUFD_TEST
 static DECLARE_FAULT_ATTR(fail_iommufd);

@@ -14,6 +14,7 @@
 use crate::{
     access::Access,
     device::{Device, Group},
+    fault::Fault,
     hw_pagetable::{HwptNested, HwptPaging},
     ioas::Ioas,
     iommufd_core::{
@@ -42,6 +43,8 @@ pub(crate) enum ObjType {
     Ioas = 4,
     /// `IOMMUFD_OBJ_ACCESS`
     Access = 5,
+    /// `IOMMUFD_OBJ_FAULT`
+    Fault = 6,
     /// `IOMMUFD_OBJ_SELFTEST`
     #[cfg(CONFIG_IOMMUFD_TEST)]
     Selftest = 7,
@@ -64,6 +67,8 @@ pub(crate) enum Object {
     Selftest(Arc<crate::selftest::SelftestObj>),
     /// An in-kernel access (no uAPI; its ID is only reported by its creator).
     Access(Arc<Access>),
+    /// A fault queue (C `struct iommufd_fault`).
+    Fault(Arc<Fault>),
 }
 
 impl Kinded for Object {
@@ -74,6 +79,7 @@ impl Kinded for Object {
             Object::HwptPaging(_) => ObjType::HwptPaging,
             Object::HwptNested(_) => ObjType::HwptNested,
             Object::Access(_) => ObjType::Access,
+            Object::Fault(_) => ObjType::Fault,
             #[cfg(CONFIG_IOMMUFD_TEST)]
             Object::Selftest(_) => ObjType::Selftest,
         }) as u32
@@ -225,6 +231,14 @@ pub(crate) fn get_hwpt_paging(objects: &Objects, id: u32) -> Result<ObjRef<'_, H
 pub(crate) fn get_hwpt_nested(objects: &Objects, id: u32) -> Result<ObjRef<'_, HwptNested>, Errno> {
     get_typed(objects, id, ObjType::HwptNested, |o| match o {
         Object::HwptNested(h) => Some(h),
+        _ => None,
+    })
+}
+
+/// C `iommufd_get_fault()`.
+pub(crate) fn get_fault(objects: &Objects, id: u32) -> Result<ObjRef<'_, Fault>, Errno> {
+    get_typed(objects, id, ObjType::Fault, |o| match o {
+        Object::Fault(f) => Some(f),
         _ => None,
     })
 }

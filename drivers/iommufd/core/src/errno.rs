@@ -39,6 +39,7 @@ errnos! {
     ENODEV = 19,
     EINVAL = 22,
     ENOSPC = 28,
+    ESPIPE = 29,
     ENOMEM = 12,
     ENOTTY = 25,
     E2BIG = 7,
