@@ -57,3 +57,29 @@ kmemleak_report() {
 	cat /sys/kernel/debug/kmemleak
 	echo "### KMEMLEAK END [$1]"
 }
+
+# The kernel's own vfio stack on top of whichever iommufd.ko is loaded: vfio.ko, mdev.ko and
+# the mtty sample, plus one mtty mdev (two ports) named $MTTY_UUID.
+export MTTY_UUID=83b8f4f2-509f-382f-3c1e-e6bfe0fa1001
+load_vfio_mtty() {
+	for m in vfio mdev mtty; do
+		[ -f $MODK/$m.ko ] || { echo "### ERROR $m.ko not in the initramfs"; return 1; }
+		insmod $MODK/$m.ko || { echo "### LOAD-FAILED module=$m"; return 1; }
+	done
+	t=$(ls -d /sys/class/mdev_bus/mtty/mdev_supported_types/mtty-* 2>/dev/null | tail -n 1)
+	[ -n "$t" ] || { echo "### ERROR no mtty mdev types"; return 1; }
+	echo "$MTTY_UUID" >"$t/create" || { echo "### ERROR creating an mdev of $t"; return 1; }
+	echo "### LOADED module=vfio+mdev+mtty mdev=$MTTY_UUID type=$(cat "$t/name")"
+}
+
+unload_vfio_mtty() {
+	rc=0
+	if [ -e /sys/bus/mdev/devices/$MTTY_UUID ]; then
+		echo 1 >/sys/bus/mdev/devices/$MTTY_UUID/remove || rc=1
+	fi
+	for m in mtty mdev vfio; do
+		grep -q "^$m " /proc/modules || continue
+		rmmod $m || rc=1
+	done
+	[ $rc = 0 ] && echo "### UNLOADED module=vfio+mdev+mtty" || echo "### UNLOAD-FAILED module=vfio+mdev+mtty"
+}
