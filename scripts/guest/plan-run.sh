@@ -15,7 +15,16 @@ if load_vfio_mtty; then
 	grep -E '^(iommufd|vfio|mdev|mtty) ' /proc/modules
 	ls -l /dev/vfio /dev/vfio/devices
 	run_suite ours vfio_mtty rust 600 /tests/rs_vfio_mtty
+	if [ "$rc" = 0 ]; then
+		echo "PASS: mtty mdev through vfio.ko on our iommufd.ko (cdev bind/attach/replace/detach, group on /dev/vfio/vfio)"
+	else
+		echo "FAIL: vfio_mtty exited $rc"
+	fi
+else
+	echo "FAIL: the vfio stack did not load on our iommufd.ko"
 fi
 unload_vfio_mtty
+grep -q '^vfio ' /proc/modules && echo "FAIL: vfio.ko still loaded"
 unload_iommufd rust
+grep -q '^iommufd ' /proc/modules && echo "FAIL: our iommufd.ko still loaded"
 kmemleak_report rust
