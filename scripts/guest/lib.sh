@@ -59,27 +59,28 @@ kmemleak_report() {
 }
 
 # The kernel's own vfio stack on top of whichever iommufd.ko is loaded: vfio.ko, mdev.ko and
-# the mtty sample, plus one mtty mdev (two ports) named $MTTY_UUID.
+# the mtty sample, plus one mtty mdev (two ports) named $MTTY_UUID. (sh has no locals: the
+# helpers' variables are _v*, so they do not clobber a plan's loop variables.)
 export MTTY_UUID=83b8f4f2-509f-382f-3c1e-e6bfe0fa1001
 load_vfio_mtty() {
-	for m in vfio mdev mtty; do
-		[ -f $MODK/$m.ko ] || { echo "### ERROR $m.ko not in the initramfs"; return 1; }
-		insmod $MODK/$m.ko || { echo "### LOAD-FAILED module=$m"; return 1; }
+	for _vm in vfio mdev mtty; do
+		[ -f $MODK/$_vm.ko ] || { echo "### ERROR $_vm.ko not in the initramfs"; return 1; }
+		insmod $MODK/$_vm.ko || { echo "### LOAD-FAILED module=$_vm"; return 1; }
 	done
-	t=$(ls -d /sys/class/mdev_bus/mtty/mdev_supported_types/mtty-* 2>/dev/null | tail -n 1)
-	[ -n "$t" ] || { echo "### ERROR no mtty mdev types"; return 1; }
-	echo "$MTTY_UUID" >"$t/create" || { echo "### ERROR creating an mdev of $t"; return 1; }
-	echo "### LOADED module=vfio+mdev+mtty mdev=$MTTY_UUID type=$(cat "$t/name")"
+	_vt=$(ls -d /sys/class/mdev_bus/mtty/mdev_supported_types/mtty-* 2>/dev/null | tail -n 1)
+	[ -n "$_vt" ] || { echo "### ERROR no mtty mdev types"; return 1; }
+	echo "$MTTY_UUID" >"$_vt/create" || { echo "### ERROR creating an mdev of $_vt"; return 1; }
+	echo "### LOADED module=vfio+mdev+mtty mdev=$MTTY_UUID type=$(cat "$_vt/name")"
 }
 
 unload_vfio_mtty() {
-	rc=0
+	_vrc=0
 	if [ -e /sys/bus/mdev/devices/$MTTY_UUID ]; then
-		echo 1 >/sys/bus/mdev/devices/$MTTY_UUID/remove || rc=1
+		echo 1 >/sys/bus/mdev/devices/$MTTY_UUID/remove || _vrc=1
 	fi
-	for m in mtty mdev vfio; do
-		grep -q "^$m " /proc/modules || continue
-		rmmod $m || rc=1
+	for _vm in mtty mdev vfio; do
+		grep -q "^$_vm " /proc/modules || continue
+		rmmod $_vm || _vrc=1
 	done
-	[ $rc = 0 ] && echo "### UNLOADED module=vfio+mdev+mtty" || echo "### UNLOAD-FAILED module=vfio+mdev+mtty"
+	[ $_vrc = 0 ] && echo "### UNLOADED module=vfio+mdev+mtty" || echo "### UNLOAD-FAILED module=vfio+mdev+mtty"
 }
