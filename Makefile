@@ -44,6 +44,7 @@ run: initramfs
 	awk '/^### DMESG BEGIN/ { f = 1; next } /^### DMESG END/ { f = 0; next } !f' $(OUT)/run/results.log; \
 	echo "---- kernel log: $(OUT)/run/dmesg.log, console: $(OUT)/run/console.log"; \
 	scripts/report.py --out $(OUT) --top $(CURDIR) --scan-only run || rc=1; \
+	if grep -q '^FAIL:' $(OUT)/run/results.log; then echo "run: FAIL lines above" >&2; rc=1; fi; \
 	exit $$rc
 
 test: setup

@@ -57,3 +57,30 @@ kmemleak_report() {
 	cat /sys/kernel/debug/kmemleak
 	echo "### KMEMLEAK END [$1]"
 }
+
+# The kernel's own vfio stack on top of whichever iommufd.ko is loaded: vfio.ko, mdev.ko and
+# the mtty sample, plus one mtty mdev (two ports) named $MTTY_UUID. (sh has no locals: the
+# helpers' variables are _v*, so they do not clobber a plan's loop variables.)
+export MTTY_UUID=83b8f4f2-509f-382f-3c1e-e6bfe0fa1001
+load_vfio_mtty() {
+	for _vm in vfio mdev mtty; do
+		[ -f $MODK/$_vm.ko ] || { echo "### ERROR $_vm.ko not in the initramfs"; return 1; }
+		insmod $MODK/$_vm.ko || { echo "### LOAD-FAILED module=$_vm"; return 1; }
+	done
+	_vt=$(ls -d /sys/class/mdev_bus/mtty/mdev_supported_types/mtty-* 2>/dev/null | tail -n 1)
+	[ -n "$_vt" ] || { echo "### ERROR no mtty mdev types"; return 1; }
+	echo "$MTTY_UUID" >"$_vt/create" || { echo "### ERROR creating an mdev of $_vt"; return 1; }
+	echo "### LOADED module=vfio+mdev+mtty mdev=$MTTY_UUID type=$(cat "$_vt/name")"
+}
+
+unload_vfio_mtty() {
+	_vrc=0
+	if [ -e /sys/bus/mdev/devices/$MTTY_UUID ]; then
+		echo 1 >/sys/bus/mdev/devices/$MTTY_UUID/remove || _vrc=1
+	fi
+	for _vm in mtty mdev vfio; do
+		grep -q "^$_vm " /proc/modules || continue
+		rmmod $_vm || _vrc=1
+	done
+	[ $_vrc = 0 ] && echo "### UNLOADED module=vfio+mdev+mtty" || echo "### UNLOAD-FAILED module=vfio+mdev+mtty"
+}

@@ -1,5 +1,6 @@
 #!/bin/sh
 # make test: the upstream selftests and ours, against the C module, then against ours.
+# vfio_mtty needs the kernel's vfio stack and an mtty mdev on top of the loaded iommufd.ko.
 . /etc/iommufd-rs/lib.sh
 for m in c rust; do
 	kmemleak_clear
@@ -8,8 +9,15 @@ for m in c rust; do
 	run_suite upstream iommufd_fail_nth $m 1500 /tests/iommufd_fail_nth
 	for t in /tests/rs_*; do
 		[ -x "$t" ] || continue
+		[ "$t" = /tests/rs_vfio_mtty ] && continue
 		run_suite ours "${t#/tests/rs_}" $m 600 "$t"
 	done
+	if load_vfio_mtty; then
+		run_suite ours vfio_mtty $m 600 /tests/rs_vfio_mtty
+	else
+		run_suite ours vfio_mtty $m 600 false # no cases, exit 1: counted as failed
+	fi
+	unload_vfio_mtty
 	unload_iommufd $m
 	kmemleak_report $m
 done
