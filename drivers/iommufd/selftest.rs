@@ -306,17 +306,7 @@ fn dirty(
     page_size: u64,
     uptr: u64,
 ) -> Result<(), Errno> {
-    if page_size == 0
-        || length == 0
-        || iova % page_size != 0
-        || length % page_size != 0
-        || uptr == 0
-    {
-        return Err(Errno::EINVAL);
-    }
-    if length / page_size > (16u64 << 20) * 8 {
-        return Err(Errno::EOVERFLOW);
-    }
+    // `decode` made C's argument checks (EINVAL, EOVERFLOW) before this lookup.
     let hwpt = object::get_hwpt_paging(ucmd.ctx().objects(), cmd.id)?;
     let dom = hwpt.domain().as_ptr();
     if !mock::is_mock_paging(dom) {
@@ -339,28 +329,54 @@ fn add_reserved(ucmd: &Ucmd<'_>, ioas_id: u32, start: u64, length: u64) -> Resul
     ioas.reserve_iova(start, last, 0)
 }
 
+/// One page of the current process's memory at a user address, referenced by GUP
+/// (`get_user_pages_fast`) until dropped.
+///
+/// # Invariants
+///
+/// `0` holds one reference taken by GUP, dropped exactly once by `Drop`.
+struct UserPage(core::ptr::NonNull<bindings::page>);
+
+impl UserPage {
+    fn get(uptr: u64) -> Result<UserPage, Errno> {
+        let mut page: *mut bindings::page = core::ptr::null_mut();
+        // SAFETY: `page` is a valid array of one page pointer; on success GUP stores a page
+        // with a reference taken for us.
+        let n = unsafe { bindings::get_user_pages_fast(uptr as usize, 1, 0, &mut page) };
+        if n < 0 {
+            return Err(Errno(-(n as i32)));
+        }
+        if n != 1 {
+            return Err(Errno::EFAULT);
+        }
+        core::ptr::NonNull::new(page)
+            .map(UserPage)
+            .ok_or(Errno::EFAULT)
+    }
+
+    fn as_ptr(&self) -> *mut bindings::page {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for UserPage {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants we own one GUP reference.
+        unsafe { bindings::put_page(self.0.as_ptr()) };
+    }
+}
+
 /// C `iommufd_test_md_check_refs()`: every page of `[uptr, uptr + length)` that is not part
 /// of a compound page must be pinned exactly `refs` times. `decode` checked alignment and
 /// overflow.
 fn md_check_refs(mut uptr: u64, mut length: u64, refs: u32) -> Result<(), Errno> {
     while length != 0 {
-        let mut page: *mut bindings::page = core::ptr::null_mut();
-        // SAFETY: `page` is a valid array of one page pointer; GUP faults the user address in
-        // and takes a reference on success, which is dropped below.
-        let n = unsafe { bindings::get_user_pages_fast(uptr as usize, 1, 0, &mut page) };
-        if n < 0 {
-            return Err(Errno(-(n as i32)));
-        }
-        if n != 1 || page.is_null() {
-            return Err(Errno::EFAULT);
-        }
-        // SAFETY: GUP returned a referenced page: it stays valid until `put_page`.
+        let page = UserPage::get(uptr)?;
+        // SAFETY: `page` holds a reference, so the page stays valid.
         let ok = unsafe {
-            bindings::PageCompound(page)
-                || (bindings::page_ref_count(page) / GUP_PIN_COUNTING_BIAS) as u32 == refs
+            bindings::PageCompound(page.as_ptr())
+                || (bindings::page_ref_count(page.as_ptr()) / GUP_PIN_COUNTING_BIAS) as u32 == refs
         };
-        // SAFETY: Drops the reference GUP took, exactly once.
-        unsafe { bindings::put_page(page) };
         if !ok {
             return Err(Errno::EIO);
         }
@@ -577,18 +593,7 @@ fn create_access(ucmd: &mut Ucmd<'_>, mut cmd: TestCmd, flags: u32) -> Result<()
 /// C `iommufd_test_check_pages()`: each page must be the one at the user address.
 fn check_pages(mut uptr: u64, pages: &[*mut bindings::page]) -> Result<(), Errno> {
     for &p in pages {
-        let mut page: *mut bindings::page = core::ptr::null_mut();
-        // SAFETY: `page` is a valid array of one; the reference taken is dropped below.
-        let n = unsafe { bindings::get_user_pages_fast(uptr as usize, 1, 0, &mut page) };
-        if n < 0 {
-            return Err(Errno(-(n as i32)));
-        }
-        if n != 1 || page.is_null() {
-            return Err(Errno::EFAULT);
-        }
-        // SAFETY: Drops the reference GUP took.
-        unsafe { bindings::put_page(page) };
-        if page != p {
+        if UserPage::get(uptr)?.as_ptr() != p {
             return Err(EBADE);
         }
         uptr = uptr.wrapping_add(PAGE_SIZE);

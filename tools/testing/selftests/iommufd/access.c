@@ -25,46 +25,11 @@
 
 #include "kselftest_harness.h"
 #include "iommufd_test.h"
+#include "rs_utils.h"
 
 #define PAGE 4096UL
 #define NPAGES 16
 #define BASE (1UL << 24)
-
-static int ioas_alloc(int fd, uint32_t *id)
-{
-	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
-	int rc = ioctl(fd, IOMMU_IOAS_ALLOC, &cmd);
-
-	*id = cmd.out_ioas_id;
-	return rc ? -errno : 0;
-}
-
-static int map_fixed(int fd, uint32_t ioas, void *va, uint64_t len, uint64_t iova)
-{
-	struct iommu_ioas_map cmd = {
-		.size = sizeof(cmd),
-		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-			 IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = ioas,
-		.user_va = (uintptr_t)va,
-		.length = len,
-		.iova = iova,
-	};
-
-	return ioctl(fd, IOMMU_IOAS_MAP, &cmd) ? -errno : 0;
-}
-
-static int unmap(int fd, uint32_t ioas, uint64_t iova, uint64_t len, uint64_t *out)
-{
-	struct iommu_ioas_unmap cmd = {
-		.size = sizeof(cmd), .ioas_id = ioas, .iova = iova, .length = len,
-	};
-	int rc = ioctl(fd, IOMMU_IOAS_UNMAP, &cmd);
-
-	if (out)
-		*out = cmd.length;
-	return rc ? -errno : 0;
-}
 
 static int create_access(int fd, uint32_t ioas, int *access_fd)
 {
@@ -106,33 +71,6 @@ static int destroy_item(int fd, int access_fd, uint32_t item)
 	};
 
 	return ioctl(fd, IOMMU_TEST_CMD, &cmd) ? -errno : 0;
-}
-
-static int check_refs(int fd, void *va, uint64_t len, unsigned int refs)
-{
-	struct iommu_test_cmd cmd = {
-		.size = sizeof(cmd),
-		.op = IOMMU_TEST_OP_MD_CHECK_REFS,
-		.check_refs = { .length = len, .uptr = (uintptr_t)va, .refs = refs },
-	};
-
-	return ioctl(fd, IOMMU_TEST_CMD, &cmd) ? -errno : 0;
-}
-
-/* A "VmPin:" / "VmLck:" line of /proc/self/status, in kB; -1 if missing. */
-static long status_kb(const char *key)
-{
-	char line[256];
-	long v = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)))
-			v = strtol(line + strlen(key), NULL, 10);
-	fclose(f);
-	return v;
 }
 
 #define KB(npages) ((long)((npages) * PAGE / 1024))

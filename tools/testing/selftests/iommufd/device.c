@@ -20,41 +20,11 @@
 
 #include "kselftest_harness.h"
 #include "iommufd_test.h"
+#include "rs_utils.h"
 
 #define PAGE 4096UL
 #define NPAGES 64
 #define BASE (1UL << 24)
-
-static int ioas_alloc(int fd, uint32_t *id)
-{
-	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
-	int rc = ioctl(fd, IOMMU_IOAS_ALLOC, &cmd);
-
-	*id = cmd.out_ioas_id;
-	return rc ? -errno : 0;
-}
-
-static int destroy(int fd, uint32_t id)
-{
-	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
-
-	return ioctl(fd, IOMMU_DESTROY, &cmd) ? -errno : 0;
-}
-
-static int map_fixed(int fd, uint32_t ioas, void *va, uint64_t len, uint64_t iova)
-{
-	struct iommu_ioas_map cmd = {
-		.size = sizeof(cmd),
-		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-			 IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = ioas,
-		.user_va = (uintptr_t)va,
-		.length = len,
-		.iova = iova,
-	};
-
-	return ioctl(fd, IOMMU_IOAS_MAP, &cmd) ? -errno : 0;
-}
 
 static int mock_domain(int fd, uint32_t pt_id, uint32_t *stdev, uint32_t *hwpt,
 		       uint32_t *idev)
@@ -90,18 +60,6 @@ static int mock_replace(int fd, uint32_t stdev, uint32_t pt_id, uint32_t *hwpt)
 	return rc ? -errno : 0;
 }
 
-/* Every page of [buf, buf + len) is pinned exactly @refs times (IOMMU_TEST_OP_MD_CHECK_REFS). */
-static int check_refs(int fd, void *buf, size_t len, unsigned int refs)
-{
-	struct iommu_test_cmd cmd = {
-		.size = sizeof(cmd),
-		.op = IOMMU_TEST_OP_MD_CHECK_REFS,
-		.check_refs = { .length = len, .uptr = (uintptr_t)buf, .refs = refs },
-	};
-
-	return ioctl(fd, IOMMU_TEST_CMD, &cmd) ? -errno : 0;
-}
-
 /* The mock domain of @hwpt maps [iova, iova + len) to @buf (IOMMU_TEST_OP_MD_CHECK_MAP). */
 static int check_map(int fd, uint32_t hwpt, uint64_t iova, void *buf, size_t len)
 {
@@ -126,22 +84,6 @@ static int hwpt_alloc(int fd, uint32_t dev_id, uint32_t pt_id, uint32_t *out)
 	return rc ? -errno : 0;
 }
 
-/* A "VmPin:" line of /proc/self/status, in kB; -1 if missing. */
-static long vmpin_kb(void)
-{
-	char line[256];
-	long v = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmPin:", 6))
-			v = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return v;
-}
-
 FIXTURE(device)
 {
 	int fd;
@@ -159,12 +101,12 @@ FIXTURE_SETUP(device)
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->buf);
 	memset(self->buf, 0x5a, NPAGES * PAGE);
-	self->vmpin0 = vmpin_kb();
+	self->vmpin0 = status_kb("VmPin:");
 	ASSERT_LE(0, self->vmpin0);
 	ASSERT_EQ(0, map_fixed(self->fd, self->ioas_id, self->buf, NPAGES * PAGE, BASE));
 	/* Without a domain or access nothing is pinned. */
 	ASSERT_EQ(0, check_refs(self->fd, self->buf, NPAGES * PAGE, 0));
-	ASSERT_EQ(self->vmpin0, vmpin_kb());
+	ASSERT_EQ(self->vmpin0, status_kb("VmPin:"));
 }
 
 FIXTURE_TEARDOWN(device)
@@ -183,7 +125,7 @@ TEST_F(device, attach_detach_cycles)
 		ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, &stdev, &hwpt, &idev));
 		ASSERT_EQ(0, check_refs(self->fd, self->buf, NPAGES * PAGE, 1));
 		ASSERT_EQ(0, check_map(self->fd, hwpt, BASE, self->buf, NPAGES * PAGE));
-		ASSERT_EQ(self->vmpin0 + (long)(NPAGES * PAGE / 1024), vmpin_kb());
+		ASSERT_EQ(self->vmpin0 + (long)(NPAGES * PAGE / 1024), status_kb("VmPin:"));
 		/* The device is held by its selftest object, the HWPT by the device. */
 		ASSERT_EQ(-EBUSY, destroy(self->fd, idev));
 		ASSERT_EQ(-EBUSY, destroy(self->fd, hwpt));
@@ -193,7 +135,7 @@ TEST_F(device, attach_detach_cycles)
 		ASSERT_EQ(-ENOENT, destroy(self->fd, hwpt));
 		ASSERT_EQ(-ENOENT, destroy(self->fd, idev));
 		ASSERT_EQ(0, check_refs(self->fd, self->buf, NPAGES * PAGE, 0));
-		ASSERT_EQ(self->vmpin0, vmpin_kb());
+		ASSERT_EQ(self->vmpin0, status_kb("VmPin:"));
 	}
 }
 
@@ -213,7 +155,7 @@ TEST_F(device, shared_auto_domain)
 	}
 	ASSERT_EQ(-ENOENT, destroy(self->fd, hwpt[0]));
 	ASSERT_EQ(0, check_refs(self->fd, self->buf, NPAGES * PAGE, 0));
-	ASSERT_EQ(self->vmpin0, vmpin_kb());
+	ASSERT_EQ(self->vmpin0, status_kb("VmPin:"));
 }
 
 /* Replacing between two IOASes moves the pins with the attachment; nothing is left after. */
@@ -242,7 +184,7 @@ TEST_F(device, replace_cycles)
 	ASSERT_EQ(0, destroy(self->fd, stdev));
 	ASSERT_EQ(0, check_refs(self->fd, self->buf, NPAGES * PAGE, 0));
 	ASSERT_EQ(0, destroy(self->fd, ioas2));
-	ASSERT_EQ(self->vmpin0, vmpin_kb());
+	ASSERT_EQ(self->vmpin0, status_kb("VmPin:"));
 	munmap(buf2, NPAGES * PAGE);
 }
 
@@ -264,7 +206,7 @@ TEST_F(device, manual_hwpt_busy)
 	ASSERT_EQ(-EBUSY, destroy(self->fd, self->ioas_id));
 	ASSERT_EQ(0, destroy(self->fd, manual));
 	ASSERT_EQ(0, check_refs(self->fd, self->buf, NPAGES * PAGE, 0));
-	ASSERT_EQ(self->vmpin0, vmpin_kb());
+	ASSERT_EQ(self->vmpin0, status_kb("VmPin:"));
 	ASSERT_EQ(0, destroy(self->fd, self->ioas_id));
 }
 
@@ -281,7 +223,7 @@ TEST_F(device, close_attached)
 	fd2 = open("/dev/iommu", O_RDWR);
 	ASSERT_LE(0, fd2);
 	ASSERT_EQ(0, check_refs(fd2, self->buf, NPAGES * PAGE, 0));
-	ASSERT_EQ(self->vmpin0, vmpin_kb());
+	ASSERT_EQ(self->vmpin0, status_kb("VmPin:"));
 	close(fd2);
 }
 

@@ -18,52 +18,9 @@
 #include <linux/iommufd.h>
 
 #include "kselftest_harness.h"
+#include "rs_utils.h"
 
 #define PAGE 4096UL
-
-static int ioas_alloc(int fd, uint32_t *id)
-{
-	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
-	int rc = ioctl(fd, IOMMU_IOAS_ALLOC, &cmd);
-
-	*id = cmd.out_ioas_id;
-	return rc ? -errno : 0;
-}
-
-static int destroy(int fd, uint32_t id)
-{
-	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
-
-	return ioctl(fd, IOMMU_DESTROY, &cmd) ? -errno : 0;
-}
-
-static int map(int fd, uint32_t ioas, void *va, uint64_t len, uint64_t *iova, uint32_t flags)
-{
-	struct iommu_ioas_map cmd = {
-		.size = sizeof(cmd),
-		.flags = flags | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = ioas,
-		.user_va = (uintptr_t)va,
-		.length = len,
-		.iova = *iova,
-	};
-	int rc = ioctl(fd, IOMMU_IOAS_MAP, &cmd);
-
-	*iova = cmd.iova;
-	return rc ? -errno : 0;
-}
-
-static int unmap(int fd, uint32_t ioas, uint64_t iova, uint64_t len, uint64_t *out)
-{
-	struct iommu_ioas_unmap cmd = {
-		.size = sizeof(cmd), .ioas_id = ioas, .iova = iova, .length = len,
-	};
-	int rc = ioctl(fd, IOMMU_IOAS_UNMAP, &cmd);
-
-	if (out)
-		*out = cmd.length;
-	return rc ? -errno : 0;
-}
 
 static int copy(int fd, uint32_t dst, uint32_t src, uint64_t src_iova, uint64_t len,
 		uint64_t *dst_iova)

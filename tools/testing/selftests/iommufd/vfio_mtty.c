@@ -32,6 +32,7 @@
 #include <linux/vfio.h>
 
 #include "kselftest_harness.h"
+#include "rs_utils.h"
 
 #define MDEV_BUS "/sys/bus/mdev/devices"
 #define UART_SCR 7
@@ -97,48 +98,6 @@ static int find_group(const char *uuid, char *path, size_t len)
 	target[n] = 0;
 	snprintf(path, len, "/dev/vfio/%s", basename(target));
 	return 0;
-}
-
-static int ioas_alloc(int iommufd, uint32_t *id)
-{
-	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
-
-	if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &cmd))
-		return -errno;
-	*id = cmd.out_ioas_id;
-	return 0;
-}
-
-static int ioas_map(int iommufd, uint32_t ioas, void *va, uint64_t len, uint64_t *iova)
-{
-	struct iommu_ioas_map cmd = {
-		.size = sizeof(cmd),
-		.flags = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = ioas,
-		.user_va = (uintptr_t)va,
-		.length = len,
-	};
-
-	if (ioctl(iommufd, IOMMU_IOAS_MAP, &cmd))
-		return -errno;
-	*iova = cmd.iova;
-	return 0;
-}
-
-static int ioas_unmap(int iommufd, uint32_t ioas, uint64_t iova, uint64_t len)
-{
-	struct iommu_ioas_unmap cmd = {
-		.size = sizeof(cmd), .ioas_id = ioas, .iova = iova, .length = len,
-	};
-
-	return ioctl(iommufd, IOMMU_IOAS_UNMAP, &cmd) ? -errno : 0;
-}
-
-static int destroy(int iommufd, uint32_t id)
-{
-	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
-
-	return ioctl(iommufd, IOMMU_DESTROY, &cmd) ? -errno : 0;
 }
 
 static int attach_pt(int devfd, uint32_t pt)
@@ -227,7 +186,7 @@ TEST_F(mtty, cdev)
 	uint32_t ioas, ioas2;
 	char path[PATH_MAX];
 	int iommufd, devfd;
-	uint64_t iova;
+	uint64_t iova = 0;
 	uint8_t b;
 
 	ASSERT_EQ(0, find_cdev(self->uuid, path, sizeof(path)));
@@ -254,18 +213,18 @@ TEST_F(mtty, cdev)
 	EXPECT_NE(0, attach_pt(devfd, bind.out_devid));
 
 	ASSERT_EQ(0, attach_pt(devfd, ioas));
-	ASSERT_EQ(0, ioas_map(iommufd, ioas, self->buf, BUF_SIZE, &iova));
+	ASSERT_EQ(0, map(iommufd, ioas, self->buf, BUF_SIZE, &iova, 0));
 	/* The IOAS has an attached access: it cannot go. */
 	EXPECT_EQ(-EBUSY, destroy(iommufd, ioas));
 	check_device(_metadata, devfd, 0xa5);
 
 	/* Attaching again replaces the IOAS (iommufd_access_replace). */
 	ASSERT_EQ(0, attach_pt(devfd, ioas2));
-	EXPECT_EQ(0, ioas_unmap(iommufd, ioas, iova, BUF_SIZE));
+	EXPECT_EQ(0, unmap(iommufd, ioas, iova, BUF_SIZE, NULL));
 	EXPECT_EQ(0, destroy(iommufd, ioas));
-	ASSERT_EQ(0, ioas_map(iommufd, ioas2, self->buf, BUF_SIZE, &iova));
+	ASSERT_EQ(0, map(iommufd, ioas2, self->buf, BUF_SIZE, &iova, 0));
 	check_device(_metadata, devfd, 0x3c);
-	EXPECT_EQ(0, ioas_unmap(iommufd, ioas2, iova, BUF_SIZE));
+	EXPECT_EQ(0, unmap(iommufd, ioas2, iova, BUF_SIZE, NULL));
 
 	ASSERT_EQ(0, detach_pt(devfd));
 	EXPECT_EQ(0, destroy(iommufd, ioas2));
@@ -282,7 +241,7 @@ TEST_F(mtty, cdev_close_order)
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
 	char path[PATH_MAX];
 	int iommufd, devfd;
-	uint64_t iova;
+	uint64_t iova = 0;
 	uint32_t ioas;
 
 	ASSERT_EQ(0, find_cdev(self->uuid, path, sizeof(path)));
@@ -294,7 +253,7 @@ TEST_F(mtty, cdev_close_order)
 	bind.iommufd = iommufd;
 	ASSERT_EQ(0, ioctl(devfd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
 	ASSERT_EQ(0, attach_pt(devfd, ioas));
-	ASSERT_EQ(0, ioas_map(iommufd, ioas, self->buf, BUF_SIZE, &iova));
+	ASSERT_EQ(0, map(iommufd, ioas, self->buf, BUF_SIZE, &iova, 0));
 	ASSERT_EQ(0, close(iommufd));
 	check_device(_metadata, devfd, 0x42);
 	ASSERT_EQ(0, close(devfd));

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * iommufd-rs: the small ioctl wrappers our own selftests share. Each returns 0 or -errno.
+ * IOMMU_TEST_CMD wrappers need "iommufd_test.h" included before this file.
+ */
+#ifndef IOMMUFD_RS_UTILS_H
+#define IOMMUFD_RS_UTILS_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include <linux/iommufd.h>
+
+static inline int ioas_alloc(int fd, uint32_t *id)
+{
+	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
+	int rc = ioctl(fd, IOMMU_IOAS_ALLOC, &cmd);
+
+	*id = cmd.out_ioas_id;
+	return rc ? -errno : 0;
+}
+
+static inline int destroy(int fd, uint32_t id)
+{
+	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
+
+	return ioctl(fd, IOMMU_DESTROY, &cmd) ? -errno : 0;
+}
+
+/* IOMMU_IOAS_MAP, readable and writeable, plus @flags; *iova in (fixed) and out. */
+static inline int map(int fd, uint32_t ioas, void *va, uint64_t len, uint64_t *iova,
+		      uint32_t flags)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = flags | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas,
+		.user_va = (uintptr_t)va,
+		.length = len,
+		.iova = *iova,
+	};
+	int rc = ioctl(fd, IOMMU_IOAS_MAP, &cmd);
+
+	*iova = cmd.iova;
+	return rc ? -errno : 0;
+}
+
+static inline int map_fixed(int fd, uint32_t ioas, void *va, uint64_t len, uint64_t iova)
+{
+	return map(fd, ioas, va, len, &iova, IOMMU_IOAS_MAP_FIXED_IOVA);
+}
+
+/* IOMMU_IOAS_UNMAP; the bytes unmapped in *out if @out. */
+static inline int unmap(int fd, uint32_t ioas, uint64_t iova, uint64_t len, uint64_t *out)
+{
+	struct iommu_ioas_unmap cmd = {
+		.size = sizeof(cmd), .ioas_id = ioas, .iova = iova, .length = len,
+	};
+	int rc = ioctl(fd, IOMMU_IOAS_UNMAP, &cmd);
+
+	if (out)
+		*out = cmd.length;
+	return rc ? -errno : 0;
+}
+
+/* A line of /proc/self/status such as "VmPin:" or "VmLck:", in kB; -1 if missing. */
+static inline long status_kb(const char *key)
+{
+	char line[256];
+	long v = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			v = strtol(line + strlen(key), NULL, 10);
+	fclose(f);
+	return v;
+}
+
+#ifdef IOMMU_TEST_CMD
+/* Every page of [va, va + len) is pinned exactly @refs times (IOMMU_TEST_OP_MD_CHECK_REFS). */
+static inline int check_refs(int fd, void *va, uint64_t len, unsigned int refs)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MD_CHECK_REFS,
+		.check_refs = { .length = len, .uptr = (uintptr_t)va, .refs = refs },
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd) ? -errno : 0;
+}
+#endif
+
+#endif
