@@ -678,15 +678,12 @@ impl Device {
     ) -> Result<(u32, Option<Hwpt>), Errno> {
         let objects = self.ctx.objects();
         let mut list = ioas.hwpts.lock();
-        let ids: KVec<u32> = {
-            let mut v = KVec::new();
-            for id in list.iter() {
-                v.push(*id, GFP_KERNEL).map_err(|_| Errno::ENOMEM)?;
-            }
-            v
-        };
-        for id in ids.iter() {
-            let Ok(obj) = object::get_hwpt_paging(objects, *id) else {
+        // `list` stays locked (C `ioas->mutex`) for the whole search and allocation.
+        for i in 0..list.len() {
+            let Some(&id) = list.get(i) else {
+                break;
+            };
+            let Ok(obj) = object::lock_hwpt_paging(objects, id) else {
                 continue;
             };
             if !obj.auto_domain.load(Ordering::Relaxed) || !Arc::ptr_eq(&obj.ioas, ioas) {
@@ -703,7 +700,7 @@ impl Device {
                 // Incompatible with this device: try the next.
                 Err(Errno::EINVAL) => continue,
                 Err(e) => return Err(e),
-                Ok(old) => return Ok((*id, old)),
+                Ok(old) => return Ok((id, old)),
             }
         }
         let id = objects.lock().table.reserve()?;

@@ -201,6 +201,17 @@ fn get_typed<'a, T>(
     if should_fail() {
         return Err(Errno::ENOENT);
     }
+    lock_typed(objects, id, kind, pick)
+}
+
+/// [`get_typed`] without fault injection: C `iommufd_lock_obj()` on an object found through
+/// another (an IOAS's HWPT list), where C has no `iommufd_should_fail()` either.
+fn lock_typed<'a, T>(
+    objects: &'a Objects,
+    id: u32,
+    kind: ObjType,
+    pick: impl FnOnce(Object) -> Option<Arc<T>>,
+) -> Result<ObjRef<'a, T>, Errno> {
     let obj = objects.lock().table.get(id, Some(kind as u32))?;
     match pick(obj) {
         Some(obj) => Ok(ObjRef { objects, id, obj }),
@@ -222,6 +233,17 @@ pub(crate) fn get_device(objects: &Objects, id: u32) -> Result<ObjRef<'_, Device
 /// C `iommufd_get_hwpt_paging()`.
 pub(crate) fn get_hwpt_paging(objects: &Objects, id: u32) -> Result<ObjRef<'_, HwptPaging>, Errno> {
     get_typed(objects, id, ObjType::HwptPaging, |o| match o {
+        Object::HwptPaging(h) => Some(h),
+        _ => None,
+    })
+}
+
+/// A paging HWPT of an IOAS's HWPT list (C `iommufd_lock_obj()`: no fault injection).
+pub(crate) fn lock_hwpt_paging(
+    objects: &Objects,
+    id: u32,
+) -> Result<ObjRef<'_, HwptPaging>, Errno> {
+    lock_typed(objects, id, ObjType::HwptPaging, |o| match o {
         Object::HwptPaging(h) => Some(h),
         _ => None,
     })
