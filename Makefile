@@ -10,6 +10,8 @@ export IOMMUFD_RS_OUT := $(OUT)
 # Hard limits for one guest boot (seconds): a hung guest fails fast.
 TEST_TIMEOUT ?= 2400
 RUN_TIMEOUT ?= 600
+# The second boot (plan pci): QEMU's edu device behind an emulated Intel VT-d IOMMU.
+PCI_TIMEOUT ?= 400
 
 BENCH_TIMEOUT ?= 1800
 
@@ -38,19 +40,23 @@ selftests: kernel
 initramfs: module selftests
 	@scripts/initramfs.sh
 
+# Two boots: plan run (no IOMMU: mock devices, mtty), then plan pci (edu, Intel IOMMU, vfio-pci).
 run: initramfs
-	@scripts/guest.sh run $(RUN_TIMEOUT); rc=$$?; \
-	echo; echo "---- guest output ($(OUT)/run/results.log)"; \
-	awk '/^### DMESG BEGIN/ { f = 1; next } /^### DMESG END/ { f = 0; next } !f' $(OUT)/run/results.log; \
-	echo "---- kernel log: $(OUT)/run/dmesg.log, console: $(OUT)/run/console.log"; \
-	scripts/report.py --out $(OUT) --top $(CURDIR) --scan-only run || rc=1; \
-	if grep -q '^FAIL:' $(OUT)/run/results.log; then echo "run: FAIL lines above" >&2; rc=1; fi; \
-	exit $$rc
+	@rc=0; for p in run pci; do \
+	if [ $$p = pci ]; then t=$(PCI_TIMEOUT); else t=$(RUN_TIMEOUT); fi; \
+	scripts/guest.sh $$p $$t || rc=1; \
+	echo; echo "---- guest output ($(OUT)/$$p/results.log)"; \
+	awk '/^### DMESG BEGIN/ { f = 1; next } /^### DMESG END/ { f = 0; next } !f' $(OUT)/$$p/results.log; \
+	echo "---- kernel log: $(OUT)/$$p/dmesg.log, console: $(OUT)/$$p/console.log"; \
+	scripts/report.py --out $(OUT) --top $(CURDIR) --scan-only $$p || rc=1; \
+	if grep -q '^FAIL:' $(OUT)/$$p/results.log; then echo "$$p: FAIL lines above" >&2; rc=1; fi; \
+	done; exit $$rc
 
 test: setup
 	@$(MAKE) --no-print-directory host-test
 	@if $(MAKE) --no-print-directory initramfs; then \
 		scripts/guest.sh test $(TEST_TIMEOUT) || true; \
+		scripts/guest.sh pci $(PCI_TIMEOUT) || true; \
 		scripts/report.py --out $(OUT) --top $(CURDIR); \
 	else \
 		echo "build failed: no guest run" >&2; \

@@ -10,13 +10,21 @@ RUN=$OUT/$plan
 rm -rf "$RUN"
 mkdir -p "$RUN"
 # pc machine, no emulated IOMMU: a second IOMMU driver keeps the mock devices out of groups.
+# Only the pci plan gets an Intel VT-d IOMMU (first: it must precede the PCI devices) and
+# QEMU's edu device (1234:11e8, a DMA engine) for real DMA through vfio-pci.
 MACHINE=(-machine pc)
+APPEND=
+if [ "$plan" = pci ]; then
+	MACHINE=(-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on,caching-mode=on
+		-device edu)
+	APPEND=" intel_iommu=on"
+fi
 # Guest memory in MiB (the benchmark wants room for two 1 GiB buffers' worth of churn).
 MEM=${GUEST_MEM:-2048}
 QEMU=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m "$MEM" "${MACHINE[@]}"
 	-nodefaults -display none -no-reboot
 	-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "$OUT/initramfs.cpio.gz"
-	-append "console=ttyS0 loglevel=4 panic=-1 plan=$plan"
+	-append "console=ttyS0 loglevel=4 panic=-1 plan=$plan$APPEND"
 	-serial "file:$RUN/console.log" -serial "file:$RUN/results.log")
 echo "${QEMU[*]}" >"$RUN/cmdline"
 step "booting the guest (plan $plan, timeout ${tmo} s); logs in $RUN"

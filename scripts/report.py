@@ -8,12 +8,13 @@ Inputs (all under OUT):
   test/results.log          what the guest printed on ttyS1: markers, TAP, dmesg, kmemleak
   test/console.log          the kernel console (ttyS0)
   test/status               done | timeout | crashed
+  pci/{results.log,console.log,status}  the second boot (plan pci: edu behind an Intel IOMMU)
 
 What counts as a test (each one line in the summary):
   - every host test (cargo);
   - every upstream case listed in the ratchet, run against our module;
   - "the C module matches its recorded baseline", once per upstream suite;
-  - every case of our own suites, against each module;
+  - every case of our own suites, against each module (vfio_edu: in the pci boot);
   - the guest reached the end of its plan; the guest log is clean (no WARN/BUG/Oops/KASAN/
     kmemleak/lockdep/Call Trace); each module loaded and unloaded.
 """
@@ -331,19 +332,34 @@ def main():
         if v["rc"] != 0 or not v["cases"]:
             s.add(False, f"ours [{mod}] {name}: exit {v['rc']}, {len(v['cases'])} cases")
 
-    # Module load/unload and the guest itself.
-    print("\n== guest")
-    for m in markers:
-        print(m)
+    # The second boot (plan pci): vfio_edu, real DMA through vfio-pci and an Intel IOMMU.
+    prun = os.path.join(out, "pci")
+    pstatus = read(os.path.join(prun, "status")).strip() or "missing"
+    psuites, _, _, pmarkers = parse_guest(read(os.path.join(prun, "results.log")))
+    print("\n== pci boot (edu behind an Intel VT-d IOMMU, vfio-pci)")
+    for (kind, name, mod), v in psuites.items():
+        for ok, case, sk, line in v["cases"]:
+            print(f"[{mod}] {name}: {line}")
+            s.add(ok, f"pci [{mod}] {name}: {case}", skip=sk)
+        if v["rc"] != 0 or not v["cases"]:
+            s.add(False, f"pci [{mod}] {name}: exit {v['rc']}, {len(v['cases'])} cases")
     for mod in ("c", "rust"):
-        loaded = f"### LOADED module={mod}" in markers
-        unloaded = f"### UNLOADED module={mod}" in markers
-        s.add(loaded and unloaded, f"module {mod}: load {loaded}, unload {unloaded}")
-    s.add(status == "done", f"guest run: {status} (see {run}/console.log)")
+        if not any(k[2] == mod for k in psuites):
+            s.add(False, f"pci [{mod}] vfio_edu did not run")
 
-    bad = scan_run(run, allowed)
-    print_scan(run, bad)
-    s.add(not bad, "guest log scan")
+    # Module load/unload and the guests themselves.
+    for r, st, mk, what in ((run, status, markers, "guest"), (prun, pstatus, pmarkers, "pci guest")):
+        print(f"\n== {what}")
+        for m in mk:
+            print(m)
+        for mod in ("c", "rust"):
+            loaded = f"### LOADED module={mod}" in mk
+            unloaded = f"### UNLOADED module={mod}" in mk
+            s.add(loaded and unloaded, f"{what}: module {mod}: load {loaded}, unload {unloaded}")
+        s.add(st == "done", f"{what} run: {st} (see {r}/console.log)")
+        bad = scan_run(r, allowed)
+        print_scan(r, bad)
+        s.add(not bad, f"{what} log scan")
     s.add(scanner_self_check(), "log scanner self-check")
     finish(s)
 

@@ -1,0 +1,48 @@
+#!/bin/sh
+# make run / make test, second boot: QEMU's edu PCI device behind an emulated Intel VT-d IOMMU
+# (scripts/guest.sh picks that machine for this plan). The kernel's unmodified vfio-pci drives
+# edu through the VFIO cdev on our iommufd.ko, then on the C one for comparison; rs_vfio_edu
+# checks that edu's DMA lands where the IOAS maps it and nowhere else.
+. /etc/iommufd-rs/lib.sh
+VFIO_PCI_MODS="irqbypass vfio vfio-pci-core vfio-pci"
+load_vfio_pci() {
+	for _vm in $VFIO_PCI_MODS; do
+		[ -f $MODK/$_vm.ko ] || { echo "### ERROR $_vm.ko not in the initramfs"; return 1; }
+		insmod $MODK/$_vm.ko || { echo "### LOAD-FAILED module=$_vm"; return 1; }
+	done
+	echo "### LOADED module=vfio+vfio-pci"
+}
+unload_vfio_pci() {
+	_vrc=0
+	for _vm in vfio_pci vfio_pci_core vfio irqbypass; do
+		grep -q "^$_vm " /proc/modules || continue
+		rmmod $_vm || _vrc=1
+	done
+	[ $_vrc = 0 ] && echo "### UNLOADED module=vfio+vfio-pci" || echo "### UNLOAD-FAILED module=vfio+vfio-pci"
+}
+echo "--- the IOMMU and the edu device"
+ls /sys/class/iommu/
+for d in /sys/bus/pci/devices/*; do
+	[ "$(cat $d/vendor):$(cat $d/device)" = 0x1234:0x11e8 ] || continue
+	echo "edu at ${d##*/}, iommu_group $(basename "$(readlink $d/iommu_group)")"
+done
+for m in rust c; do
+	kmemleak_clear
+	load_iommufd $m || continue
+	if load_vfio_pci; then
+		run_suite ours vfio_edu $m 300 /tests/rs_vfio_edu
+		if [ "$rc" = 0 ]; then
+			echo "PASS: edu DMA through vfio-pci and the Intel IOMMU on the $m iommufd.ko"
+		else
+			echo "FAIL: vfio_edu [$m] exited $rc"
+		fi
+	else
+		run_suite ours vfio_edu $m 300 false # no cases, exit 1: counted as failed
+		echo "FAIL: the vfio-pci stack did not load on the $m iommufd.ko"
+	fi
+	unload_vfio_pci
+	grep -q '^vfio ' /proc/modules && echo "FAIL: vfio.ko still loaded"
+	unload_iommufd $m
+	grep -q '^iommufd ' /proc/modules && echo "FAIL: the $m iommufd.ko still loaded"
+	kmemleak_report $m
+done
