@@ -105,7 +105,8 @@ def parse_guest(text):
         m = re.match(r"^### KMEMLEAK BEGIN \[(\S+)\]", line)
         if m:
             in_leak = m.group(1)
-            kmemleak[in_leak] = []
+            # A module may be loaded more than once in a boot: keep every report.
+            kmemleak.setdefault(in_leak, [])
             continue
         if re.match(r"^### KMEMLEAK END", line):
             in_leak = None
