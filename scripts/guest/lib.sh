@@ -84,3 +84,4 @@ unload_vfio_mtty() {
 	done
 	[ $_vrc = 0 ] && echo "### UNLOADED module=vfio+mdev+mtty" || echo "### UNLOAD-FAILED module=vfio+mdev+mtty"
 }
+

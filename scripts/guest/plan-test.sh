@@ -13,7 +13,7 @@
 for m in c rust; do
 	kmemleak_clear
 	load_iommufd $m || continue
-	run_suite upstream iommufd_fail_nth $m 1500 /tests/iommufd_fail_nth
+	run_suite upstream iommufd_fail_nth $m 1500 /etc/iommufd-rs/fail-nth-retry.sh /tests/iommufd_fail_nth
 	unload_iommufd $m
 	kmemleak_report $m
 done
