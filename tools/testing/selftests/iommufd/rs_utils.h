@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * iommufd-rs: the small ioctl wrappers our own selftests share. Each returns 0 or -errno.
- * IOMMU_TEST_CMD wrappers need "iommufd_test.h" included before this file.
+ * IOMMU_TEST_CMD wrappers need "iommufd_test.h", VFIO ones <linux/vfio.h>, included before
+ * this file.
  */
 #ifndef IOMMUFD_RS_UTILS_H
 #define IOMMUFD_RS_UTILS_H
@@ -94,6 +95,50 @@ static inline int check_refs(int fd, void *va, uint64_t len, unsigned int refs)
 	};
 
 	return ioctl(fd, IOMMU_TEST_CMD, &cmd) ? -errno : 0;
+}
+#endif
+
+#ifdef VFIO_DEVICE_ATTACH_IOMMUFD_PT
+#include <dirent.h>
+#include <limits.h>
+
+/*
+ * The VFIO cdev of a device, "/dev/vfio/devices/vfioN", from its sysfs directory @sysdev
+ * (e.g. /sys/bus/pci/devices/<bdf> or /sys/bus/mdev/devices/<uuid>): its vfio-dev/ entry.
+ */
+static inline int vfio_find_cdev(const char *sysdev, char *path, size_t len)
+{
+	char dir[PATH_MAX + 16];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/vfio-dev", sysdev);
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "vfio", 4))
+			continue;
+		snprintf(path, len, "/dev/vfio/devices/%s", de->d_name);
+		closedir(d);
+		return 0;
+	}
+	closedir(d);
+	return -ENOENT;
+}
+
+static inline int attach_pt(int devfd, uint32_t pt)
+{
+	struct vfio_device_attach_iommufd_pt cmd = { .argsz = sizeof(cmd), .pt_id = pt };
+
+	return ioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &cmd) ? -errno : 0;
+}
+
+static inline int detach_pt(int devfd)
+{
+	struct vfio_device_detach_iommufd_pt cmd = { .argsz = sizeof(cmd) };
+
+	return ioctl(devfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &cmd) ? -errno : 0;
 }
 #endif
 

@@ -109,7 +109,9 @@ static int find_edu(char *bdf, size_t len)
 		snprintf(path, sizeof(path), PCI_DEVICES "/%s/device", de->d_name);
 		if (read_hex(path) != EDU_DEVICE)
 			continue;
-		snprintf(bdf, len, "%s", de->d_name);
+		if (strlen(de->d_name) >= len)
+			continue;
+		memcpy(bdf, de->d_name, strlen(de->d_name) + 1);
 		closedir(d);
 		return 0;
 	}
@@ -163,42 +165,6 @@ static void unbind_vfio_pci(const char *bdf)
 		write_str(VFIO_PCI_DRV "/unbind", bdf);
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver_override", bdf);
 	write_str(path, "\n");
-}
-
-/* /dev/vfio/devices/vfioN of @bdf, from /sys/bus/pci/devices/<bdf>/vfio-dev/. */
-static int find_cdev(const char *bdf, char *path, size_t len)
-{
-	char dir[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), PCI_DEVICES "/%s/vfio-dev", bdf);
-	d = opendir(dir);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, "vfio", 4))
-			continue;
-		snprintf(path, len, "/dev/vfio/devices/%s", de->d_name);
-		closedir(d);
-		return 0;
-	}
-	closedir(d);
-	return -ENOENT;
-}
-
-static int attach_pt(int devfd, uint32_t pt)
-{
-	struct vfio_device_attach_iommufd_pt cmd = { .argsz = sizeof(cmd), .pt_id = pt };
-
-	return ioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &cmd) ? -errno : 0;
-}
-
-static int detach_pt(int devfd)
-{
-	struct vfio_device_detach_iommufd_pt cmd = { .argsz = sizeof(cmd) };
-
-	return ioctl(devfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &cmd) ? -errno : 0;
 }
 
 static inline uint32_t rd(volatile uint32_t *bar, unsigned int off)
@@ -257,6 +223,15 @@ static int all_bytes(const uint8_t *p, size_t len, uint8_t v)
 	return 1;
 }
 
+/* The VFIO cdev of the device named @name under PCI_DEVICES. */
+static int cdev_of(const char *name, char *path, size_t len)
+{
+	char dev[PATH_MAX];
+
+	snprintf(dev, sizeof(dev), PCI_DEVICES "/%s", name);
+	return vfio_find_cdev(dev, path, len);
+}
+
 FIXTURE(edu)
 {
 	char bdf[64];
@@ -285,7 +260,7 @@ FIXTURE_SETUP(edu)
 	if (find_edu(self->bdf, sizeof(self->bdf)))
 		SKIP(return, "no edu device (%04x:%04x) on " PCI_DEVICES, EDU_VENDOR, EDU_DEVICE);
 	ASSERT_EQ(0, bind_vfio_pci(self->bdf));
-	ASSERT_EQ(0, find_cdev(self->bdf, path, sizeof(path)));
+	ASSERT_EQ(0, cdev_of(self->bdf, path, sizeof(path)));
 	TH_LOG("edu %s, cdev %s", self->bdf, path);
 
 	self->iommufd = open("/dev/iommu", O_RDWR);

@@ -55,29 +55,9 @@ static int find_mdev(char *uuid, size_t len)
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(uuid, len, "%s", de->d_name);
-		closedir(d);
-		return 0;
-	}
-	closedir(d);
-	return -ENOENT;
-}
-
-/* "vfioN" of the mdev's VFIO cdev, from /sys/bus/mdev/devices/<uuid>/vfio-dev/. */
-static int find_cdev(const char *uuid, char *path, size_t len)
-{
-	char dir[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), MDEV_BUS "/%s/vfio-dev", uuid);
-	d = opendir(dir);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, "vfio", 4))
+		if (strlen(de->d_name) >= len)
 			continue;
-		snprintf(path, len, "/dev/vfio/devices/%s", de->d_name);
+		memcpy(uuid, de->d_name, strlen(de->d_name) + 1);
 		closedir(d);
 		return 0;
 	}
@@ -98,20 +78,6 @@ static int find_group(const char *uuid, char *path, size_t len)
 	target[n] = 0;
 	snprintf(path, len, "/dev/vfio/%s", basename(target));
 	return 0;
-}
-
-static int attach_pt(int devfd, uint32_t pt)
-{
-	struct vfio_device_attach_iommufd_pt cmd = { .argsz = sizeof(cmd), .pt_id = pt };
-
-	return ioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &cmd) ? -errno : 0;
-}
-
-static int detach_pt(int devfd)
-{
-	struct vfio_device_detach_iommufd_pt cmd = { .argsz = sizeof(cmd) };
-
-	return ioctl(devfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &cmd) ? -errno : 0;
 }
 
 /*
@@ -156,6 +122,15 @@ static void check_device(struct __test_metadata *_metadata, int devfd, uint8_t p
 	EXPECT_EQ((uint8_t)~pattern, b);
 }
 
+/* The VFIO cdev of the device named @name under MDEV_BUS. */
+static int cdev_of(const char *name, char *path, size_t len)
+{
+	char dev[PATH_MAX];
+
+	snprintf(dev, sizeof(dev), MDEV_BUS "/%s", name);
+	return vfio_find_cdev(dev, path, len);
+}
+
 FIXTURE(mtty)
 {
 	char uuid[64];
@@ -189,7 +164,7 @@ TEST_F(mtty, cdev)
 	uint64_t iova = 0;
 	uint8_t b;
 
-	ASSERT_EQ(0, find_cdev(self->uuid, path, sizeof(path)));
+	ASSERT_EQ(0, cdev_of(self->uuid, path, sizeof(path)));
 	TH_LOG("cdev %s", path);
 	iommufd = open("/dev/iommu", O_RDWR);
 	ASSERT_LE(0, iommufd);
@@ -244,7 +219,7 @@ TEST_F(mtty, cdev_close_order)
 	uint64_t iova = 0;
 	uint32_t ioas;
 
-	ASSERT_EQ(0, find_cdev(self->uuid, path, sizeof(path)));
+	ASSERT_EQ(0, cdev_of(self->uuid, path, sizeof(path)));
 	iommufd = open("/dev/iommu", O_RDWR);
 	ASSERT_LE(0, iommufd);
 	ASSERT_EQ(0, ioas_alloc(iommufd, &ioas));
@@ -315,7 +290,7 @@ TEST_F(mtty, cdev_after_group)
 	int iommufd, devfd;
 	uint32_t ioas;
 
-	ASSERT_EQ(0, find_cdev(self->uuid, path, sizeof(path)));
+	ASSERT_EQ(0, cdev_of(self->uuid, path, sizeof(path)));
 	iommufd = open("/dev/iommu", O_RDWR);
 	ASSERT_LE(0, iommufd);
 	ASSERT_EQ(0, ioas_alloc(iommufd, &ioas));
