@@ -309,8 +309,15 @@ impl Pages {
             gup_flags |= bindings::FOLL_WRITE;
         }
         let batch = pin_batch();
-        // SAFETY: We hold an `mmget` on `mm`; unlocked below.
-        unsafe { bindings::mmap_read_lock(mm) };
+        // C `pfn_reader_user_pin()`: the caller's own memory is pinned with
+        // `pin_user_pages_fast` (which takes the mmap lock only if it must); another mm's
+        // under its mmap read lock with `pin_user_pages_remote`.
+        // SAFETY: Reads the current task's `mm` pointer, only compared.
+        let local = unsafe { bindings::current_mm() } == mm;
+        if !local {
+            // SAFETY: We hold an `mmget` on `mm`; unlocked below.
+            unsafe { bindings::mmap_read_lock(mm) };
+        }
         let mut rc = Ok(());
         let mut i = s;
         'outer: while i <= l {
@@ -329,18 +336,24 @@ impl Pages {
                 }
                 let n = (end - i + 1).min(batch);
                 let uptr = self.uptr + (i as u64) * PAGE_SIZE;
-                // SAFETY: `mmap_read_lock(mm)` is held with an `mmget`; `pages[i..i + n]` is
-                // within the slots (`end < npages`) and is only written by GUP, under the
-                // `pins` lock that `st` borrows from.
+                // SAFETY: For another mm, `mmap_read_lock(mm)` is held with an `mmget`; for our
+                // own, no mmap lock is held (as `pin_user_pages_fast` requires). `pages[i..i +
+                // n]` is within the slots (`end < npages`) and is only written by GUP, under the
+                // `pins` lock that `st` borrows from; `n <= batch` fits a C int.
                 let got = unsafe {
-                    bindings::pin_user_pages_remote(
-                        mm,
-                        uptr as _,
-                        n as _,
-                        gup_flags,
-                        st.pages.as_mut_ptr().add(i),
-                        core::ptr::null_mut(),
-                    )
+                    let out = st.pages.as_mut_ptr().add(i);
+                    if local {
+                        bindings::pin_user_pages_fast(uptr as _, n as _, gup_flags, out) as isize
+                    } else {
+                        bindings::pin_user_pages_remote(
+                            mm,
+                            uptr as _,
+                            n as _,
+                            gup_flags,
+                            out,
+                            core::ptr::null_mut(),
+                        ) as isize
+                    }
                 };
                 if got <= 0 {
                     rc = Err(if got == 0 {
@@ -355,9 +368,11 @@ impl Pages {
                 i += got;
             }
         }
-        // SAFETY: Locked and referenced above.
+        // SAFETY: Locked (for another mm) and referenced above.
         unsafe {
-            bindings::mmap_read_unlock(mm);
+            if !local {
+                bindings::mmap_read_unlock(mm);
+            }
             bindings::mmput(mm);
         }
         rc
