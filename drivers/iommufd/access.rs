@@ -19,7 +19,7 @@
 //! driver's `unmap` op with none of these held (but `notify`).
 
 use crate::{
-    ctx::IommufdCtx,
+    ctx::{err_ptr, CtxRef, IommufdCtx},
     ioas::{Ioas, IoptState},
     iommufd_core::{
         errno::Errno,
@@ -173,7 +173,7 @@ struct AccessState {
 /// the creator's, valid until `destroy` returns.
 #[pin_data]
 pub(crate) struct Access {
-    ctx: *const IommufdCtx,
+    ctx: CtxRef,
     /// The object ID (C `access->obj.id`).
     id: u32,
     ops: *const bindings::iommufd_access_ops,
@@ -243,7 +243,7 @@ impl Access {
     /// `ops` must be a valid `struct iommufd_access_ops` and, with `data`, stay valid until
     /// [`Access::destroy`] returns.
     pub(crate) unsafe fn create(
-        ctx: &IommufdCtx,
+        ctx: CtxRef,
         ops: *const bindings::iommufd_access_ops,
         data: *mut c_void,
     ) -> Result<(Arc<Access>, u32), Errno> {
@@ -253,7 +253,7 @@ impl Access {
         let needs_pin = unsafe { shim::iommufd_rs_ops_needs_pin_pages(ops) };
         let access = Arc::pin_init(
             pin_init!(Access {
-                ctx: ctx as *const IommufdCtx,
+                ctx,
                 id,
                 ops,
                 data,
@@ -278,7 +278,7 @@ impl Access {
             }
         };
         // INVARIANT: the context reference the access holds.
-        ctx.get();
+        ctx.get_file();
         {
             let mut g = objects.lock();
             if g.table
@@ -297,9 +297,8 @@ impl Access {
 
     /// The context.
     fn ctx(&self) -> &IommufdCtx {
-        // SAFETY: The access holds a reference on its context until `destroy` (type
-        // invariants), and `&self` cannot outlive the creator's use of the access.
-        unsafe { &*self.ctx }
+        // The access holds a reference on its context until `destroy` (type invariants).
+        self.ctx.ctx()
     }
 
     /// Whether the driver pins pages (C `ops->needs_pin_pages`).
@@ -363,8 +362,8 @@ impl Access {
         }
         let ctx = this.ctx;
         drop(this);
-        // SAFETY: The access held this reference (type invariants); nothing uses `ctx` after.
-        unsafe { IommufdCtx::put(ctx) };
+        // The reference the access held (type invariants); nothing uses `ctx` after.
+        ctx.put_file();
     }
 
     /// C `iommufd_access_change_ioas()`: moves the access to `new` (or detaches it), telling
@@ -775,8 +774,10 @@ pub(crate) unsafe extern "C" fn iommufd_rs_access_create(
     data: *mut c_void,
     id: *mut u32,
 ) -> *mut bindings::iommufd_access {
-    // SAFETY: `ictx` is live for the call (caller's guarantee).
-    let ctx = unsafe { IommufdCtx::from_raw(ictx) };
+    // SAFETY: `ictx` is one of our contexts, live for the call (caller's guarantee).
+    let Some(ctx) = (unsafe { CtxRef::from_ptr(ictx.cast()) }) else {
+        return err_ptr(Errno::EINVAL);
+    };
     // SAFETY: `ops` and `data` as the caller guarantees.
     match unsafe { Access::create(ctx, ops, data) } {
         Ok((access, aid)) => {
@@ -784,7 +785,7 @@ pub(crate) unsafe extern "C" fn iommufd_rs_access_create(
             unsafe { *id = aid };
             Arc::into_raw(access).cast_mut().cast()
         }
-        Err(e) => (-(e.0 as isize)) as *mut bindings::iommufd_access,
+        Err(e) => err_ptr(e),
     }
 }
 

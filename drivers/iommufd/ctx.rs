@@ -41,6 +41,21 @@ pub(crate) fn kerr(e: Errno) -> Error {
     Error::from_errno(-e.0)
 }
 
+/// C `IS_ERR()`/`PTR_ERR()` on a pointer returned by the kernel or a driver: the errno of an
+/// error pointer, `ENOMEM` for NULL.
+pub(crate) fn ptr_err<T>(p: *mut T) -> Result<core::ptr::NonNull<T>, Errno> {
+    let v = p as isize;
+    if (-4095..0).contains(&v) {
+        return Err(Errno(-(v as i32)));
+    }
+    core::ptr::NonNull::new(p).ok_or(Errno::ENOMEM)
+}
+
+/// C `ERR_PTR(-errno)`, for pointers returned to C callers.
+pub(crate) fn err_ptr<T>(e: Errno) -> *mut T {
+    (-(e.0 as isize)) as *mut T
+}
+
 /// The state behind one open `/dev/iommu` file (C `struct iommufd_ctx`).
 #[pin_data(PinnedDrop)]
 pub(crate) struct IommufdCtx {
@@ -124,37 +139,6 @@ impl IommufdCtx {
     /// A reference for objects and kernel users.
     pub(crate) fn as_ref(&self) -> CtxRef {
         CtxRef(core::ptr::NonNull::from(self))
-    }
-
-    /// C `iommufd_ctx_get()`: a reference on the file that owns the context, so that it lives
-    /// until [`IommufdCtx::put`].
-    pub(crate) fn get(&self) {
-        // SAFETY: `self` lives, so its file is open (it owns `self`): taking another
-        // reference on it is valid.
-        unsafe { shim::iommufd_rs_get_file(self.file) };
-    }
-
-    /// C `iommufd_ctx_put()`: drops a reference taken by [`IommufdCtx::get`].
-    ///
-    /// # Safety
-    ///
-    /// `ctx` must be valid and the caller must own a reference from [`IommufdCtx::get`], which
-    /// this consumes; `ctx` may be freed by the time this returns.
-    pub(crate) unsafe fn put(ctx: *const IommufdCtx) {
-        // SAFETY: The caller owns a file reference (see above), so the file and `ctx` are
-        // alive until this `fput`.
-        unsafe { bindings::fput((*ctx).file) };
-    }
-
-    /// The context behind a `struct iommufd_ctx *` handed to kernel users.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must be the address of a live context and stay so for `'a` (the caller holds a
-    /// reference, as C's users of `struct iommufd_ctx *` do).
-    pub(crate) unsafe fn from_raw<'a>(ptr: *const bindings::iommufd_ctx) -> &'a IommufdCtx {
-        // SAFETY: By the caller's guarantee.
-        unsafe { &*ptr.cast::<IommufdCtx>() }
     }
 
     /// The object table.

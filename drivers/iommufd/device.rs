@@ -10,9 +10,9 @@
 //! [`crate::fault`]), the object table's lock.
 
 use crate::{
-    ctx::{CtxRef, Ucmd},
+    ctx::{ptr_err, CtxRef, Ucmd},
     fault,
-    hw_pagetable::{dev_iommu_ops, ptr_err, Hwpt, HwptPaging},
+    hw_pagetable::{dev_iommu_ops, Hwpt, HwptPaging},
     ioas::Ioas,
     iommufd_core::{errno::Errno, ucmd::device::HwInfo},
     object::{self, Object},
@@ -26,8 +26,6 @@ use kernel::{
     sync::{Arc, Mutex},
 };
 
-/// `IOMMU_NO_PASID`.
-pub(crate) const NO_PASID: u32 = 0;
 /// `IOMMU_HW_CAP_DIRTY_TRACKING`.
 const HW_CAP_DIRTY_TRACKING: u64 = 1 << 0;
 
@@ -40,6 +38,20 @@ pub(crate) struct AttachHandle {
 }
 
 impl AttachHandle {
+    /// A handle for `idev`'s attachment of its group, before the iommu core fills it.
+    fn new(idev: &Device) -> Result<KBox<AttachHandle>, Errno> {
+        KBox::new(
+            AttachHandle {
+                handle: bindings::iommu_attach_handle {
+                    domain: core::ptr::null_mut(),
+                },
+                idev,
+            },
+            GFP_KERNEL,
+        )
+        .map_err(|_| Errno::ENOMEM)
+    }
+
     /// The device that attached the group with this handle (C `handle->idev`).
     pub(crate) fn idev(&self) -> *const Device {
         self.idev
@@ -473,16 +485,7 @@ impl Device {
     /// C `iommufd_hwpt_attach_device()`: attaches the group, turning on IOPF for a HWPT
     /// with a fault object.
     fn attach_device(&self, state: &mut GroupState, hwpt: &Hwpt) -> Result<(), Errno> {
-        let mut handle = KBox::new(
-            AttachHandle {
-                handle: bindings::iommu_attach_handle {
-                    domain: core::ptr::null_mut(),
-                },
-                idev: self,
-            },
-            GFP_KERNEL,
-        )
-        .map_err(|_| Errno::ENOMEM)?;
+        let mut handle = AttachHandle::new(self)?;
         if hwpt.has_fault() {
             fault::iopf_enable(self)?;
         }
@@ -575,19 +578,11 @@ impl Device {
             unreserve(&state, reserved);
             return Err(e);
         }
-        let mut handle = match KBox::new(
-            AttachHandle {
-                handle: bindings::iommu_attach_handle {
-                    domain: core::ptr::null_mut(),
-                },
-                idev: self,
-            },
-            GFP_KERNEL,
-        ) {
+        let mut handle = match AttachHandle::new(self) {
             Ok(h) => h,
-            Err(_) => {
+            Err(e) => {
                 unreserve(&state, reserved);
-                return Err(Errno::ENOMEM);
+                return Err(e);
             }
         };
         // C `iommufd_hwpt_replace_device()`: IOPF goes on with the first HWPT with a fault

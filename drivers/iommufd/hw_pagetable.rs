@@ -8,7 +8,7 @@
 //! then `Ioas::iopt`, then the object table's lock.
 
 use crate::{
-    ctx::{CtxRef, Ucmd},
+    ctx::{ptr_err, CtxRef, Ucmd},
     device::Device,
     fault::{self, Fault},
     io_pagetable::DomainPtr,
@@ -35,15 +35,6 @@ pub(crate) const HWPT_FAULT_ID_VALID: u32 = 1 << 2;
 const HWPT_DATA_NONE: u32 = 0;
 /// C `IOMMU_HWPT_INVALIDATE_ENTRY_NUM_MAX`.
 const INVALIDATE_ENTRY_NUM_MAX: u32 = 1 << 19;
-
-/// C `IS_ERR()` on a pointer returned by a driver.
-pub(crate) fn ptr_err<T>(p: *mut T) -> Result<NonNull<T>, Errno> {
-    let v = p as isize;
-    if (-4095..0).contains(&v) {
-        return Err(Errno(-(v as i32)));
-    }
-    NonNull::new(p).ok_or(Errno::ENOMEM)
-}
 
 /// C `dev_iommu_ops()`: the IOMMU driver's ops of a device with an IOMMU.
 ///

@@ -647,7 +647,7 @@ impl IoptState {
                 data as usize as *mut u64,
             )
         };
-        let iter = crate::hw_pagetable::ptr_err(iter).map_err(|_| Errno::ENOMEM)?;
+        let iter = crate::ctx::ptr_err(iter).map_err(|_| Errno::ENOMEM)?;
         let mut gather = match new_gather() {
             Ok(g) => g,
             Err(e) => {

@@ -11,7 +11,7 @@
 //! taken back by unbind.
 
 use crate::{
-    ctx::{CtxRef, IommufdCtx},
+    ctx::{err_ptr, CtxRef, IommufdCtx},
     device::Device,
     iommufd_core::errno::Errno,
     object,
@@ -25,11 +25,6 @@ pub(crate) static REGISTRATIONS: [AtomicPtr<MiscDeviceRegistration<IommufdCtx>>;
     AtomicPtr::new(core::ptr::null_mut()),
     AtomicPtr::new(core::ptr::null_mut()),
 ];
-
-/// `ERR_PTR(-e)`.
-fn err_ptr<T>(e: Errno) -> *mut T {
-    (-(e.0 as isize)) as *mut T
-}
 
 /// The context behind `file`, if it is one of ours (C: `file->f_op == &iommufd_fops`).
 ///

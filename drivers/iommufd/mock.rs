@@ -15,6 +15,7 @@
 //! cast (C `container_of`).
 
 use crate::{
+    ctx::err_ptr,
     iommufd_core::{
         errno::Errno,
         ucmd::{
@@ -148,11 +149,6 @@ impl<T> CStatic<T> {
     const fn get(&self) -> *mut T {
         self.0.get()
     }
-}
-
-/// `ERR_PTR(-errno)`.
-fn err_ptr<T>(e: Errno) -> *mut T {
-    (-(e.0 as isize)) as *mut T
 }
 
 /// The errno of a kernel crate error.

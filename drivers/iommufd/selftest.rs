@@ -15,7 +15,7 @@
 use crate::{
     access::Access,
     ctx::Ucmd,
-    device::{Device, NO_PASID},
+    device::Device,
     iommufd_core::{
         errno::Errno,
         ucmd::test_cmd::{
@@ -130,7 +130,6 @@ impl Drop for SelftestObj {
             }
             idev.unbind();
         }
-        let _ = &self.mock;
     }
 }
 
@@ -182,7 +181,6 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             if !idev.is_mock() {
                 return Err(Errno::EINVAL);
             }
-            let _ = NO_PASID;
             // SAFETY: A bound mock device, alive while we hold its object.
             unsafe { mock::trigger_iopf(idev.dev(), pasid, grpid, perm, addr) }
         }
@@ -537,10 +535,10 @@ fn create_access(ucmd: &mut Ucmd<'_>, mut cmd: TestCmd, flags: u32) -> Result<()
     // SAFETY: Makes the anon-inode file whose private data is `raw`; its release frees `raw`.
     let file =
         unsafe { shim::iommufd_rs_test_staccess_getfile(raw.cast()) }.cast::<bindings::file>();
-    if (file as isize) < 0 && (file as isize) >= -4095 {
+    if let Err(e) = crate::ctx::ptr_err(file) {
         // SAFETY: No file owns `raw`: free it here.
         drop(unsafe { KBox::from_raw(raw) });
-        return Err(Errno(-(file as isize) as i32));
+        return Err(e);
     }
     // SAFETY: Reserves an fd of the current task.
     let fdno = unsafe { bindings::get_unused_fd_flags(bindings::O_CLOEXEC) };
@@ -562,7 +560,7 @@ fn create_access(ucmd: &mut Ucmd<'_>, mut cmd: TestCmd, flags: u32) -> Result<()
     // which destroys the access first.
     let created = unsafe {
         Access::create(
-            ucmd.ctx(),
+            ucmd.ctx().as_ref(),
             shim::iommufd_rs_test_access_ops(needs_pin),
             raw.cast(),
         )
