@@ -21,6 +21,24 @@ unload_iommufd() {
 	rmmod iommufd && echo "### UNLOADED module=$1" || echo "### UNLOAD-FAILED module=$1"
 }
 
+# shmem_thp_begin / shmem_thp_end: shmem (MAP_SHARED anonymous) memory in 2 MiB folios, on
+# compacted memory, then back to the boot setting.
+SHMEM_THP=/sys/kernel/mm/transparent_hugepage/shmem_enabled
+shmem_thp_begin() {
+	[ -w $SHMEM_THP ] || { echo "# shmem THP: $SHMEM_THP missing"; return 0; }
+	shmem_thp_was=$(sed 's/.*\[\(.*\)\].*/\1/' $SHMEM_THP)
+	echo 1 >/proc/sys/vm/compact_memory
+	echo always >$SHMEM_THP
+	echo "# shmem THP: shmem_enabled always (was $shmem_thp_was)"
+}
+
+shmem_thp_end() {
+	[ -n "$shmem_thp_was" ] || return 0
+	echo "$shmem_thp_was" >$SHMEM_THP
+	echo "# shmem THP: shmem_enabled back to $shmem_thp_was"
+	shmem_thp_was=
+}
+
 # run_suite KIND NAME MODULE TIMEOUT PROGRAM...: one suite between markers.
 run_suite() {
 	kind=$1 name=$2 mod=$3 tmo=$4
