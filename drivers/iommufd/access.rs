@@ -325,30 +325,16 @@ impl Access {
         *this.notify.lock() = true;
         let objects = this.ctx().objects();
         objects.lock().table.remove_user(this.id);
-        loop {
-            let rc = objects
-                .lock()
-                .table
-                .remove(this.id, Some(ObjType::Access as u32));
-            match rc {
-                // Dropped outside the table's lock.
-                Ok(obj) => {
-                    if !matches!(&obj, Object::Access(a) if core::ptr::eq(&**a, &*this)) {
-                        pr_warn!("iommufd: object {} was not this access\n", this.id);
-                    }
-                    drop(obj);
-                    break;
+        // Waits for lookups in flight, as C's REMOVE_WAIT_SHORTTERM; the object is dropped
+        // here, outside the table's lock.
+        match objects.remove_wait_shortterm(this.id, Some(ObjType::Access as u32)) {
+            Ok(obj) => {
+                if !matches!(&obj, Object::Access(a) if core::ptr::eq(&**a, &*this)) {
+                    pr_warn!("iommufd: object {} was not this access\n", this.id);
                 }
-                Err(Errno::EBUSY) => {
-                    // A lookup in flight: wait for it, as C's REMOVE_WAIT_SHORTTERM.
-                    // SAFETY: Sleeps; we hold no lock.
-                    unsafe { bindings::msleep(1) };
-                }
-                Err(_) => {
-                    pr_warn!("iommufd: access {} not in the table\n", this.id);
-                    break;
-                }
+                drop(obj);
             }
+            Err(e) => pr_warn!("iommufd: access {} not removed ({:?})\n", this.id, e),
         }
         let st = this.state.lock();
         if st.ioas.is_some() {

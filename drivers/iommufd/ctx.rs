@@ -19,7 +19,7 @@ use crate::{
             respond_len,
         },
     },
-    object::{self, CtxObjects, Objects},
+    object::{self, Objects},
     pages::{kernel_capable, AccountMode},
     user,
 };
@@ -27,7 +27,6 @@ use kernel::{
     bindings,
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
-    new_mutex,
     prelude::*,
     uaccess::{UserPtr, UserSlice},
     usercopy::copy_struct_from_user,
@@ -177,7 +176,7 @@ impl MiscDevice for IommufdCtx {
         };
         KBox::pin_init(
             try_pin_init!(IommufdCtx {
-                objects <- new_mutex!(CtxObjects::new(mode), "iommufd_ctx::objects"),
+                objects <- Objects::new(mode),
                 file: file.as_ptr(),
             }),
             GFP_KERNEL_ACCOUNT,

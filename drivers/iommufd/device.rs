@@ -370,37 +370,18 @@ impl Device {
     pub(crate) fn unbind(self: Arc<Self>) {
         let objects = self.ctx.objects();
         objects.lock().table.remove_user(self.id);
-        let mut tries = 0u32;
-        loop {
-            let r = objects.lock().table.remove(self.id, None);
-            match r {
-                Ok(obj) => {
-                    drop(obj);
-                    break;
-                }
-                Err(Errno::EBUSY) => {
-                    let refs = objects.lock().table.refs(self.id);
-                    if let Some((users, shortterm)) = refs {
-                        if users > shortterm {
-                            // Still attached: a caller bug. C warns and leaves the object to
-                            // the file's release.
-                            pr_warn!(
-                                "iommufd: unbind of device {} that is still in use\n",
-                                self.id
-                            );
-                            break;
-                        }
-                    }
-                    // An ioctl holds a short-term reference: C waits for it.
-                    tries += 1;
-                    if tries % 1000 == 0 {
-                        pr_warn!("iommufd: waiting to destroy device {}\n", self.id);
-                    }
-                    // SAFETY: Sleeping is allowed here (process context, no lock held).
-                    unsafe { bindings::msleep(1) };
-                }
-                Err(_) => break,
+        // Waits for ioctls in flight (short-term references), as C's REMOVE_WAIT_SHORTTERM.
+        match objects.remove_wait_shortterm(self.id, None) {
+            Ok(obj) => drop(obj),
+            // Still attached (a caller bug) or a lookup that never ended: C warns and leaves
+            // the object to the file's release.
+            Err(Errno::EBUSY) => {
+                pr_warn!(
+                    "iommufd: unbind of device {} that is still in use\n",
+                    self.id
+                )
             }
+            Err(_) => {}
         }
         drop(self);
     }

@@ -25,9 +25,15 @@ use crate::{
     storage::{KSlots, KStorage},
 };
 use kernel::{
+    new_condvar, new_mutex,
     prelude::*,
-    sync::{Arc, Mutex},
+    sync::{lock::mutex::MutexBackend, lock::Guard, Arc, CondVar, CondVarTimeoutResult, Mutex},
 };
+
+/// How long a destroy waits for in-flight lookups before it gives up (C
+/// `iommufd_object_dec_wait_shortterm`: 60 s, then "Time out waiting for iommufd object to
+/// become free").
+const DESTROY_WAIT_MS: u32 = 60_000;
 
 /// C `enum iommufd_object_type`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -103,6 +109,9 @@ pub(crate) struct CtxObjects {
     pub(crate) account_mode: AccountMode,
     /// C `groups`: the IOMMU groups of bound devices, with how many are bound.
     pub(crate) groups: KVec<(Arc<Group>, u32)>,
+    /// How many destroys sleep on [`Objects::destroy_wait`]: a reference given back wakes
+    /// them only if there are any.
+    destroy_waiters: u32,
 }
 
 impl CtxObjects {
@@ -115,6 +124,7 @@ impl CtxObjects {
             no_iommu_mode: false,
             account_mode,
             groups: KVec::new(),
+            destroy_waiters: 0,
         }
     }
 
@@ -129,8 +139,87 @@ impl CtxObjects {
     }
 }
 
-/// The lock around a context's objects.
-pub(crate) type Objects = Mutex<CtxObjects>;
+/// A context's objects: the table under its lock, and the wait queue of destroys that wait
+/// for in-flight lookups (C `ictx->objects` with `xa_lock`, and `ictx->destroy_wait`).
+#[pin_data]
+pub(crate) struct Objects {
+    #[pin]
+    inner: Mutex<CtxObjects>,
+    /// Destroys waiting for an object's short-term references to be given back.
+    #[pin]
+    destroy_wait: CondVar,
+}
+
+impl Objects {
+    /// An empty table with accounting mode `mode`.
+    pub(crate) fn new(mode: AccountMode) -> impl PinInit<Self> {
+        pin_init!(Objects {
+            inner <- new_mutex!(CtxObjects::new(mode), "iommufd_ctx::objects"),
+            destroy_wait <- new_condvar!("iommufd_ctx::destroy_wait"),
+        })
+    }
+
+    /// Locks the table.
+    pub(crate) fn lock(&self) -> Guard<'_, CtxObjects, MutexBackend> {
+        self.inner.lock()
+    }
+
+    /// Gives back a short-term reference taken by a lookup (C `iommufd_put_object`), waking
+    /// the destroys that wait for it.
+    fn put(&self, id: u32) {
+        let mut guard = self.lock();
+        guard.table.put(id);
+        let wake = guard.destroy_waiters != 0;
+        drop(guard);
+        if wake {
+            self.destroy_wait.notify_all();
+        }
+    }
+
+    /// Removes object `id` (of kind `kind`, if given) once no lookup holds it any more (C
+    /// `iommufd_object_remove(..., REMOVE_WAIT_SHORTTERM)`). The caller has dropped its own
+    /// long-term reference before. The object drains first: new lookups fail with `ENOENT`
+    /// (so overlapping lookups cannot starve the destroy), and this sleeps (uninterruptibly,
+    /// as C) until those in flight are given back, for at most [`DESTROY_WAIT_MS`]. `EBUSY`
+    /// on time-out or if long-term users remain; the object is then back to normal. The
+    /// caller drops the object after this returns (outside the lock).
+    pub(crate) fn remove_wait_shortterm(
+        &self,
+        id: u32,
+        kind: Option<u32>,
+    ) -> Result<Object, Errno> {
+        let mut guard = self.lock();
+        let mut shortterm = guard.table.start_drain(id, kind)?;
+        let mut left = kernel::time::msecs_to_jiffies(DESTROY_WAIT_MS);
+        while shortterm != 0 {
+            guard.destroy_waiters += 1;
+            let r = self.destroy_wait.wait_timeout(&mut guard, left);
+            guard.destroy_waiters -= 1;
+            if let CondVarTimeoutResult::Woken { jiffies } = r {
+                left = jiffies;
+            } else {
+                guard.table.stop_drain(id);
+                pr_crit!(
+                    "iommufd: time out waiting for object {} to become free\n",
+                    id
+                );
+                return Err(Errno::EBUSY);
+            }
+            shortterm = match guard.table.refs(id) {
+                Some((_, shortterm)) => shortterm,
+                // Cannot happen: only a destroy removes it, and this one is ours.
+                None => return Err(Errno::ENOENT),
+            };
+        }
+        let r = guard.table.remove(id, kind);
+        match r {
+            Ok(_) if guard.vfio_ioas == Some(id) => guard.vfio_ioas = None,
+            Ok(_) => {}
+            Err(_) => guard.table.stop_drain(id),
+        }
+        r
+    }
+}
 
 /// A reference to a published object of kind `T`, taken by a lookup and given back on drop
 /// (C: `iommufd_get_object` / `iommufd_put_object`). While it lives, `IOMMU_DESTROY` of the
@@ -178,7 +267,7 @@ impl core::ops::Deref for AnyRef<'_> {
 
 impl Drop for AnyRef<'_> {
     fn drop(&mut self) {
-        self.objects.lock().table.put(self.id);
+        self.objects.put(self.id);
     }
 }
 
@@ -216,7 +305,7 @@ fn lock_typed<'a, T>(
     match pick(obj) {
         Some(obj) => Ok(ObjRef { objects, id, obj }),
         None => {
-            objects.lock().table.put(id);
+            objects.put(id);
             Err(Errno::ENOENT)
         }
     }
@@ -275,7 +364,7 @@ impl<T> core::ops::Deref for ObjRef<'_, T> {
 
 impl<T> Drop for ObjRef<'_, T> {
     fn drop(&mut self) {
-        self.objects.lock().table.put(self.id);
+        self.objects.put(self.id);
     }
 }
 
@@ -312,6 +401,8 @@ pub(crate) fn get_compat_ioas(objects: &Objects) -> Result<ObjRef<'_, Ioas>, Err
             obj: ioas,
         }),
         Ok(_) => {
+            // Not an IOAS (cannot happen: `vfio_ioas` is cleared when its object goes):
+            // nobody can be waiting on a reference that was never handed out.
             guard.table.put(id);
             Err(Errno::ENODEV)
         }

@@ -15,6 +15,10 @@
 //!   ([`ObjectTable::add_user`]);
 //! - `IOMMU_DESTROY` ([`ObjectTable::remove`]) fails with `EBUSY` while anybody holds a
 //!   reference, `ENOENT` for an ID that is free, reserved, or of another kind;
+//! - a destroy that waits for in-flight references (C `REMOVE_WAIT_SHORTTERM`, used by device
+//!   unbind and access destroy) first drains the object ([`ObjectTable::start_drain`]): from
+//!   then on lookups fail with `ENOENT`, so lookups that keep overlapping cannot starve it
+//!   (C stops new lookups only once `shortterm_users` reached zero);
 //! - closing the file removes leaves (objects nobody references) until the table is empty
 //!   ([`ObjectTable::take_leaf`]).
 //!
@@ -45,6 +49,8 @@ pub enum Slot<O> {
         users: u32,
         /// The in-flight part of `users` (C: `shortterm_users - 1`).
         shortterm: u32,
+        /// A destroy waits for the in-flight references to end: no new lookups.
+        draining: bool,
     },
 }
 
@@ -142,6 +148,7 @@ impl<O: Clone + Kinded, S: Slots<Slot<O>>> ObjectTable<O, S> {
                     obj,
                     users: 0,
                     shortterm: 0,
+                    draining: false,
                 };
                 Ok(())
             }
@@ -158,13 +165,14 @@ impl<O: Clone + Kinded, S: Slots<Slot<O>>> ObjectTable<O, S> {
     }
 
     /// Looks up a published object of `kind` (`None`: any kind) and takes an in-flight
-    /// reference (C: `iommufd_get_object`). `ENOENT` otherwise.
+    /// reference (C: `iommufd_get_object`). `ENOENT` otherwise, and while it drains.
     pub fn get(&mut self, id: u32, kind: Option<u32>) -> Result<O> {
         match self.slot_mut(id) {
             Some(Slot::Live {
                 obj,
                 users,
                 shortterm,
+                draining: false,
             }) if kind.is_none() || kind == Some(obj.kind()) => {
                 *users = users.checked_add(1).ok_or(Errno::EBUSY)?;
                 *shortterm = shortterm.saturating_add(1);
@@ -207,6 +215,33 @@ impl<O: Clone + Kinded, S: Slots<Slot<O>>> ObjectTable<O, S> {
     pub fn remove_user(&mut self, id: u32) {
         if let Some(Slot::Live { users, .. }) = self.slot_mut(id) {
             *users = users.saturating_sub(1);
+        }
+    }
+
+    /// Starts draining a published object of `kind` (`None`: any kind) before a destroy
+    /// that waits for its in-flight references: lookups fail from now on. Returns those
+    /// references still held (C: `shortterm_users` after `iommufd_object_dec_wait_shortterm`
+    /// gave up the table's own); `ENOENT` if there is no such object.
+    pub fn start_drain(&mut self, id: u32, kind: Option<u32>) -> Result<u32> {
+        match self.slot_mut(id) {
+            Some(Slot::Live {
+                obj,
+                shortterm,
+                draining,
+                ..
+            }) if kind.is_none() || kind == Some(obj.kind()) => {
+                *draining = true;
+                Ok(*shortterm)
+            }
+            _ => Err(Errno::ENOENT),
+        }
+    }
+
+    /// Ends draining without destroying (the destroy failed; C restores `shortterm_users`):
+    /// lookups work again.
+    pub fn stop_drain(&mut self, id: u32) {
+        if let Some(Slot::Live { draining, .. }) = self.slot_mut(id) {
+            *draining = false;
         }
     }
 
@@ -362,5 +397,26 @@ mod tests {
         assert_eq!(t.remove(id, Some(8)), Err(Errno::ENOENT));
         assert_eq!(t.take_leaf(), Some((id, Obj(7, "x"))));
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn draining_stops_lookups_until_stopped() {
+        let mut t = table();
+        let id = t.reserve().unwrap();
+        t.finalize(id, Obj(7, "x")).unwrap();
+        assert_eq!(t.get(id, None), Ok(Obj(7, "x")));
+        assert_eq!(t.start_drain(id, Some(8)), Err(Errno::ENOENT));
+        assert_eq!(t.start_drain(id, Some(7)), Ok(1));
+        // Overlapping lookups cannot start while it drains; the one in flight ends.
+        assert_eq!(t.get(id, None), Err(Errno::ENOENT));
+        t.put(id);
+        assert_eq!(t.refs(id), Some((0, 0)));
+        // A failed destroy gives the object back to lookups.
+        t.stop_drain(id);
+        assert_eq!(t.get(id, Some(7)), Ok(Obj(7, "x")));
+        t.put(id);
+        assert_eq!(t.start_drain(id, None), Ok(0));
+        assert_eq!(t.remove(id, None), Ok(Obj(7, "x")));
+        assert_eq!(t.start_drain(id, None), Err(Errno::ENOENT));
     }
 }

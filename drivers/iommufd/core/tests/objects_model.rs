@@ -62,7 +62,12 @@ impl Slots<Slot<Obj>> for FailingVec {
 #[derive(Clone, Debug, PartialEq)]
 enum M {
     Reserved,
-    Live { obj: Obj, users: u32, short: u32 },
+    Live {
+        obj: Obj,
+        users: u32,
+        short: u32,
+        drain: bool,
+    },
 }
 
 #[derive(Default)]
@@ -88,6 +93,8 @@ enum Op {
     AddUser(u32),
     RemoveUser(u32),
     Remove(u32, Option<u32>),
+    StartDrain(u32, Option<u32>),
+    StopDrain(u32),
     TakeLeaf,
     FailNextReserve,
 }
@@ -103,7 +110,9 @@ fn op() -> impl Strategy<Value = Op> {
         2 => id.clone().prop_map(Op::Put),
         1 => id.clone().prop_map(Op::AddUser),
         1 => id.clone().prop_map(Op::RemoveUser),
-        2 => (id, kind).prop_map(|(i, k)| Op::Remove(i, k)),
+        2 => (id.clone(), kind.clone()).prop_map(|(i, k)| Op::Remove(i, k)),
+        1 => (id.clone(), kind).prop_map(|(i, k)| Op::StartDrain(i, k)),
+        1 => id.prop_map(Op::StopDrain),
         1 => Just(Op::TakeLeaf),
         1 => Just(Op::FailNextReserve),
     ]
@@ -150,7 +159,7 @@ proptest! {
                     let mok = m.m.get(&id) == Some(&M::Reserved);
                     prop_assert_eq!(ok, mok);
                     if mok {
-                        m.m.insert(id, M::Live { obj, users: 0, short: 0 });
+                        m.m.insert(id, M::Live { obj, users: 0, short: 0, drain: false });
                     }
                 }
                 Op::Abort(id) => {
@@ -162,7 +171,7 @@ proptest! {
                 Op::Get(id, kind) => {
                     let got = t.get(id, kind);
                     let want = match m.m.get_mut(&id) {
-                        Some(M::Live { obj, users, short })
+                        Some(M::Live { obj, users, short, drain: false })
                             if kind.is_none() || kind == Some(obj.kind) =>
                         {
                             *users += 1;
@@ -216,6 +225,25 @@ proptest! {
                         m.m.remove(&id);
                     }
                     prop_assert_eq!(got, want);
+                }
+                Op::StartDrain(id, kind) => {
+                    let got = t.start_drain(id, kind);
+                    let want = match m.m.get_mut(&id) {
+                        Some(M::Live { obj, short, drain, .. })
+                            if kind.is_none() || kind == Some(obj.kind) =>
+                        {
+                            *drain = true;
+                            Ok(*short)
+                        }
+                        _ => Err(Errno::ENOENT),
+                    };
+                    prop_assert_eq!(got, want);
+                }
+                Op::StopDrain(id) => {
+                    t.stop_drain(id);
+                    if let Some(M::Live { drain, .. }) = m.m.get_mut(&id) {
+                        *drain = false;
+                    }
                 }
                 Op::TakeLeaf => {
                     let got = t.take_leaf();

@@ -100,7 +100,9 @@ static inline int check_refs(int fd, void *va, uint64_t len, unsigned int refs)
 
 #ifdef VFIO_DEVICE_ATTACH_IOMMUFD_PT
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <unistd.h>
 
 /*
  * The VFIO cdev of a device, "/dev/vfio/devices/vfioN", from its sysfs directory @sysdev
@@ -125,6 +127,43 @@ static inline int vfio_find_cdev(const char *sysdev, char *path, size_t len)
 	}
 	closedir(d);
 	return -ENOENT;
+}
+
+/*
+ * The legacy VFIO path (QEMU's and DPDK's without the cdev): open /dev/vfio/vfio (the type1
+ * container iommufd emulates), check the API version and type1v2, open the group
+ * @group_path, check that it is viable and in no container yet, put it in the container and
+ * select VFIO_TYPE1v2_IOMMU. 0 with both open, or the negative errno of the step that failed
+ * (-EPROTO: an unexpected answer) with neither open.
+ */
+static inline int vfio_legacy_open(const char *group_path, int *container, int *group)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	int rc = 0;
+
+	*group = -1;
+	*container = open("/dev/vfio/vfio", O_RDWR);
+	if (*container < 0)
+		return -errno;
+	if (ioctl(*container, VFIO_GET_API_VERSION) != VFIO_API_VERSION ||
+	    ioctl(*container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) != 1)
+		rc = -EPROTO;
+	else if ((*group = open(group_path, O_RDWR)) < 0 ||
+		 ioctl(*group, VFIO_GROUP_GET_STATUS, &status))
+		rc = -errno;
+	else if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE) ||
+		 (status.flags & VFIO_GROUP_FLAGS_CONTAINER_SET))
+		rc = -EPROTO;
+	else if (ioctl(*group, VFIO_GROUP_SET_CONTAINER, container) ||
+		 ioctl(*container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
+		rc = -errno;
+	if (rc) {
+		if (*group >= 0)
+			close(*group);
+		close(*container);
+		*group = *container = -1;
+	}
+	return rc;
 }
 
 static inline int attach_pt(int devfd, uint32_t pt)

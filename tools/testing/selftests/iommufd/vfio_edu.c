@@ -12,9 +12,14 @@
  * not (or no longer) mapped must land nowhere in our buffers (the IOMMU faults it; dmesg shows
  * a DMAR fault line). Teardown unbinds edu from vfio-pci again.
  *
+ * Also: the VT-d driver's answers through IOMMU_GET_HW_INFO and IOMMU_HWPT_ALLOC, a manual
+ * HWPT carrying DMA, and the legacy path QEMU and DPDK use (the group on /dev/vfio/vfio, the
+ * type1 container iommufd emulates, VFIO_IOMMU_MAP_DMA).
+ *
  * With no edu device (e.g. the plain selftest plan, no IOMMU) every test is skipped.
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -236,7 +241,7 @@ FIXTURE(edu)
 {
 	char bdf[64];
 	int iommufd, devfd;
-	uint32_t ioas;
+	uint32_t ioas, devid;
 	volatile uint32_t *bar;
 	size_t bar_size;
 	uint8_t *src, *dst;
@@ -271,6 +276,7 @@ FIXTURE_SETUP(edu)
 	bind.iommufd = self->iommufd;
 	ASSERT_EQ(0, ioctl(self->devfd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
 	EXPECT_NE(0, bind.out_devid);
+	self->devid = bind.out_devid;
 	ASSERT_EQ(0, attach_pt(self->devfd, self->ioas));
 
 	/* Memory decode and bus mastering (vfio-pci leaves bus mastering to the user). */
@@ -393,6 +399,236 @@ TEST_F(edu, detach_then_close)
 	EXPECT_EQ(0, detach_pt(self->devfd));
 	EXPECT_EQ(0, destroy(self->iommufd, self->ioas));
 	EXPECT_EQ(0x010000ed, rd(self->bar, EDU_ID));
+}
+
+/* A VT-d register the Intel IOMMU driver exports in sysfs (hex), of the unit behind @bdf. */
+static int vtd_reg(const char *bdf, const char *name, uint64_t *val)
+{
+	char path[PATH_MAX], buf[32] = {};
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/iommu/intel-iommu/%s", bdf, name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	*val = strtoull(buf, NULL, 16);
+	return 0;
+}
+
+static int hwpt_alloc(int fd, uint32_t dev, uint32_t pt, uint32_t flags, uint32_t data_type,
+		      void *data, uint32_t data_len, uint32_t *out)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd), .flags = flags, .dev_id = dev, .pt_id = pt,
+		.data_type = data_type, .data_len = data_len, .data_uptr = (uintptr_t)data,
+	};
+	int rc = ioctl(fd, IOMMU_HWPT_ALLOC, &cmd);
+
+	if (out)
+		*out = cmd.out_hwpt_id;
+	return rc ? -errno : 0;
+}
+
+#define VTD_ECAP_SMTS (1ULL << 43) /* scalable mode */
+#define VTD_ECAP_SLADS (1ULL << 45) /* second-stage accessed/dirty */
+#define VTD_ECAP_NEST (1ULL << 26) /* nested translation */
+
+/*
+ * The Intel IOMMU driver through iommufd: IOMMU_GET_HW_INFO reports the unit's own CAP and
+ * ECAP registers (as its sysfs files show them), and IOMMU_HWPT_ALLOC gets the driver's
+ * answer for what this unit supports: a nesting parent needs scalable mode and NEST, dirty
+ * tracking needs scalable mode and SLADS, else EOPNOTSUPP; a nested (VTD_S1) page table on a
+ * parent that is not a nesting parent is iommufd's EINVAL. A plain paging HWPT is a real
+ * domain: edu DMA goes through it, and replacing it with the IOAS's automatic domain keeps
+ * working.
+ */
+TEST_F(edu, vtd_hw_info_and_hwpt_alloc)
+{
+	struct iommu_hw_info_vtd vtd = {};
+	struct iommu_hw_info info = {
+		.size = sizeof(info), .dev_id = self->devid,
+		.data_len = sizeof(vtd), .data_uptr = (uintptr_t)&vtd,
+	};
+	struct iommu_hwpt_vtd_s1 s1 = { .pgtbl_addr = 0, .addr_width = 48 };
+	uint64_t cap, ecap;
+	uint32_t hwpt, nested;
+	bool sm, nest, dirty;
+	int expect;
+
+	ASSERT_EQ(0, vtd_reg(self->bdf, "cap", &cap));
+	ASSERT_EQ(0, vtd_reg(self->bdf, "ecap", &ecap));
+	ASSERT_EQ(0, ioctl(self->iommufd, IOMMU_GET_HW_INFO, &info));
+	ASSERT_EQ(IOMMU_HW_INFO_TYPE_INTEL_VTD, info.out_data_type);
+	EXPECT_EQ(sizeof(vtd), info.data_len);
+	EXPECT_EQ(cap, vtd.cap_reg);
+	EXPECT_EQ(ecap, vtd.ecap_reg);
+	sm = ecap & VTD_ECAP_SMTS;
+	nest = sm && (ecap & VTD_ECAP_NEST);
+	dirty = sm && (ecap & VTD_ECAP_SLADS);
+	TH_LOG("VT-d cap %#llx ecap %#llx: scalable %d nest %d dirty %d capabilities %#llx",
+	       (unsigned long long)cap, (unsigned long long)ecap, sm, nest, dirty,
+	       (unsigned long long)info.out_capabilities);
+	if (!dirty)
+		EXPECT_EQ(0, info.out_capabilities & IOMMU_HW_CAP_DIRTY_TRACKING);
+
+	expect = nest ? 0 : -EOPNOTSUPP;
+	hwpt = 0;
+	EXPECT_EQ(expect, hwpt_alloc(self->iommufd, self->devid, self->ioas,
+				     IOMMU_HWPT_ALLOC_NEST_PARENT, 0, NULL, 0, &hwpt));
+	if (!expect)
+		EXPECT_EQ(0, destroy(self->iommufd, hwpt));
+	expect = dirty ? 0 : -EOPNOTSUPP;
+	EXPECT_EQ(expect, hwpt_alloc(self->iommufd, self->devid, self->ioas,
+				     IOMMU_HWPT_ALLOC_DIRTY_TRACKING, 0, NULL, 0, &hwpt));
+	if (!expect)
+		EXPECT_EQ(0, destroy(self->iommufd, hwpt));
+
+	/* A plain paging HWPT on the IOAS, attached in place of the automatic domain. */
+	ASSERT_EQ(0, hwpt_alloc(self->iommufd, self->devid, self->ioas, 0, 0, NULL, 0, &hwpt));
+	/* Nested on a parent that is not a nesting parent: iommufd refuses it, EINVAL. */
+	EXPECT_EQ(-EINVAL,
+		  hwpt_alloc(self->iommufd, self->devid, hwpt, 0, IOMMU_HWPT_DATA_VTD_S1, &s1,
+			     sizeof(s1), &nested));
+	ASSERT_EQ(0, attach_pt(self->devfd, hwpt));
+	EXPECT_EQ(-EBUSY, destroy(self->iommufd, hwpt));
+	ASSERT_EQ(0, map_fixed(self->iommufd, self->ioas, self->src, BUF_SIZE, IOVA_SRC));
+	ASSERT_EQ(0, map_fixed(self->iommufd, self->ioas, self->dst, BUF_SIZE, IOVA_DST));
+	ASSERT_EQ(0, edu_copy(self->bar, IOVA_SRC + PAGE, IOVA_DST + 3 * PAGE, PAGE));
+	EXPECT_EQ(0, memcmp(self->dst + 3 * PAGE, self->src + PAGE, PAGE));
+	EXPECT_TRUE(all_bytes(self->dst, 3 * PAGE, 0xee));
+
+	/* Back to the IOAS (an automatic domain): the mappings follow, the HWPT is free. */
+	ASSERT_EQ(0, attach_pt(self->devfd, self->ioas));
+	EXPECT_EQ(0, destroy(self->iommufd, hwpt));
+	ASSERT_EQ(0, edu_copy(self->bar, IOVA_SRC + 2 * PAGE, IOVA_DST, PAGE));
+	EXPECT_EQ(0, memcmp(self->dst, self->src + 2 * PAGE, PAGE));
+	EXPECT_EQ(0, unmap(self->iommufd, self->ioas, IOVA_SRC, BUF_SIZE, NULL));
+	EXPECT_EQ(0, unmap(self->iommufd, self->ioas, IOVA_DST, BUF_SIZE, NULL));
+	EXPECT_EQ(0, detach_pt(self->devfd));
+}
+
+/* The VFIO group number of @bdf (its iommu_group link), or -1. */
+static int group_of(const char *bdf)
+{
+	char link[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), PCI_DEVICES "/%s/iommu_group", bdf);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return -1;
+	target[n] = 0;
+	return atoi(basename(target));
+}
+
+static int map_dma(int container, void *va, uint64_t iova, uint64_t len, uint32_t flags)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map), .flags = flags, .vaddr = (uintptr_t)va,
+		.iova = iova, .size = len,
+	};
+
+	return ioctl(container, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
+}
+
+static int unmap_dma(int container, uint64_t iova, uint64_t len, uint64_t *done)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap), .iova = iova, .size = len,
+	};
+	int rc = ioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap);
+
+	if (done)
+		*done = unmap.size;
+	return rc ? -errno : 0;
+}
+
+/*
+ * What QEMU and DPDK do without the cdev: edu's VFIO group on /dev/vfio/vfio (the type1
+ * container that iommufd emulates), VFIO_SET_IOMMU type1v2, VFIO_GROUP_GET_DEVICE_FD, and DMA
+ * through VFIO_IOMMU_MAP_DMA mappings. A read-only mapping can be read by the device; after
+ * VFIO_IOMMU_UNMAP_DMA a DMA to the IOVA lands nowhere.
+ */
+TEST(edu_legacy_container)
+{
+	struct vfio_iommu_type1_info info = { .argsz = sizeof(info) };
+	struct vfio_region_info bar0 = {
+		.argsz = sizeof(bar0), .index = VFIO_PCI_BAR0_REGION_INDEX,
+	};
+	struct vfio_region_info cfg = {
+		.argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX,
+	};
+	int container, group, devfd, gnum;
+	volatile uint32_t *bar;
+	uint8_t *src, *dst;
+	char bdf[64], path[PATH_MAX];
+	uint64_t done;
+	uint16_t cmd;
+
+	if (find_edu(bdf, sizeof(bdf)))
+		SKIP(return, "no edu device (%04x:%04x) on " PCI_DEVICES, EDU_VENDOR, EDU_DEVICE);
+	ASSERT_EQ(0, bind_vfio_pci(bdf));
+	gnum = group_of(bdf);
+	ASSERT_LE(0, gnum);
+	snprintf(path, sizeof(path), "/dev/vfio/%d", gnum);
+
+	ASSERT_EQ(0, vfio_legacy_open(path, &container, &group));
+	ASSERT_EQ(0, ioctl(container, VFIO_IOMMU_GET_INFO, &info));
+	EXPECT_TRUE(info.flags & VFIO_IOMMU_INFO_PGSIZES);
+	EXPECT_TRUE(info.iova_pgsizes & PAGE); /* VT-d maps 4 KiB pages */
+
+	devfd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	ASSERT_LE(0, devfd);
+	ASSERT_EQ(0, ioctl(devfd, VFIO_DEVICE_GET_REGION_INFO, &cfg));
+	ASSERT_EQ(2, pread(devfd, &cmd, 2, cfg.offset + PCI_COMMAND));
+	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	ASSERT_EQ(2, pwrite(devfd, &cmd, 2, cfg.offset + PCI_COMMAND));
+	ASSERT_EQ(0, ioctl(devfd, VFIO_DEVICE_GET_REGION_INFO, &bar0));
+	bar = mmap(NULL, bar0.size, PROT_READ | PROT_WRITE, MAP_SHARED, devfd, bar0.offset);
+	ASSERT_NE(MAP_FAILED, bar);
+	EXPECT_EQ(0x010000ed, rd(bar, EDU_ID));
+
+	src = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	dst = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, src);
+	ASSERT_NE(MAP_FAILED, dst);
+	for (size_t i = 0; i < BUF_SIZE; i++)
+		src[i] = (uint8_t)(i * 5 + 1);
+	memset(dst, 0xee, BUF_SIZE);
+
+	ASSERT_EQ(0, map_dma(container, src, IOVA_SRC, BUF_SIZE, VFIO_DMA_MAP_FLAG_READ));
+	ASSERT_EQ(0, map_dma(container, dst, IOVA_DST, BUF_SIZE,
+			     VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE));
+	/* The same IOVA twice: type1 says EEXIST. */
+	EXPECT_EQ(-EEXIST, map_dma(container, dst, IOVA_DST, PAGE, VFIO_DMA_MAP_FLAG_READ));
+	ASSERT_EQ(0, edu_copy(bar, IOVA_SRC + PAGE, IOVA_DST + 2 * PAGE, PAGE));
+	EXPECT_EQ(0, memcmp(dst + 2 * PAGE, src + PAGE, PAGE));
+	EXPECT_TRUE(all_bytes(dst, 2 * PAGE, 0xee));
+	EXPECT_TRUE(all_bytes(dst + 3 * PAGE, PAGE, 0xee));
+
+	/* Unmapped: the next DMA to the page just written (IOTLB warm) lands nowhere. */
+	ASSERT_EQ(0, edu_dma(bar, IOVA_SRC, EDU_BUF, EDU_XFER, 0));
+	EXPECT_EQ(0, unmap_dma(container, IOVA_DST, BUF_SIZE, &done));
+	EXPECT_EQ(BUF_SIZE, done);
+	memset(dst, 0xee, BUF_SIZE);
+	ASSERT_EQ(0, edu_dma(bar, EDU_BUF, IOVA_DST + 2 * PAGE, EDU_XFER, EDU_DMA_TO_RAM));
+	EXPECT_TRUE(all_bytes(dst, BUF_SIZE, 0xee));
+	EXPECT_EQ(0, unmap_dma(container, IOVA_SRC, BUF_SIZE, &done));
+	EXPECT_EQ(BUF_SIZE, done);
+
+	munmap((void *)bar, bar0.size);
+	EXPECT_EQ(0, close(devfd));
+	EXPECT_EQ(0, ioctl(group, VFIO_GROUP_UNSET_CONTAINER));
+	EXPECT_EQ(0, close(group));
+	EXPECT_EQ(0, close(container));
+	munmap(src, BUF_SIZE);
+	munmap(dst, BUF_SIZE);
+	unbind_vfio_pci(bdf);
 }
 
 TEST_HARNESS_MAIN

@@ -253,21 +253,9 @@ TEST_F(mtty, group_container)
 
 	ASSERT_EQ(0, find_group(self->uuid, path, sizeof(path)));
 	TH_LOG("group %s", path);
-	container = open("/dev/vfio/vfio", O_RDWR);
-	ASSERT_LE(0, container);
-	EXPECT_EQ(VFIO_API_VERSION, ioctl(container, VFIO_GET_API_VERSION));
-	EXPECT_EQ(1, ioctl(container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU));
-
-	group = open(path, O_RDWR);
-	ASSERT_LE(0, group);
-	ASSERT_EQ(0, ioctl(group, VFIO_GROUP_GET_STATUS, &status));
-	EXPECT_TRUE(status.flags & VFIO_GROUP_FLAGS_VIABLE);
-	EXPECT_FALSE(status.flags & VFIO_GROUP_FLAGS_CONTAINER_SET);
-
-	ASSERT_EQ(0, ioctl(group, VFIO_GROUP_SET_CONTAINER, &container));
+	ASSERT_EQ(0, vfio_legacy_open(path, &container, &group));
 	ASSERT_EQ(0, ioctl(group, VFIO_GROUP_GET_STATUS, &status));
 	EXPECT_TRUE(status.flags & VFIO_GROUP_FLAGS_CONTAINER_SET);
-	ASSERT_EQ(0, ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
 
 	devfd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, self->uuid);
 	ASSERT_LE(0, devfd);
