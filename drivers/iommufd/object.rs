@@ -24,6 +24,7 @@ use crate::{
     pages::AccountMode,
     storage::{KSlots, KStorage},
 };
+use core::mem::ManuallyDrop;
 use kernel::{
     new_condvar, new_mutex,
     prelude::*,
@@ -224,10 +225,17 @@ impl Objects {
 /// A reference to a published object of kind `T`, taken by a lookup and given back on drop
 /// (C: `iommufd_get_object` / `iommufd_put_object`). While it lives, `IOMMU_DESTROY` of the
 /// object fails with `EBUSY`.
+///
+/// # Invariants
+///
+/// `obj` is dropped exactly once, in `drop`, before the reference is given back: a destroy
+/// that waits for it ([`Objects::remove_wait_shortterm`]) then holds the last `Arc`, so the
+/// object's release (e.g. a device's DMA ownership) is done when the destroy returns, never
+/// later by a lookup.
 pub(crate) struct ObjRef<'a, T> {
     objects: &'a Objects,
     id: u32,
-    obj: Arc<T>,
+    obj: ManuallyDrop<Arc<T>>,
 }
 
 impl<T> ObjRef<'_, T> {
@@ -239,15 +247,20 @@ impl<T> ObjRef<'_, T> {
     /// A reference to the object that outlives the lookup (it does not keep it from being
     /// destroyed by `IOMMU_DESTROY`).
     pub(crate) fn arc(&self) -> Arc<T> {
-        self.obj.clone()
+        Arc::clone(&self.obj)
     }
 }
 
 /// A lookup of any kind (C `iommufd_get_object(ictx, id, IOMMUFD_OBJ_ANY)`).
+///
+/// # Invariants
+///
+/// As [`ObjRef`]: `obj` is dropped exactly once, in `drop`, before the reference is given
+/// back.
 pub(crate) struct AnyRef<'a> {
     objects: &'a Objects,
     id: u32,
-    obj: Object,
+    obj: ManuallyDrop<Object>,
 }
 
 impl AnyRef<'_> {
@@ -267,6 +280,8 @@ impl core::ops::Deref for AnyRef<'_> {
 
 impl Drop for AnyRef<'_> {
     fn drop(&mut self) {
+        // SAFETY: `obj` is not used after this (type invariants).
+        unsafe { ManuallyDrop::drop(&mut self.obj) };
         self.objects.put(self.id);
     }
 }
@@ -276,7 +291,7 @@ pub(crate) fn get_any(objects: &Objects, id: u32) -> Result<AnyRef<'_>, Errno> {
     if should_fail() {
         return Err(Errno::ENOENT);
     }
-    let obj = objects.lock().table.get(id, None)?;
+    let obj = ManuallyDrop::new(objects.lock().table.get(id, None)?);
     Ok(AnyRef { objects, id, obj })
 }
 
@@ -303,7 +318,11 @@ fn lock_typed<'a, T>(
 ) -> Result<ObjRef<'a, T>, Errno> {
     let obj = objects.lock().table.get(id, Some(kind as u32))?;
     match pick(obj) {
-        Some(obj) => Ok(ObjRef { objects, id, obj }),
+        Some(obj) => Ok(ObjRef {
+            objects,
+            id,
+            obj: ManuallyDrop::new(obj),
+        }),
         None => {
             objects.put(id);
             Err(Errno::ENOENT)
@@ -364,6 +383,8 @@ impl<T> core::ops::Deref for ObjRef<'_, T> {
 
 impl<T> Drop for ObjRef<'_, T> {
     fn drop(&mut self) {
+        // SAFETY: `obj` is not used after this (type invariants).
+        unsafe { ManuallyDrop::drop(&mut self.obj) };
         self.objects.put(self.id);
     }
 }
@@ -398,7 +419,7 @@ pub(crate) fn get_compat_ioas(objects: &Objects) -> Result<ObjRef<'_, Ioas>, Err
         Ok(Object::Ioas(ioas)) => Ok(ObjRef {
             objects,
             id,
-            obj: ioas,
+            obj: ManuallyDrop::new(ioas),
         }),
         Ok(_) => {
             // Not an IOAS (cannot happen: `vfio_ioas` is cleared when its object goes):
