@@ -324,10 +324,9 @@ impl Access {
     pub(crate) fn destroy(this: Arc<Access>) {
         *this.notify.lock() = true;
         let objects = this.ctx().objects();
-        objects.lock().table.remove_user(this.id);
-        // Waits for lookups in flight, as C's REMOVE_WAIT_SHORTTERM; the object is dropped
-        // here, outside the table's lock.
-        match objects.remove_wait_shortterm(this.id, Some(ObjType::Access as u32)) {
+        // Drops the creator's reference and waits for lookups in flight (C
+        // `iommufd_object_destroy_user`); the object is dropped here, outside the table's lock.
+        match objects.destroy_user(this.id, Some(ObjType::Access as u32)) {
             Ok(obj) => {
                 if !matches!(&obj, Object::Access(a) if core::ptr::eq(&**a, &*this)) {
                     pr_warn!("iommufd: object {} was not this access\n", this.id);

@@ -369,9 +369,9 @@ impl Device {
     /// reference and destroys the object, waiting for in-flight lookups to finish.
     pub(crate) fn unbind(self: Arc<Self>) {
         let objects = self.ctx.objects();
-        objects.lock().table.remove_user(self.id);
-        // Waits for ioctls in flight (short-term references), as C's REMOVE_WAIT_SHORTTERM.
-        match objects.remove_wait_shortterm(self.id, None) {
+        // Drops the driver's reference and waits for ioctls in flight (short-term references),
+        // as C's `iommufd_object_destroy_user`.
+        match objects.destroy_user(self.id, None) {
             Ok(obj) => drop(obj),
             // Still attached (a caller bug) or a lookup that never ended: C warns and leaves
             // the object to the file's release.

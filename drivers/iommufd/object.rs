@@ -177,19 +177,17 @@ impl Objects {
         }
     }
 
-    /// Removes object `id` (of kind `kind`, if given) once no lookup holds it any more (C
-    /// `iommufd_object_remove(..., REMOVE_WAIT_SHORTTERM)`). The caller has dropped its own
-    /// long-term reference before. The object drains first: new lookups fail with `ENOENT`
+    /// Drops the caller's long-term reference on object `id` (of kind `kind`, if given) and
+    /// removes the object once no lookup holds it any more (C `iommufd_object_destroy_user`:
+    /// `iommufd_object_remove(..., REMOVE_WAIT_SHORTTERM)`; the reference is consumed whatever
+    /// the result, as there). The object drains first: new lookups fail with `ENOENT`
     /// (so overlapping lookups cannot starve the destroy), and this sleeps (uninterruptibly,
     /// as C) until those in flight are given back, for at most [`DESTROY_WAIT_MS`]. `EBUSY`
     /// on time-out or if long-term users remain; the object is then back to normal. The
     /// caller drops the object after this returns (outside the lock).
-    pub(crate) fn remove_wait_shortterm(
-        &self,
-        id: u32,
-        kind: Option<u32>,
-    ) -> Result<Object, Errno> {
+    pub(crate) fn destroy_user(&self, id: u32, kind: Option<u32>) -> Result<Object, Errno> {
         let mut guard = self.lock();
+        guard.table.remove_user(id);
         let mut shortterm = guard.table.start_drain(id, kind)?;
         let mut left = kernel::time::msecs_to_jiffies(DESTROY_WAIT_MS);
         while shortterm != 0 {
@@ -229,7 +227,7 @@ impl Objects {
 /// # Invariants
 ///
 /// `obj` is dropped exactly once, in `drop`, before the reference is given back: a destroy
-/// that waits for it ([`Objects::remove_wait_shortterm`]) then holds the last `Arc`, so the
+/// that waits for it ([`Objects::destroy_user`]) then holds the last `Arc`, so the
 /// object's release (e.g. a device's DMA ownership) is done when the destroy returns, never
 /// later by a lookup.
 pub(crate) struct ObjRef<'a, T> {
