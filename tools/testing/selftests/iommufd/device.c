@@ -75,17 +75,6 @@ static int check_map(int fd, uint32_t hwpt, uint64_t iova, void *buf, size_t len
 	return ioctl(fd, IOMMU_TEST_CMD, &cmd) ? -errno : 0;
 }
 
-static int hwpt_alloc(int fd, uint32_t dev_id, uint32_t pt_id, uint32_t *out)
-{
-	struct iommu_hwpt_alloc cmd = {
-		.size = sizeof(cmd), .dev_id = dev_id, .pt_id = pt_id,
-	};
-	int rc = ioctl(fd, IOMMU_HWPT_ALLOC, &cmd);
-
-	*out = cmd.out_hwpt_id;
-	return rc ? -errno : 0;
-}
-
 FIXTURE(device)
 {
 	int fd;
@@ -196,7 +185,7 @@ TEST_F(device, manual_hwpt_busy)
 	uint32_t stdev, hwpt, idev, manual;
 
 	ASSERT_EQ(0, mock_domain(self->fd, self->ioas_id, &stdev, &hwpt, &idev));
-	ASSERT_EQ(0, hwpt_alloc(self->fd, idev, self->ioas_id, &manual));
+	ASSERT_EQ(0, hwpt_alloc(self->fd, idev, self->ioas_id, 0, 0, NULL, 0, &manual));
 	ASSERT_NE(hwpt, manual);
 	ASSERT_EQ(0, check_map(self->fd, manual, BASE, self->buf, NPAGES * PAGE));
 	ASSERT_EQ(0, mock_replace(self->fd, stdev, manual, NULL));

@@ -16,6 +16,21 @@
 
 #include <linux/iommufd.h>
 
+/* IOMMU_HWPT_ALLOC on @pt for @dev, with @flags and driver data (@data_type, may be 0/NULL). */
+static inline int hwpt_alloc(int fd, uint32_t dev, uint32_t pt, uint32_t flags,
+			     uint32_t data_type, void *data, uint32_t data_len, uint32_t *out)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd), .flags = flags, .dev_id = dev, .pt_id = pt,
+		.data_type = data_type, .data_len = data_len, .data_uptr = (uintptr_t)data,
+	};
+	int rc = ioctl(fd, IOMMU_HWPT_ALLOC, &cmd);
+
+	if (out)
+		*out = cmd.out_hwpt_id;
+	return rc ? -errno : 0;
+}
+
 static inline int ioas_alloc(int fd, uint32_t *id)
 {
 	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
@@ -99,6 +114,31 @@ static inline int check_refs(int fd, void *va, uint64_t len, unsigned int refs)
 #endif
 
 #ifdef VFIO_DEVICE_ATTACH_IOMMUFD_PT
+/* VFIO_IOMMU_MAP_DMA of [@va, @va + @size) at @iova, VFIO_DMA_MAP_FLAG_* @flags. */
+static inline int vfio_map_dma(int fd, void *va, uint64_t iova, uint64_t size, uint32_t flags)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map), .flags = flags, .vaddr = (uintptr_t)va,
+		.iova = iova, .size = size,
+	};
+
+	return ioctl(fd, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
+}
+
+/* VFIO_IOMMU_UNMAP_DMA with VFIO_DMA_UNMAP_FLAG_* @flags; the bytes unmapped in *@out. */
+static inline int vfio_unmap_dma(int fd, uint64_t iova, uint64_t size, uint32_t flags,
+				 uint64_t *out)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap), .flags = flags, .iova = iova, .size = size,
+	};
+	int rc = ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
+
+	if (out)
+		*out = unmap.size;
+	return rc ? -errno : 0;
+}
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>

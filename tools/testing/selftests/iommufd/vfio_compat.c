@@ -20,6 +20,7 @@
 #include <linux/vfio.h>
 
 #include "kselftest_harness.h"
+#include "rs_utils.h"
 
 #define PAGE 4096UL
 #define BASE (1UL << 24)
@@ -33,29 +34,7 @@ static int vfio_ioas(int fd, uint16_t op, uint32_t *id)
 	return rc ? -errno : 0;
 }
 
-static int map_dma(int fd, void *va, uint64_t iova, uint64_t size)
-{
-	struct vfio_iommu_type1_dma_map map = {
-		.argsz = sizeof(map),
-		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-		.vaddr = (uintptr_t)va,
-		.iova = iova,
-		.size = size,
-	};
-
-	return ioctl(fd, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
-}
-
-static int unmap_dma(int fd, uint64_t iova, uint64_t size, uint32_t flags, uint64_t *out)
-{
-	struct vfio_iommu_type1_dma_unmap unmap = {
-		.argsz = sizeof(unmap), .flags = flags, .iova = iova, .size = size,
-	};
-	int rc = ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
-
-	*out = unmap.size;
-	return rc ? -errno : 0;
-}
+#define RW (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
 
 FIXTURE(compat)
 {
@@ -131,21 +110,21 @@ TEST_F(compat, map_unmap_both_apis)
 	EXPECT_EQ(1, ioctl(self->fd, VFIO_CHECK_EXTENSION, VFIO_DMA_CC_IOMMU));
 	ASSERT_EQ(0, ioctl(self->fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
 
-	ASSERT_EQ(0, map_dma(self->fd, self->buf, BASE, 8 * PAGE));
-	EXPECT_EQ(-EEXIST, map_dma(self->fd, self->buf, BASE + PAGE, PAGE));
+	ASSERT_EQ(0, vfio_map_dma(self->fd, self->buf, BASE, 8 * PAGE, RW));
+	EXPECT_EQ(-EEXIST, vfio_map_dma(self->fd, self->buf, BASE + PAGE, PAGE, RW));
 	/* The IOAS API sees the VFIO mapping. */
 	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_UNMAP, &unmap));
 	EXPECT_EQ(8 * PAGE, unmap.length);
 	/* As VFIO type1: unmapping nothing succeeds and reports 0 bytes. */
 	out = 1;
-	EXPECT_EQ(0, unmap_dma(self->fd, BASE, 8 * PAGE, 0, &out));
+	EXPECT_EQ(0, vfio_unmap_dma(self->fd, BASE, 8 * PAGE, 0, &out));
 	EXPECT_EQ(0, out);
 
 	/* Unmap-all needs iova and size 0, and reports the bytes. */
-	ASSERT_EQ(0, map_dma(self->fd, self->buf, BASE, 4 * PAGE));
-	ASSERT_EQ(0, map_dma(self->fd, self->buf, BASE + 16 * PAGE, 2 * PAGE));
-	EXPECT_EQ(-EINVAL, unmap_dma(self->fd, BASE, 0, VFIO_DMA_UNMAP_FLAG_ALL, &out));
-	ASSERT_EQ(0, unmap_dma(self->fd, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, &out));
+	ASSERT_EQ(0, vfio_map_dma(self->fd, self->buf, BASE, 4 * PAGE, RW));
+	ASSERT_EQ(0, vfio_map_dma(self->fd, self->buf, BASE + 16 * PAGE, 2 * PAGE, RW));
+	EXPECT_EQ(-EINVAL, vfio_unmap_dma(self->fd, BASE, 0, VFIO_DMA_UNMAP_FLAG_ALL, &out));
+	ASSERT_EQ(0, vfio_unmap_dma(self->fd, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, &out));
 	EXPECT_EQ(6 * PAGE, out);
 }
 
@@ -155,19 +134,19 @@ TEST_F(compat, type1_cuts_type1v2_does_not)
 
 	/* type1v2: only whole mappings. */
 	ASSERT_EQ(0, ioctl(self->fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
-	ASSERT_EQ(0, map_dma(self->fd, self->buf, BASE, 8 * PAGE));
-	EXPECT_EQ(-ENOENT, unmap_dma(self->fd, BASE + 2 * PAGE, 2 * PAGE, 0, &out));
-	ASSERT_EQ(0, unmap_dma(self->fd, BASE, 8 * PAGE, 0, &out));
+	ASSERT_EQ(0, vfio_map_dma(self->fd, self->buf, BASE, 8 * PAGE, RW));
+	EXPECT_EQ(-ENOENT, vfio_unmap_dma(self->fd, BASE + 2 * PAGE, 2 * PAGE, 0, &out));
+	ASSERT_EQ(0, vfio_unmap_dma(self->fd, BASE, 8 * PAGE, 0, &out));
 	EXPECT_EQ(8 * PAGE, out);
 
 	/* type1: unmapping inside a mapping cuts it; both ends stay mapped. */
 	ASSERT_EQ(0, ioctl(self->fd, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU));
-	ASSERT_EQ(0, map_dma(self->fd, self->buf, BASE, 8 * PAGE));
-	ASSERT_EQ(0, unmap_dma(self->fd, BASE + 2 * PAGE, 2 * PAGE, 0, &out));
+	ASSERT_EQ(0, vfio_map_dma(self->fd, self->buf, BASE, 8 * PAGE, RW));
+	ASSERT_EQ(0, vfio_unmap_dma(self->fd, BASE + 2 * PAGE, 2 * PAGE, 0, &out));
 	EXPECT_EQ(2 * PAGE, out);
-	ASSERT_EQ(0, unmap_dma(self->fd, BASE, 2 * PAGE, 0, &out));
+	ASSERT_EQ(0, vfio_unmap_dma(self->fd, BASE, 2 * PAGE, 0, &out));
 	EXPECT_EQ(2 * PAGE, out);
-	ASSERT_EQ(0, unmap_dma(self->fd, BASE + 4 * PAGE, 4 * PAGE, 0, &out));
+	ASSERT_EQ(0, vfio_unmap_dma(self->fd, BASE + 4 * PAGE, 4 * PAGE, 0, &out));
 	EXPECT_EQ(4 * PAGE, out);
 }
 
@@ -215,7 +194,7 @@ TEST_F(compat, destroyed_compat_ioas_is_forgotten)
 
 	ASSERT_EQ(0, ioctl(self->fd, IOMMU_DESTROY, &d));
 	EXPECT_EQ(-ENODEV, vfio_ioas(self->fd, IOMMU_VFIO_IOAS_GET, &id));
-	EXPECT_EQ(-ENODEV, map_dma(self->fd, self->buf, BASE, PAGE));
+	EXPECT_EQ(-ENODEV, vfio_map_dma(self->fd, self->buf, BASE, PAGE, RW));
 	/* A new IOAS with the same ID is not the compat IOAS. */
 	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_ALLOC, &alloc));
 	EXPECT_EQ(self->ioas, alloc.out_ioas_id);

@@ -237,6 +237,37 @@ static int cdev_of(const char *name, char *path, size_t len)
 	return vfio_find_cdev(dev, path, len);
 }
 
+/*
+ * Turns on memory decode and bus mastering of the VFIO device @devfd (vfio-pci leaves bus
+ * mastering to the user) and maps its BAR0 (mmap-able, at least the 0x100 edu registers);
+ * its size in *@size.
+ */
+static volatile uint32_t *edu_enable(struct __test_metadata *_metadata, int devfd,
+				     size_t *size)
+{
+	struct vfio_region_info bar0 = {
+		.argsz = sizeof(bar0), .index = VFIO_PCI_BAR0_REGION_INDEX,
+	};
+	struct vfio_region_info cfg = {
+		.argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX,
+	};
+	volatile uint32_t *bar;
+	uint16_t cmd;
+
+	ASSERT_EQ(0, ioctl(devfd, VFIO_DEVICE_GET_REGION_INFO, &cfg));
+	ASSERT_EQ(2, pread(devfd, &cmd, 2, cfg.offset + PCI_COMMAND));
+	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	ASSERT_EQ(2, pwrite(devfd, &cmd, 2, cfg.offset + PCI_COMMAND));
+
+	ASSERT_EQ(0, ioctl(devfd, VFIO_DEVICE_GET_REGION_INFO, &bar0));
+	ASSERT_TRUE(bar0.flags & VFIO_REGION_INFO_FLAG_MMAP);
+	ASSERT_LE(0x100, bar0.size);
+	bar = mmap(NULL, bar0.size, PROT_READ | PROT_WRITE, MAP_SHARED, devfd, bar0.offset);
+	ASSERT_NE(MAP_FAILED, bar);
+	*size = bar0.size;
+	return bar;
+}
+
 FIXTURE(edu)
 {
 	char bdf[64];
@@ -250,14 +281,7 @@ FIXTURE(edu)
 FIXTURE_SETUP(edu)
 {
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
-	struct vfio_region_info bar0 = {
-		.argsz = sizeof(bar0), .index = VFIO_PCI_BAR0_REGION_INDEX,
-	};
-	struct vfio_region_info cfg = {
-		.argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX,
-	};
 	char path[PATH_MAX];
-	uint16_t cmd;
 
 	self->iommufd = self->devfd = -1;
 	self->bar = MAP_FAILED;
@@ -279,19 +303,7 @@ FIXTURE_SETUP(edu)
 	self->devid = bind.out_devid;
 	ASSERT_EQ(0, attach_pt(self->devfd, self->ioas));
 
-	/* Memory decode and bus mastering (vfio-pci leaves bus mastering to the user). */
-	ASSERT_EQ(0, ioctl(self->devfd, VFIO_DEVICE_GET_REGION_INFO, &cfg));
-	ASSERT_EQ(2, pread(self->devfd, &cmd, 2, cfg.offset + PCI_COMMAND));
-	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
-	ASSERT_EQ(2, pwrite(self->devfd, &cmd, 2, cfg.offset + PCI_COMMAND));
-
-	ASSERT_EQ(0, ioctl(self->devfd, VFIO_DEVICE_GET_REGION_INFO, &bar0));
-	ASSERT_TRUE(bar0.flags & VFIO_REGION_INFO_FLAG_MMAP);
-	ASSERT_LE(0x100, bar0.size);
-	self->bar_size = bar0.size;
-	self->bar = mmap(NULL, bar0.size, PROT_READ | PROT_WRITE, MAP_SHARED, self->devfd,
-			 bar0.offset);
-	ASSERT_NE(MAP_FAILED, self->bar);
+	self->bar = edu_enable(_metadata, self->devfd, &self->bar_size);
 
 	self->src = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			 -1, 0);
@@ -420,20 +432,6 @@ static int vtd_reg(const char *bdf, const char *name, uint64_t *val)
 	return 0;
 }
 
-static int hwpt_alloc(int fd, uint32_t dev, uint32_t pt, uint32_t flags, uint32_t data_type,
-		      void *data, uint32_t data_len, uint32_t *out)
-{
-	struct iommu_hwpt_alloc cmd = {
-		.size = sizeof(cmd), .flags = flags, .dev_id = dev, .pt_id = pt,
-		.data_type = data_type, .data_len = data_len, .data_uptr = (uintptr_t)data,
-	};
-	int rc = ioctl(fd, IOMMU_HWPT_ALLOC, &cmd);
-
-	if (out)
-		*out = cmd.out_hwpt_id;
-	return rc ? -errno : 0;
-}
-
 #define VTD_ECAP_SMTS (1ULL << 43) /* scalable mode */
 #define VTD_ECAP_SLADS (1ULL << 45) /* second-stage accessed/dirty */
 #define VTD_ECAP_NEST (1ULL << 26) /* nested translation */
@@ -526,28 +524,6 @@ static int group_of(const char *bdf)
 	return atoi(basename(target));
 }
 
-static int map_dma(int container, void *va, uint64_t iova, uint64_t len, uint32_t flags)
-{
-	struct vfio_iommu_type1_dma_map map = {
-		.argsz = sizeof(map), .flags = flags, .vaddr = (uintptr_t)va,
-		.iova = iova, .size = len,
-	};
-
-	return ioctl(container, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
-}
-
-static int unmap_dma(int container, uint64_t iova, uint64_t len, uint64_t *done)
-{
-	struct vfio_iommu_type1_dma_unmap unmap = {
-		.argsz = sizeof(unmap), .iova = iova, .size = len,
-	};
-	int rc = ioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap);
-
-	if (done)
-		*done = unmap.size;
-	return rc ? -errno : 0;
-}
-
 /*
  * What QEMU and DPDK do without the cdev: edu's VFIO group on /dev/vfio/vfio (the type1
  * container that iommufd emulates), VFIO_SET_IOMMU type1v2, VFIO_GROUP_GET_DEVICE_FD, and DMA
@@ -557,18 +533,12 @@ static int unmap_dma(int container, uint64_t iova, uint64_t len, uint64_t *done)
 TEST(edu_legacy_container)
 {
 	struct vfio_iommu_type1_info info = { .argsz = sizeof(info) };
-	struct vfio_region_info bar0 = {
-		.argsz = sizeof(bar0), .index = VFIO_PCI_BAR0_REGION_INDEX,
-	};
-	struct vfio_region_info cfg = {
-		.argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX,
-	};
 	int container, group, devfd, gnum;
 	volatile uint32_t *bar;
 	uint8_t *src, *dst;
 	char bdf[64], path[PATH_MAX];
+	size_t bar_size;
 	uint64_t done;
-	uint16_t cmd;
 
 	if (find_edu(bdf, sizeof(bdf)))
 		SKIP(return, "no edu device (%04x:%04x) on " PCI_DEVICES, EDU_VENDOR, EDU_DEVICE);
@@ -584,13 +554,7 @@ TEST(edu_legacy_container)
 
 	devfd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, bdf);
 	ASSERT_LE(0, devfd);
-	ASSERT_EQ(0, ioctl(devfd, VFIO_DEVICE_GET_REGION_INFO, &cfg));
-	ASSERT_EQ(2, pread(devfd, &cmd, 2, cfg.offset + PCI_COMMAND));
-	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
-	ASSERT_EQ(2, pwrite(devfd, &cmd, 2, cfg.offset + PCI_COMMAND));
-	ASSERT_EQ(0, ioctl(devfd, VFIO_DEVICE_GET_REGION_INFO, &bar0));
-	bar = mmap(NULL, bar0.size, PROT_READ | PROT_WRITE, MAP_SHARED, devfd, bar0.offset);
-	ASSERT_NE(MAP_FAILED, bar);
+	bar = edu_enable(_metadata, devfd, &bar_size);
 	EXPECT_EQ(0x010000ed, rd(bar, EDU_ID));
 
 	src = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -601,11 +565,11 @@ TEST(edu_legacy_container)
 		src[i] = (uint8_t)(i * 5 + 1);
 	memset(dst, 0xee, BUF_SIZE);
 
-	ASSERT_EQ(0, map_dma(container, src, IOVA_SRC, BUF_SIZE, VFIO_DMA_MAP_FLAG_READ));
-	ASSERT_EQ(0, map_dma(container, dst, IOVA_DST, BUF_SIZE,
+	ASSERT_EQ(0, vfio_map_dma(container, src, IOVA_SRC, BUF_SIZE, VFIO_DMA_MAP_FLAG_READ));
+	ASSERT_EQ(0, vfio_map_dma(container, dst, IOVA_DST, BUF_SIZE,
 			     VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE));
 	/* The same IOVA twice: type1 says EEXIST. */
-	EXPECT_EQ(-EEXIST, map_dma(container, dst, IOVA_DST, PAGE, VFIO_DMA_MAP_FLAG_READ));
+	EXPECT_EQ(-EEXIST, vfio_map_dma(container, dst, IOVA_DST, PAGE, VFIO_DMA_MAP_FLAG_READ));
 	ASSERT_EQ(0, edu_copy(bar, IOVA_SRC + PAGE, IOVA_DST + 2 * PAGE, PAGE));
 	EXPECT_EQ(0, memcmp(dst + 2 * PAGE, src + PAGE, PAGE));
 	EXPECT_TRUE(all_bytes(dst, 2 * PAGE, 0xee));
@@ -613,15 +577,15 @@ TEST(edu_legacy_container)
 
 	/* Unmapped: the next DMA to the page just written (IOTLB warm) lands nowhere. */
 	ASSERT_EQ(0, edu_dma(bar, IOVA_SRC, EDU_BUF, EDU_XFER, 0));
-	EXPECT_EQ(0, unmap_dma(container, IOVA_DST, BUF_SIZE, &done));
+	EXPECT_EQ(0, vfio_unmap_dma(container, IOVA_DST, BUF_SIZE, 0, &done));
 	EXPECT_EQ(BUF_SIZE, done);
 	memset(dst, 0xee, BUF_SIZE);
 	ASSERT_EQ(0, edu_dma(bar, EDU_BUF, IOVA_DST + 2 * PAGE, EDU_XFER, EDU_DMA_TO_RAM));
 	EXPECT_TRUE(all_bytes(dst, BUF_SIZE, 0xee));
-	EXPECT_EQ(0, unmap_dma(container, IOVA_SRC, BUF_SIZE, &done));
+	EXPECT_EQ(0, vfio_unmap_dma(container, IOVA_SRC, BUF_SIZE, 0, &done));
 	EXPECT_EQ(BUF_SIZE, done);
 
-	munmap((void *)bar, bar0.size);
+	munmap((void *)bar, bar_size);
 	EXPECT_EQ(0, close(devfd));
 	EXPECT_EQ(0, ioctl(group, VFIO_GROUP_UNSET_CONTAINER));
 	EXPECT_EQ(0, close(group));

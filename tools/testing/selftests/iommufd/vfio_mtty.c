@@ -238,18 +238,9 @@ TEST_F(mtty, cdev_close_order)
 TEST_F(mtty, group_container)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
-	struct vfio_iommu_type1_dma_map map = {
-		.argsz = sizeof(map),
-		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-		.vaddr = (uintptr_t)self->buf,
-		.iova = 1UL << 24,
-		.size = BUF_SIZE,
-	};
-	struct vfio_iommu_type1_dma_unmap unmap = {
-		.argsz = sizeof(unmap), .iova = 1UL << 24, .size = BUF_SIZE,
-	};
 	int container, group, devfd;
 	char path[PATH_MAX];
+	uint64_t done;
 
 	ASSERT_EQ(0, find_group(self->uuid, path, sizeof(path)));
 	TH_LOG("group %s", path);
@@ -259,10 +250,11 @@ TEST_F(mtty, group_container)
 
 	devfd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, self->uuid);
 	ASSERT_LE(0, devfd);
-	ASSERT_EQ(0, ioctl(container, VFIO_IOMMU_MAP_DMA, &map));
+	ASSERT_EQ(0, vfio_map_dma(container, self->buf, 1UL << 24, BUF_SIZE,
+				  VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE));
 	check_device(_metadata, devfd, 0x96);
-	ASSERT_EQ(0, ioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap));
-	EXPECT_EQ(BUF_SIZE, unmap.size);
+	ASSERT_EQ(0, vfio_unmap_dma(container, 1UL << 24, BUF_SIZE, 0, &done));
+	EXPECT_EQ(BUF_SIZE, done);
 
 	ASSERT_EQ(0, close(devfd));
 	ASSERT_EQ(0, ioctl(group, VFIO_GROUP_UNSET_CONTAINER));
