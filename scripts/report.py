@@ -149,14 +149,16 @@ def read_list(path):
 def read_baseline(path, kind="fail"):
     """c-baseline.txt: 'totals SUITE pass fail skip' lines and 'fail SUITE CASE' lines (upstream
     suites); 'ours-fail SUITE CASE' lines name cases of our own suites that the C module fails
-    (an upstream bug our module does not have): read with kind="ours-fail"."""
+    (an upstream bug our module does not have): read with kind="ours-fail"; 'ours-skip SUITE
+    [CASE]' lines name cases (no CASE: every case, "*") of our own suites that the C module
+    skips (a feature it lacks) and ours must run: read with kind="ours-skip"."""
     totals, fails = {}, {}
     for line in read_list(path):
         f = line.split()
         if f[0] == "totals":
             totals[f[1]] = tuple(int(x) for x in f[2:5])
         elif f[0] == kind:
-            fails.setdefault(f[1], set()).add(f[2])
+            fails.setdefault(f[1], set()).add(f[2] if len(f) > 2 else "*")
     return totals, fails
 
 
@@ -327,10 +329,12 @@ def main():
     # Our own suites: every case, against each module.
     print("\n== our selftests (tools/testing/selftests/iommufd)")
     _, cknown = read_baseline(os.path.join(sel, "c-baseline.txt"), "ours-fail")
+    _, cskip = read_baseline(os.path.join(sel, "c-baseline.txt"), "ours-skip")
     for (kind, name, mod), v in suites.items():
         if kind != "ours":
             continue
         known = cknown.get(name, set()) if mod == "c" else set()
+        skips = cskip.get(name, set())
         for ok, case, sk, line in v["cases"]:
             print(f"[{mod}] {name}: {line}")
             if case in known:
@@ -338,11 +342,31 @@ def main():
                 print(f"[{mod}] {name}: {case}: C fails as recorded in c-baseline.txt"
                       if not ok else f"[{mod}] {name}: {case}: passes now, c-baseline.txt says it fails")
                 s.add(not ok, f"ours [{mod}] {name}: {case}: C baseline (recorded failure) changed")
+            elif "*" in skips or case in skips:
+                # A feature the C module lacks (c-baseline.txt ours-skip): C must skip the case,
+                # which counts as skipped; ours must run it, so its skip is a failure.
+                if mod == "c":
+                    if not (ok and sk):
+                        print(f"[{mod}] {name}: {case}: did not skip, "
+                              f"c-baseline.txt says C skips it")
+                    s.add(ok and sk, f"ours [{mod}] {name}: {case}: C baseline (recorded skip) "
+                          f"changed", skip=ok and sk)
+                else:
+                    if sk:
+                        print(f"[{mod}] {name}: {case}: skipped, but our module must run it "
+                              f"(c-baseline.txt ours-skip)")
+                    s.add(ok and not sk, f"ours [{mod}] {name}: {case}"
+                          + (" (skipped)" if sk else ""))
             else:
                 s.add(ok, f"ours [{mod}] {name}: {case}", skip=sk)
         unexpected = [c for ok, c, _, _ in v["cases"] if not ok and c not in known]
         if (v["rc"] != 0 and (unexpected or not known)) or not v["cases"]:
             s.add(False, f"ours [{mod}] {name}: exit {v['rc']}, {len(v['cases'])} cases")
+    # A suite the C module skips is one ours must run: it must have run on both.
+    for name in sorted(cskip):
+        for mod in ("c", "rust"):
+            if ("ours", name, mod) not in suites:
+                s.add(False, f"ours [{mod}] {name} did not run")
 
     # The second boot (plan pci): vfio_edu, real DMA through vfio-pci and an Intel IOMMU.
     prun = os.path.join(out, "pci")

@@ -14,9 +14,10 @@ use crate::{
     fault,
     hw_pagetable::{dev_iommu_ops, Hwpt, HwptPaging},
     ioas::Ioas,
-    iommufd_core::{errno::Errno, ucmd::device::HwInfo},
+    iommufd_core::{errno::Errno, pasid::PasidTable, ucmd::device::HwInfo},
     object::{self, Object},
-    storage::swap_remove,
+    pasid::PasidAttach,
+    storage::{swap_remove, KStorage},
     user,
 };
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -39,7 +40,7 @@ pub(crate) struct AttachHandle {
 
 impl AttachHandle {
     /// A handle for `idev`'s attachment of its group, before the iommu core fills it.
-    fn new(idev: &Device) -> Result<KBox<AttachHandle>, Errno> {
+    pub(crate) fn new(idev: &Device) -> Result<KBox<AttachHandle>, Errno> {
         KBox::new(
             AttachHandle {
                 handle: bindings::iommu_attach_handle {
@@ -58,19 +59,25 @@ impl AttachHandle {
     }
 
     /// The iommu core's handle, as the core's IOPF groups point to it.
-    fn raw(&self) -> *mut bindings::iommu_attach_handle {
+    pub(crate) fn raw(&self) -> *mut bindings::iommu_attach_handle {
         core::ptr::addr_of!(self.handle).cast_mut()
     }
 }
 
-mod internal {
+pub(crate) mod internal {
     //! The iommu core's `IOMMUFD_INTERNAL` functions (declared in `drivers/iommu/iommu-priv.h`,
     //! which bindgen does not see).
     use kernel::bindings::{iommu_attach_handle, iommu_domain, iommu_group};
-    use kernel::ffi::c_int;
+    use kernel::ffi::{c_int, c_uint};
 
     #[allow(improper_ctypes)]
     extern "C" {
+        /// The handle attached on `pasid` of `group` (`ERR_PTR(-ENOENT)` if none).
+        pub(crate) fn iommu_attach_handle_get(
+            group: *mut iommu_group,
+            pasid: u32,
+            type_: c_uint,
+        ) -> *mut iommu_attach_handle;
         pub(super) fn iommu_attach_group_handle(
             domain: *mut iommu_domain,
             group: *mut iommu_group,
@@ -85,10 +92,19 @@ mod internal {
     }
 }
 
-/// What a group's lock protects (C: `igroup->hwpt`, `device_list`, `sw_msi_start`).
+/// What a group's lock protects (C: `igroup->hwpt`, `device_list`, `sw_msi_start`, and the
+/// later C's `igroup->pasid_attach` for the PASIDs).
 pub(crate) struct GroupState {
-    /// The HW page table the group is attached to.
-    hwpt: Option<Hwpt>,
+    /// The HW page table the group's RID is attached to.
+    pub(crate) hwpt: Option<Hwpt>,
+    /// The PASID attachments of the group's devices (devices and HWPTs by object ID): the
+    /// core's rules decide every PASID attach, replace and detach, and the RID's lockout.
+    pub(crate) pasids: PasidTable<u32, u32, KStorage>,
+    /// Per PASID the group is attached on: the HWPT and the handle given to the iommu core.
+    pub(crate) pasid_attach: KVec<PasidAttach>,
+    /// PASIDs that [`Device::pasid_assign`] took from the global PASID space, by device ID:
+    /// freed when detached.
+    pub(crate) assigned: KVec<(u32, u32)>,
     /// The attach handle given to the iommu core for `hwpt`.
     handle: Option<KBox<AttachHandle>>,
     /// The attached devices (C `device_list`), by address.
@@ -106,7 +122,7 @@ pub(crate) struct GroupState {
 pub(crate) struct Group {
     group: *mut bindings::iommu_group,
     #[pin]
-    state: Mutex<GroupState>,
+    pub(crate) state: Mutex<GroupState>,
 }
 
 // SAFETY: The iommu group is refcounted and usable from any thread; our state is under a lock.
@@ -153,6 +169,9 @@ fn get_group(ctx: CtxRef, dev: *mut bindings::device) -> Result<Arc<Group>, Errn
             state <- new_mutex!(
                 GroupState {
                     hwpt: None,
+                    pasids: PasidTable::new(&KStorage),
+                    pasid_attach: KVec::new(),
+                    assigned: KVec::new(),
                     handle: None,
                     devices: KVec::new(),
                     sw_msi_start: None,
@@ -243,6 +262,10 @@ unsafe impl Sync for Device {}
 
 impl Drop for Device {
     fn drop(&mut self) {
+        // Unbind detached every PASID; this only matters for a device whose driver never
+        // unbound it (its context is closing). The iommu core refuses to release DMA ownership
+        // of a group with PASIDs attached.
+        self.pasid_detach_all();
         // C `iommufd_device_destroy()`.
         // SAFETY: By the type invariants the device is valid and we own its DMA.
         unsafe { bindings::iommu_device_release_dma_owner(self.dev) };
@@ -257,6 +280,19 @@ impl Device {
     /// The `struct device`.
     pub(crate) fn dev(&self) -> *mut bindings::device {
         self.dev
+    }
+
+    /// The device's PASID count (`dev->iommu->max_pasids`); 0: no PASID support.
+    pub(crate) fn max_pasids(&self) -> u32 {
+        // SAFETY: A bound device has an IOMMU (type invariants), whose `max_pasids` is set at
+        // probe and not changed after.
+        unsafe { (*(*self.dev).iommu).max_pasids }
+    }
+
+    /// The device's key in the group's PASID table: its object ID, unique in the context
+    /// (to which the group object belongs).
+    pub(crate) fn key(&self) -> u32 {
+        self.id
     }
 
     /// C `device_iommu_capable()`.
@@ -368,6 +404,8 @@ impl Device {
     /// C `iommufd_device_unbind()` (`iommufd_object_destroy_user`): drops the driver's
     /// reference and destroys the object, waiting for in-flight lookups to finish.
     pub(crate) fn unbind(self: Arc<Self>) {
+        // The PASIDs go with the device (the RID's attachment is the driver's to undo).
+        self.pasid_detach_all();
         let objects = self.ctx.objects();
         // Drops the driver's reference and waits for ioctls in flight (short-term references),
         // as C's `iommufd_object_destroy_user`.
@@ -466,6 +504,8 @@ impl Device {
     /// C `iommufd_hwpt_attach_device()`: attaches the group, turning on IOPF for a HWPT
     /// with a fault object.
     fn attach_device(&self, state: &mut GroupState, hwpt: &Hwpt) -> Result<(), Errno> {
+        // The whole-device attach of a HWPT that cannot serve PASIDs locks PASIDs out.
+        state.pasids.check_rid(hwpt.pasid_compat())?;
         let mut handle = AttachHandle::new(self)?;
         if hwpt.has_fault() {
             fault::iopf_enable(self)?;
@@ -531,6 +571,8 @@ impl Device {
         if old.same(hwpt) {
             return Ok(None);
         }
+        // As in `attach_device`: not while PASIDs are attached, unless PASID-compatible.
+        state.pasids.check_rid(hwpt.pasid_compat())?;
         let paging = hwpt.paging().clone();
         let old_paging = old.paging().clone();
         let same_ioas = Arc::ptr_eq(&paging.ioas, &old_paging.ioas);

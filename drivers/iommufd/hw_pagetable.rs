@@ -15,6 +15,7 @@ use crate::{
     ioas::Ioas,
     iommufd_core::{
         errno::Errno,
+        pasid::IOMMU_HWPT_ALLOC_PASID,
         ucmd::hwpt::{HwptAlloc, HwptGetDirtyBitmap, HwptInvalidate, HwptSetDirtyTracking},
     },
     object::{self, Object},
@@ -96,6 +97,8 @@ pub(crate) struct HwptPaging {
     pub(crate) msi_cookie: AtomicBool,
     /// C `nest_parent`.
     pub(crate) nest_parent: bool,
+    /// C `pasid_compat`: allocated with `IOMMU_HWPT_ALLOC_PASID`, so it may serve PASIDs.
+    pub(crate) pasid_compat: bool,
     // No fault object: C `iommufd_hwpt_paging_alloc()` rejects `IOMMU_HWPT_FAULT_ID_VALID`.
     // Dropped last: the domain is freed after it left the io_pagetable.
     domain: OwnedDomain,
@@ -108,6 +111,8 @@ pub(crate) struct HwptNested {
     ctx: CtxRef,
     /// The paging parent (its ID holds a user reference, given back on drop).
     pub(crate) parent: Arc<HwptPaging>,
+    /// C `pasid_compat`: allocated with `IOMMU_HWPT_ALLOC_PASID`.
+    pub(crate) pasid_compat: bool,
     domain: OwnedDomain,
     /// C `hwpt->fault`: the fault object delivering its IOPFs, if any (holds a user
     /// reference, given back on drop). After `domain`: the domain's `fault_data` points to it,
@@ -150,6 +155,15 @@ impl Hwpt {
         match self {
             Hwpt::Paging(_) => None,
             Hwpt::Nested(h) => h.fault.as_ref(),
+        }
+    }
+
+    /// Whether this HWPT may be attached to a PASID (C `hwpt->pasid_compat`): it was allocated
+    /// with `IOMMU_HWPT_ALLOC_PASID`. Automatic domains never are.
+    pub(crate) fn pasid_compat(&self) -> bool {
+        match self {
+            Hwpt::Paging(h) => h.pasid_compat,
+            Hwpt::Nested(h) => h.pasid_compat,
         }
     }
 
@@ -274,7 +288,7 @@ impl HwptPaging {
         list: &mut KVec<u32>,
         pending_users: &mut u32,
     ) -> Result<Arc<HwptPaging>, Errno> {
-        let valid = HWPT_ALLOC_NEST_PARENT | HWPT_ALLOC_DIRTY_TRACKING;
+        let valid = HWPT_ALLOC_NEST_PARENT | HWPT_ALLOC_DIRTY_TRACKING | IOMMU_HWPT_ALLOC_PASID;
         // SAFETY: `idev` is bound, so its device has an IOMMU.
         let ops = unsafe { dev_iommu_ops(idev.dev()) };
         // SAFETY: The driver's ops table is static.
@@ -290,6 +304,13 @@ impl HwptPaging {
         {
             return Err(Errno::EOPNOTSUPP);
         }
+        let pasid_compat = flags & IOMMU_HWPT_ALLOC_PASID != 0;
+        if pasid_compat && idev.max_pasids() == 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        // `IOMMU_HWPT_ALLOC_PASID` is iommufd's own: 6.12's drivers refuse flags they do not
+        // know, and any domain with `set_dev_pasid` can serve a PASID.
+        let flags = flags & !IOMMU_HWPT_ALLOC_PASID;
         // Holds the IOAS; given back by `Drop` (also on the error paths below).
         ctx.objects().lock().table.add_user(ioas_id)?;
         let raw = match alloc_user {
@@ -324,6 +345,7 @@ impl HwptPaging {
                 enforce_cache_coherency: AtomicBool::new(false),
                 msi_cookie: AtomicBool::new(false),
                 nest_parent: flags & HWPT_ALLOC_NEST_PARENT != 0,
+                pasid_compat,
                 // SAFETY: Freshly allocated, ours alone.
                 domain: unsafe { OwnedDomain::new(dom) },
             },
@@ -379,7 +401,11 @@ impl HwptNested {
         let Some(alloc_user) = alloc_user else {
             return Err(Errno::EOPNOTSUPP);
         };
-        if flags & !HWPT_FAULT_ID_VALID != 0 || user_data.len == 0 {
+        if flags & !(HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID) != 0 || user_data.len == 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let pasid_compat = flags & IOMMU_HWPT_ALLOC_PASID != 0;
+        if pasid_compat && idev.max_pasids() == 0 {
             return Err(Errno::EOPNOTSUPP);
         }
         // SAFETY: The parent's domain is valid while the parent lives.
@@ -393,7 +419,7 @@ impl HwptNested {
         let raw = unsafe {
             alloc_user(
                 idev.dev(),
-                flags & !HWPT_FAULT_ID_VALID,
+                flags & !(HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID),
                 parent.domain().as_ptr(),
                 user_data,
             )
@@ -455,6 +481,7 @@ impl HwptNested {
                 id,
                 ctx,
                 parent: parent.clone(),
+                pasid_compat,
                 domain: owned,
                 fault,
             },

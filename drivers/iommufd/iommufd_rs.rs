@@ -31,6 +31,7 @@ mod kapi;
 mod mock;
 mod object;
 mod pages;
+mod pasid;
 #[cfg(CONFIG_IOMMUFD_TEST)]
 mod selftest;
 mod storage;

@@ -34,6 +34,8 @@
 #include <linux/xarray.h>
 
 #include "iommufd_shim.h"
+/* The PASID attach kind of our kAPI, shipped for drivers (kapi.rs). */
+#include "../../include/linux/iommufd_pasid.h"
 
 /*
  * The kernel API of include/linux/iommufd.h. The functions are Rust (kapi.rs, with C
@@ -49,6 +51,10 @@ EXPORT_SYMBOL_NS_GPL(iommufd_device_unbind, IOMMUFD);
 EXPORT_SYMBOL_NS_GPL(iommufd_device_attach, IOMMUFD);
 EXPORT_SYMBOL_NS_GPL(iommufd_device_replace, IOMMUFD);
 EXPORT_SYMBOL_NS_GPL(iommufd_device_detach, IOMMUFD);
+EXPORT_SYMBOL_NS_GPL(iommufd_device_pasid_attach, IOMMUFD);
+EXPORT_SYMBOL_NS_GPL(iommufd_device_pasid_replace, IOMMUFD);
+EXPORT_SYMBOL_NS_GPL(iommufd_device_pasid_detach, IOMMUFD);
+EXPORT_SYMBOL_NS_GPL(iommufd_device_pasid_assign, IOMMUFD);
 EXPORT_SYMBOL_NS_GPL(iommufd_device_to_ictx, IOMMUFD);
 EXPORT_SYMBOL_NS_GPL(iommufd_device_to_id, IOMMUFD);
 EXPORT_SYMBOL_NS_GPL(iommufd_vfio_compat_ioas_get_id, IOMMUFD_VFIO);

@@ -23,7 +23,19 @@ enum {
 	IOMMU_TEST_OP_DIRTY,
 	IOMMU_TEST_OP_MD_CHECK_IOTLB,
 	IOMMU_TEST_OP_TRIGGER_IOPF,
+	/* iommufd-rs: the later test uAPI's numbers. 16 and 17 are reserved
+	 * (EOPNOTSUPP here), 18-21 are the PASID ops. */
+	IOMMU_TEST_OP_DEV_CHECK_CACHE,
+	IOMMU_TEST_OP_TRIGGER_VEVENT,
+	IOMMU_TEST_OP_PASID_ATTACH,
+	IOMMU_TEST_OP_PASID_REPLACE,
+	IOMMU_TEST_OP_PASID_DETACH,
+	IOMMU_TEST_OP_PASID_CHECK_HWPT,
 };
+
+/* iommufd-rs only, far from upstream's numbers: "assign a PASID"
+ * (iommufd_device_pasid_assign), see Documentation/attach.md. */
+#define IOMMU_TEST_OP_RS_PASID_ASSIGN 0x10001
 
 enum {
 	MOCK_APERTURE_START = 1UL << 24,
@@ -136,6 +148,27 @@ struct iommu_test_cmd {
 			__u32 perm;
 			__u64 addr;
 		} trigger_iopf;
+		/* iommufd-rs: the later test uAPI (@id is the selftest device) */
+		struct {
+			__u32 pasid;
+			__u32 pt_id;
+		} pasid_attach;
+		struct {
+			__u32 pasid;
+			__u32 pt_id;
+		} pasid_replace;
+		struct {
+			__u32 pasid;
+		} pasid_detach;
+		struct {
+			__u32 pasid;
+			__u32 hwpt_id;
+		} pasid_check;
+		/* iommufd-rs only (IOMMU_TEST_OP_RS_PASID_ASSIGN) */
+		struct {
+			__u32 out_pasid;
+			__u32 pt_id;
+		} pasid_assign;
 	};
 	__u32 last;
 };

@@ -246,6 +246,89 @@ pub(crate) unsafe extern "C" fn iommufd_device_detach(idev: *mut Device) {
     unsafe { dev(idev) }.detach();
 }
 
+/// `iommufd_device_pasid_attach()` (include/linux/iommufd_pasid.h): attaches the HWPT
+/// `*pt_id` to `pasid` of the device.
+///
+/// # Safety
+///
+/// As [`iommufd_device_attach`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn iommufd_device_pasid_attach(
+    idev: *mut Device,
+    pasid: u32,
+    pt_id: *mut u32,
+) -> i32 {
+    // SAFETY: By the caller's guarantee.
+    let (d, id) = unsafe { (dev(idev), *pt_id) };
+    match d.pasid_attach(pasid, id) {
+        Ok(out) => {
+            // SAFETY: By the caller's guarantee.
+            unsafe { *pt_id = out };
+            0
+        }
+        Err(e) => -e.0,
+    }
+}
+
+/// `iommufd_device_pasid_replace()`: moves `pasid` to the HWPT `*pt_id`; on failure the old
+/// one stays attached.
+///
+/// # Safety
+///
+/// As [`iommufd_device_attach`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn iommufd_device_pasid_replace(
+    idev: *mut Device,
+    pasid: u32,
+    pt_id: *mut u32,
+) -> i32 {
+    // SAFETY: By the caller's guarantee.
+    let (d, id) = unsafe { (dev(idev), *pt_id) };
+    match d.pasid_replace(pasid, id) {
+        Ok(out) => {
+            // SAFETY: By the caller's guarantee.
+            unsafe { *pt_id = out };
+            0
+        }
+        Err(e) => -e.0,
+    }
+}
+
+/// `iommufd_device_pasid_detach()`: detaches `pasid` (an assigned one is freed).
+///
+/// # Safety
+///
+/// `idev` must be a live handle.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn iommufd_device_pasid_detach(idev: *mut Device, pasid: u32) {
+    // SAFETY: By the caller's guarantee.
+    unsafe { dev(idev) }.pasid_detach(pasid);
+}
+
+/// `iommufd_device_pasid_assign()`: takes a PASID from the global PASID space, attaches the
+/// HWPT `*pt_id` to it and returns it in `*pasid`.
+///
+/// # Safety
+///
+/// As [`iommufd_device_attach`], and `pasid` valid for writing.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn iommufd_device_pasid_assign(
+    idev: *mut Device,
+    pt_id: *mut u32,
+    pasid: *mut u32,
+) -> i32 {
+    // SAFETY: By the caller's guarantee.
+    let (d, id) = unsafe { (dev(idev), *pt_id) };
+    match d.pasid_assign(id) {
+        Ok(p) => {
+            // SAFETY: By the caller's guarantee.
+            unsafe { *pasid = p };
+            0
+        }
+        Err(e) => -e.0,
+    }
+}
+
 /// C `iommufd_device_to_ictx()`.
 ///
 /// # Safety

@@ -36,7 +36,7 @@ use core::{
     cell::UnsafeCell,
     mem::{offset_of, size_of},
     ptr::{self, NonNull},
-    sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering},
 };
 use kernel::{
     bindings, c_str,
@@ -66,6 +66,11 @@ const MOCK_PFN_LAST_IOVA: usize = MOCK_PFN_START_IOVA;
 const MOCK_PFN_DIRTY_IOVA: usize = MOCK_PFN_START_IOVA << 1;
 /// C `MOCK_PFN_HUGE_IOVA`: the IO page is part of a [`MOCK_HUGE_PAGE_SIZE`] mapping.
 const MOCK_PFN_HUGE_IOVA: usize = MOCK_PFN_START_IOVA << 2;
+
+/// The PASID whose `set_dev_pasid` fails once when it goes straight from one domain to
+/// another (upstream's mock fails its second `set_dev_pasid` on PASID 1024), so that the
+/// rollback of a PASID replace is exercised: see [`mock_domain_set_dev_pasid`].
+pub(crate) const MOCK_PASID_REPLACE_FAILS: u32 = 1024;
 
 /// The entries of the mock IOTLB of a nested domain (C `MOCK_NESTED_DOMAIN_IOTLB_NUM`).
 const IOTLB_NUM: usize = MOCK_NESTED_DOMAIN_IOTLB_ID_MAX as usize + 1;
@@ -213,13 +218,19 @@ struct MockNested {
 /// Allocated zeroed by [`MockDev::create`] with `KBox`, freed by [`mock_dev_release`] when the
 /// last device reference goes. `dev.bus` is [`MOCK_BUS`], and no other device is on that bus.
 /// `flags` and `id` do not change once the device is added. `id` is the IDA id, or -1 before
-/// it is allocated.
+/// it is allocated. `pasids` is initialised (`xa_init`) before the device is added and
+/// destroyed by [`mock_dev_release`]; it maps each PASID the driver has programmed
+/// (`set_dev_pasid`, until `remove_dev_pasid`) to the domain's address.
 #[repr(C)]
 struct MockDevInner {
     dev: Opaque<bindings::device>,
     iopf_rwsem: Opaque<bindings::rw_semaphore>,
     flags: u32,
     id: c_int,
+    pasids: Opaque<bindings::xarray>,
+    /// The domain last removed from [`MOCK_PASID_REPLACE_FAILS`] (0: none since its last
+    /// `set_dev_pasid`).
+    pasid_replace_removed: AtomicUsize,
 }
 
 // The iommu core's pointers convert back with a cast (C `container_of`).
@@ -356,6 +367,7 @@ static MOCK_IOMMU_DEVICE: CStatic<bindings::iommu_device> = CStatic::new(binding
 static MOCK_BLOCKING_OPS: CStatic<bindings::iommu_domain_ops> =
     CStatic::new(bindings::iommu_domain_ops {
         attach_dev: Some(mock_domain_nop_attach),
+        set_dev_pasid: Some(mock_domain_set_dev_pasid),
         // SAFETY: All-zero is a valid `iommu_domain_ops` (no callbacks).
         ..unsafe { core::mem::zeroed() }
     });
@@ -374,6 +386,7 @@ static MOCK_PAGING_OPS: CStatic<bindings::iommu_domain_ops> =
     CStatic::new(bindings::iommu_domain_ops {
         free: Some(mock_domain_free),
         attach_dev: Some(mock_domain_nop_attach),
+        set_dev_pasid: Some(mock_domain_set_dev_pasid),
         map_pages: Some(mock_domain_map_pages),
         unmap_pages: Some(mock_domain_unmap_pages),
         iova_to_phys: Some(mock_domain_iova_to_phys),
@@ -386,6 +399,7 @@ static MOCK_NESTED_OPS: CStatic<bindings::iommu_domain_ops> =
     CStatic::new(bindings::iommu_domain_ops {
         free: Some(mock_domain_free_nested),
         attach_dev: Some(mock_domain_nop_attach),
+        set_dev_pasid: Some(mock_domain_set_dev_pasid),
         cache_invalidate_user: Some(mock_domain_cache_invalidate_user),
         // SAFETY: All-zero is a valid `iommu_domain_ops` (no callbacks).
         ..unsafe { core::mem::zeroed() }
@@ -413,6 +427,7 @@ static MOCK_OPS: CStatic<bindings::iommu_ops> = CStatic::new(bindings::iommu_ops
     page_response: Some(mock_domain_page_response),
     dev_enable_feat: Some(mock_dev_enable_feat),
     dev_disable_feat: Some(mock_dev_disable_feat),
+    remove_dev_pasid: Some(mock_remove_dev_pasid),
     default_domain_ops: MOCK_PAGING_OPS.get(),
     // The only bitfield: `user_pasid_table = true`.
     _bitfield_1: bindings::__BindgenBitfieldUnit::new([1]),
@@ -444,6 +459,84 @@ static IOPF_QUEUE: AtomicPtr<bindings::iopf_queue> = AtomicPtr::new(ptr::null_mu
 
 /// Whether a [`MockIommu`] exists: the statics above serve one registration at a time.
 static REGISTERED: AtomicBool = AtomicBool::new(false);
+
+/// `set_dev_pasid` of every mock domain (upstream's `mock_domain_set_dev_pasid_nop`): records
+/// the domain as programmed on `pasid` of `dev`, where [`pasid_domain`] reads it back.
+///
+/// [`MOCK_PASID_REPLACE_FAILS`] models a driver that cannot switch that PASID straight from one
+/// table to another: the `set_dev_pasid` that follows the removal of a *different* domain fails
+/// once with `ENOMEM`, and the next one (the caller's rollback to the old domain) succeeds.
+/// 6.12's iommu core has no PASID replace, so iommufd-rs replaces with remove + set, and this is
+/// where upstream's "the second `set_dev_pasid` on PASID 1024 fails" lands.
+///
+/// # Safety
+///
+/// Called by the iommu core (under the group's mutex) with a live mock domain and a device
+/// probed by the mock ops.
+unsafe extern "C" fn mock_domain_set_dev_pasid(
+    domain: *mut bindings::iommu_domain,
+    dev: *mut bindings::device,
+    pasid: bindings::ioasid_t,
+    _old: *mut bindings::iommu_domain,
+) -> c_int {
+    // SAFETY: A mock device probed by the mock ops (safety requirements).
+    let mdev = unsafe { MockDevInner::from_dev(dev) };
+    if pasid == MOCK_PASID_REPLACE_FAILS {
+        let removed = mdev.pasid_replace_removed.swap(0, Ordering::Relaxed);
+        if removed != 0 && removed != domain as usize {
+            return -(bindings::ENOMEM as c_int);
+        }
+    }
+    // SAFETY: `pasids` was initialised before the device was added (type invariant); the
+    // entry is a domain pointer, aligned, so a valid xarray entry.
+    let old = unsafe {
+        bindings::xa_store(
+            mdev.pasids.get(),
+            pasid as c_ulong,
+            domain.cast(),
+            bindings::GFP_KERNEL,
+        )
+    };
+    if xa_is_err(old) {
+        return xa_err(old);
+    }
+    0
+}
+
+/// C `mock_iommu_remove_dev_pasid()`: forgets what [`mock_domain_set_dev_pasid`] programmed.
+///
+/// # Safety
+///
+/// Called by the iommu core with a device probed by the mock ops.
+unsafe extern "C" fn mock_remove_dev_pasid(
+    dev: *mut bindings::device,
+    pasid: bindings::ioasid_t,
+    domain: *mut bindings::iommu_domain,
+) {
+    // SAFETY: A mock device probed by the mock ops (safety requirements).
+    let mdev = unsafe { MockDevInner::from_dev(dev) };
+    // SAFETY: `pasids` is initialised (type invariant); `xa_erase` takes the xarray lock.
+    unsafe { bindings::xa_erase(mdev.pasids.get(), pasid as c_ulong) };
+    if pasid == MOCK_PASID_REPLACE_FAILS {
+        mdev.pasid_replace_removed
+            .store(domain as usize, Ordering::Relaxed);
+    }
+}
+
+/// The domain the mock driver has programmed on `pasid` of the mock device `dev`, null if none.
+///
+/// # Safety
+///
+/// `dev` is a live mock device ([`MockDev::as_dev`]).
+pub(crate) unsafe fn pasid_domain(
+    dev: *mut bindings::device,
+    pasid: u32,
+) -> *mut bindings::iommu_domain {
+    // SAFETY: By the safety requirements.
+    let mdev = unsafe { MockDevInner::from_dev(dev) };
+    // SAFETY: `pasids` is initialised (type invariant); `xa_load` takes the RCU read lock.
+    unsafe { bindings::xa_load(mdev.pasids.get(), pasid as c_ulong) }.cast()
+}
 
 /// C `mock_domain_nop_attach()`: devices without dirty tracking cannot attach to a domain
 /// with dirty ops.
@@ -1041,6 +1134,9 @@ unsafe extern "C" fn mock_dev_release(dev: *mut bindings::device) {
     let mdev = dev.cast::<MockDevInner>();
     // SAFETY: `dev` is the first field of a `MockDevInner` (safety requirements).
     let id = unsafe { (*mdev).id };
+    // SAFETY: Initialised by `MockDev::create` before the device could be released; no PASID
+    // is programmed on a device without references, so it holds no entry to free.
+    unsafe { bindings::xa_destroy((*mdev).pasids.get()) };
     if id >= 0 {
         // SAFETY: `id` was allocated from the IDA by `MockDev::create` and is freed once.
         unsafe { shim::iommufd_rs_mock_ida_free(id) };
@@ -1347,6 +1443,7 @@ impl MockDev {
             (*mdev).flags = dev_flags;
             (*mdev).id = -1;
             shim::iommufd_rs_mock_init_rwsem((*mdev).iopf_rwsem.get());
+            shim::iommufd_rs_mock_xa_init((*mdev).pasids.get());
             let dev = (*mdev).dev.get();
             bindings::device_initialize(dev);
             (*dev).release = Some(mock_dev_release);

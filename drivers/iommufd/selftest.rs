@@ -23,6 +23,7 @@ use crate::{
             MOCK_FLAGS_ACCESS_SYZ, MOCK_FLAGS_ACCESS_WRITE,
         },
     },
+    kapi,
     mock::{self, MockDev},
     object::{self, Object},
     pages::PAGE_SIZE,
@@ -206,7 +207,110 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             uptr,
             flags,
         } => access_rw(cmd.id, iova, length, uptr, flags),
+        // The PASID ops go through the exported kAPI (include/linux/iommufd_pasid.h), as a
+        // driver would.
+        TestOp::PasidAttach { pasid, pt_id } => pasid_op(ucmd, cmd, |idev| {
+            let mut id = pt_id;
+            // SAFETY: `idev` is a live bound device (held by the selftest object).
+            kerrno(unsafe { kapi::iommufd_device_pasid_attach(idev, pasid, &mut id) }).map(|()| id)
+        }),
+        TestOp::PasidReplace { pasid, pt_id } => pasid_op(ucmd, cmd, |idev| {
+            let mut id = pt_id;
+            // SAFETY: As above.
+            kerrno(unsafe { kapi::iommufd_device_pasid_replace(idev, pasid, &mut id) }).map(|()| id)
+        }),
+        TestOp::PasidAssign { pt_id, .. } => pasid_op(ucmd, cmd, |idev| {
+            let (mut id, mut pasid) = (pt_id, 0);
+            // SAFETY: As above.
+            kerrno(unsafe { kapi::iommufd_device_pasid_assign(idev, &mut id, &mut pasid) })
+                .map(|()| pasid)
+        }),
+        TestOp::PasidDetach { pasid } => {
+            let sobj = object::get_typed_selftest(ucmd.ctx().objects(), cmd.id)?;
+            let idev = sobj.idev()?;
+            let _iopf = sobj.mock.iopf_write_lock();
+            // SAFETY: As above.
+            unsafe { kapi::iommufd_device_pasid_detach(kapi_handle(idev), pasid) };
+            Ok(())
+        }
+        TestOp::PasidCheckHwpt { pasid, hwpt_id } => pasid_check_hwpt(ucmd, cmd.id, pasid, hwpt_id),
     }
+}
+
+/// The later C's `iommufd_test_pasid_attach`/`_replace` and our `IOMMU_TEST_OP_RS_PASID_ASSIGN`:
+/// `op` on the selftest device `cmd.id` (with its `iopf_rwsem`, as every attach change);
+/// its result (the HWPT ID, or the PASID assigned) is written back, and the attach is undone if
+/// that fails.
+fn pasid_op(
+    ucmd: &mut Ucmd<'_>,
+    mut cmd: TestCmd,
+    op: impl FnOnce(*mut Device) -> Result<u32, Errno>,
+) -> Result<(), Errno> {
+    let sobj = object::get_typed_selftest(ucmd.ctx().objects(), cmd.id)?;
+    let idev = sobj.idev()?;
+    let out = {
+        let _iopf = sobj.mock.iopf_write_lock();
+        op(kapi_handle(idev))?
+    };
+    let pasid = match &mut cmd.op {
+        TestOp::PasidAttach { pt_id, pasid } | TestOp::PasidReplace { pt_id, pasid } => {
+            *pt_id = out;
+            *pasid
+        }
+        TestOp::PasidAssign { out_pasid, .. } => {
+            *out_pasid = out;
+            out
+        }
+        _ => return Ok(()),
+    };
+    cmd.encode_response(ucmd.buf_mut());
+    let rc = ucmd.respond();
+    if rc.is_err() && !matches!(cmd.op, TestOp::PasidReplace { .. }) {
+        let _iopf = sobj.mock.iopf_write_lock();
+        idev.pasid_detach(pasid);
+    }
+    rc
+}
+
+/// The kAPI's `struct iommufd_device *` of a bound device (what bind gave its driver).
+fn kapi_handle(idev: &Arc<Device>) -> *mut Device {
+    let p: *const Device = &**idev;
+    p.cast_mut()
+}
+
+/// A kAPI return value (0 or a negative errno) as a `Result`.
+fn kerrno(rc: i32) -> Result<(), Errno> {
+    if rc < 0 {
+        Err(Errno(-rc))
+    } else {
+        Ok(())
+    }
+}
+
+/// The later C's `iommufd_test_pasid_check_hwpt`: `hwpt_id` 0 asks that nothing is attached on
+/// `pasid`; otherwise that HWPT's domain must be the one attached. Both the iommu core's view
+/// (its attach handle) and the mock driver's (what `set_dev_pasid` programmed) must agree:
+/// `EINVAL` if not.
+fn pasid_check_hwpt(ucmd: &Ucmd<'_>, stdev_id: u32, pasid: u32, hwpt_id: u32) -> Result<(), Errno> {
+    let objects = ucmd.ctx().objects();
+    let sobj = object::get_typed_selftest(objects, stdev_id)?;
+    let core_domain = sobj.idev()?.pasid_core_domain(pasid);
+    // SAFETY: The mock device lives as long as the selftest object we hold.
+    let programmed = unsafe { mock::pasid_domain(sobj.mock.as_dev(), pasid) };
+    let expect = if hwpt_id == 0 {
+        core::ptr::null_mut()
+    } else {
+        let pt = object::get_any(objects, hwpt_id)?;
+        match &*pt {
+            Object::HwptPaging(h) => h.domain().as_ptr(),
+            Object::HwptNested(h) => h.domain().as_ptr(),
+            _ => return Err(Errno::EINVAL),
+        }
+    };
+    if core_domain != expect || programmed != expect {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
 }
 
 /// C `iommufd_test_mock_domain()`: a mock device, bound and attached to `cmd.id` (an IOAS or

@@ -16,6 +16,7 @@ pub mod errno;
 pub mod interval;
 pub mod iopt;
 pub mod objects;
+pub mod pasid;
 pub mod storage;
 pub mod uapi;
 pub mod ucmd;

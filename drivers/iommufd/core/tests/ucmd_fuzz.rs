@@ -683,6 +683,17 @@ fn test_cmd_seeds() -> Vec<Vec<u8>> {
             perm: 3,
             addr: 0x100_0000,
         },
+        TestOp::PasidAttach { pasid: 1, pt_id: 3 },
+        TestOp::PasidReplace { pasid: 1, pt_id: 4 },
+        TestOp::PasidDetach { pasid: 1 },
+        TestOp::PasidCheckHwpt {
+            pasid: 1,
+            hwpt_id: 3,
+        },
+        TestOp::PasidAssign {
+            out_pasid: 0,
+            pt_id: 3,
+        },
     ];
     ops.iter().map(|&op| enc(TestCmd { id: 1, op })).collect()
 }
@@ -690,7 +701,7 @@ fn test_cmd_seeds() -> Vec<Vec<u8>> {
 #[test]
 fn fuzz_test_cmd() {
     let seeds = test_cmd_seeds();
-    assert_eq!(seeds.len(), 15, "one seed per op");
+    assert_eq!(seeds.len(), 20, "one seed per op");
     let s = run(
         "test_cmd",
         18,

@@ -5,6 +5,7 @@
 //! (`drivers/iommu/iommufd/hw_pagetable.c`).
 
 use super::super::errno::{Errno, Result};
+use super::super::pasid::IOMMU_HWPT_ALLOC_PASID;
 use super::super::uapi::Cmd;
 use super::{gt_ulong_max, impl_ucmd, Field, Layout, DEFAULT_PAGE_SIZE, SIZE_FIELD};
 
@@ -132,6 +133,13 @@ impl HwptAlloc {
         self.data_len != 0
     }
 
+    /// Whether the HWPT is to be PASID-compatible ([`IOMMU_HWPT_ALLOC_PASID`]): only such a
+    /// HWPT may be attached to a PASID, and to the RID while PASIDs are attached
+    /// ([`PasidTable`](super::super::pasid::PasidTable)).
+    pub fn pasid_compat(&self) -> bool {
+        self.flags & IOMMU_HWPT_ALLOC_PASID != 0
+    }
+
     /// The fault queue to attach, if `IOMMU_HWPT_FAULT_ID_VALID` (hw_pagetable.c:328).
     pub fn fault_id(&self) -> Option<u32> {
         if self.flags & IOMMU_HWPT_FAULT_ID_VALID != 0 {
@@ -143,16 +151,27 @@ impl HwptAlloc {
 
     /// The flag checks of `iommufd_hwpt_paging_alloc()` when `pt_id` is an IOAS, after the
     /// device and `pt_id` lookups (hw_pagetable.c:119-128), all `EOPNOTSUPP`: flags or user data
-    /// without the driver's `domain_alloc_user`; a flag other than `NEST_PARENT` and
-    /// `DIRTY_TRACKING`; `DIRTY_TRACKING` on a device without `IOMMU_CAP_DIRTY_TRACKING`;
-    /// `FAULT_ID_VALID` with `NEST_PARENT` (unreachable, as `FAULT_ID_VALID` already failed the
-    /// second check; kept as in C).
-    pub fn check_paging_flags(&self, has_domain_alloc_user: bool, dirty_capable: bool) -> Result {
-        let valid = IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
+    /// without the driver's `domain_alloc_user`; a flag other than `NEST_PARENT`,
+    /// `DIRTY_TRACKING` and `ALLOC_PASID` (the later uAPI's); `ALLOC_PASID` on a device without
+    /// PASID support (`pasid_capable`: its `max_pasids > 0`), which upstream leaves to the
+    /// driver and which the 6.12 drivers would ignore; `DIRTY_TRACKING` on a device without
+    /// `IOMMU_CAP_DIRTY_TRACKING`; `FAULT_ID_VALID` with `NEST_PARENT` (unreachable, as
+    /// `FAULT_ID_VALID` already failed the second check; kept as in C).
+    pub fn check_paging_flags(
+        &self,
+        has_domain_alloc_user: bool,
+        dirty_capable: bool,
+        pasid_capable: bool,
+    ) -> Result {
+        let valid =
+            IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING | IOMMU_HWPT_ALLOC_PASID;
         if (self.flags != 0 || self.has_user_data()) && !has_domain_alloc_user {
             return Err(Errno::EOPNOTSUPP);
         }
         if self.flags & !valid != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if self.pasid_compat() && !pasid_capable {
             return Err(Errno::EOPNOTSUPP);
         }
         if self.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0 && !dirty_capable {
@@ -167,14 +186,19 @@ impl HwptAlloc {
     }
 
     /// The first check of `iommufd_hwpt_nested_alloc()` when `pt_id` is a paging HWPT
-    /// (hw_pagetable.c:229-231): a flag other than `FAULT_ID_VALID`, no user data, or no
-    /// `domain_alloc_user`: `EOPNOTSUPP`. (The parent checks that follow, hw_pagetable.c:232-234,
+    /// (hw_pagetable.c:229-231): a flag other than `FAULT_ID_VALID` and `ALLOC_PASID` (the later
+    /// uAPI's), no user data, or no `domain_alloc_user`: `EOPNOTSUPP`; then `ALLOC_PASID` on a
+    /// device without PASID support (`pasid_capable`): `EOPNOTSUPP`, as for
+    /// [`Self::check_paging_flags`]. (The parent checks that follow, hw_pagetable.c:232-234,
     /// `EINVAL`, need the parent object.)
-    pub fn check_nested_flags(&self, has_domain_alloc_user: bool) -> Result {
-        if self.flags & !IOMMU_HWPT_FAULT_ID_VALID != 0
+    pub fn check_nested_flags(&self, has_domain_alloc_user: bool, pasid_capable: bool) -> Result {
+        if self.flags & !(IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID) != 0
             || !self.has_user_data()
             || !has_domain_alloc_user
         {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if self.pasid_compat() && !pasid_capable {
             return Err(Errno::EOPNOTSUPP);
         }
         Ok(())
@@ -551,20 +575,30 @@ mod tests {
     #[test]
     fn hwpt_alloc_late_flag_checks() {
         let mut a = HwptAlloc::decode(&alloc(0, 0, 0)).unwrap();
-        assert_eq!(a.check_paging_flags(false, false), Ok(()));
+        assert_eq!(a.check_paging_flags(false, false, false), Ok(()));
         a.flags = IOMMU_HWPT_ALLOC_NEST_PARENT;
-        assert_eq!(a.check_paging_flags(false, true), Err(Errno::EOPNOTSUPP));
-        assert_eq!(a.check_paging_flags(true, false), Ok(()));
+        assert_eq!(
+            a.check_paging_flags(false, true, true),
+            Err(Errno::EOPNOTSUPP)
+        );
+        assert_eq!(a.check_paging_flags(true, false, false), Ok(()));
         a.flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
-        assert_eq!(a.check_paging_flags(true, false), Err(Errno::EOPNOTSUPP));
-        assert_eq!(a.check_paging_flags(true, true), Ok(()));
+        assert_eq!(
+            a.check_paging_flags(true, false, true),
+            Err(Errno::EOPNOTSUPP)
+        );
+        assert_eq!(a.check_paging_flags(true, true, false), Ok(()));
         a.flags = IOMMU_HWPT_FAULT_ID_VALID;
-        assert_eq!(a.check_paging_flags(true, true), Err(Errno::EOPNOTSUPP));
+        assert_eq!(
+            a.check_paging_flags(true, true, true),
+            Err(Errno::EOPNOTSUPP)
+        );
         assert_eq!(a.fault_id(), Some(0));
+        assert!(!a.pasid_compat());
         let n = HwptAlloc::decode(&alloc(0, 0xdead, 4)).unwrap();
-        assert_eq!(n.check_nested_flags(true), Ok(()));
-        assert_eq!(n.check_nested_flags(false), Err(Errno::EOPNOTSUPP));
-        assert_eq!(a.check_nested_flags(true), Err(Errno::EOPNOTSUPP));
+        assert_eq!(n.check_nested_flags(true, false), Ok(()));
+        assert_eq!(n.check_nested_flags(false, true), Err(Errno::EOPNOTSUPP));
+        assert_eq!(a.check_nested_flags(true, true), Err(Errno::EOPNOTSUPP));
         let mut b = alloc(0, 0, 0);
         HwptAlloc {
             out_hwpt_id: 77,
@@ -572,6 +606,61 @@ mod tests {
         }
         .encode_response(&mut b);
         assert_eq!(HwptAlloc::OUT_HWPT_ID.get_u32(&b), 77);
+    }
+
+    #[test]
+    fn hwpt_alloc_pasid_flag() {
+        // The uAPI header's value.
+        assert_eq!(IOMMU_HWPT_ALLOC_PASID, 1 << 3);
+        let mut a = HwptAlloc::decode(&alloc(0, 0, 0)).unwrap();
+        a.flags = IOMMU_HWPT_ALLOC_PASID;
+        assert!(a.pasid_compat());
+        // Paging: accepted on a PASID-capable device, with the other valid flags too.
+        assert_eq!(a.check_paging_flags(true, false, true), Ok(()));
+        assert_eq!(
+            a.check_paging_flags(true, false, false),
+            Err(Errno::EOPNOTSUPP)
+        );
+        // Still a flag: no `domain_alloc_user`, no flags at all.
+        assert_eq!(
+            a.check_paging_flags(false, false, true),
+            Err(Errno::EOPNOTSUPP)
+        );
+        a.flags =
+            IOMMU_HWPT_ALLOC_PASID | IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
+        assert_eq!(a.check_paging_flags(true, true, true), Ok(()));
+        // Without PASID support or without dirty tracking: EOPNOTSUPP either way.
+        assert_eq!(
+            a.check_paging_flags(true, true, false),
+            Err(Errno::EOPNOTSUPP)
+        );
+        assert_eq!(
+            a.check_paging_flags(true, false, true),
+            Err(Errno::EOPNOTSUPP)
+        );
+        // An unknown flag next to it is still refused.
+        a.flags = IOMMU_HWPT_ALLOC_PASID | 1 << 4;
+        assert_eq!(
+            a.check_paging_flags(true, true, true),
+            Err(Errno::EOPNOTSUPP)
+        );
+        // Nested: with or without a fault queue.
+        let mut n = HwptAlloc::decode(&alloc(0, 0xdead, 4)).unwrap();
+        for f in [
+            IOMMU_HWPT_ALLOC_PASID,
+            IOMMU_HWPT_ALLOC_PASID | IOMMU_HWPT_FAULT_ID_VALID,
+        ] {
+            n.flags = f;
+            assert!(n.pasid_compat());
+            assert_eq!(n.check_nested_flags(true, true), Ok(()));
+            assert_eq!(n.check_nested_flags(true, false), Err(Errno::EOPNOTSUPP));
+            assert_eq!(n.check_nested_flags(false, true), Err(Errno::EOPNOTSUPP));
+        }
+        n.flags = IOMMU_HWPT_FAULT_ID_VALID;
+        assert!(!n.pasid_compat());
+        assert_eq!(n.check_nested_flags(true, false), Ok(()));
+        n.flags = IOMMU_HWPT_ALLOC_PASID | IOMMU_HWPT_ALLOC_NEST_PARENT;
+        assert_eq!(n.check_nested_flags(true, true), Err(Errno::EOPNOTSUPP));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 //! `IOMMU_TEST_CMD`, the mock's test multiplexer (`drivers/iommu/iommufd/selftest.c`,
 //! `iommufd_test()`), with the uAPI of `drivers/iommufd/iommufd_test.h` (the pinned tree's
-//! header plus `MOCK_FLAGS_DEVICE_PASID` and `MOCK_PASID_WIDTH` of the later one).
+//! header plus `MOCK_FLAGS_DEVICE_PASID`, `MOCK_PASID_WIDTH` and the PASID ops of the later
+//! one, and iommufd-rs's own `IOMMU_TEST_OP_RS_PASID_ASSIGN`).
 
 use super::super::errno::{Errno, Result};
 use super::super::uapi::Cmd;
@@ -38,6 +39,23 @@ pub const IOMMU_TEST_OP_DIRTY: u32 = 13;
 pub const IOMMU_TEST_OP_MD_CHECK_IOTLB: u32 = 14;
 /// `IOMMU_TEST_OP_TRIGGER_IOPF`.
 pub const IOMMU_TEST_OP_TRIGGER_IOPF: u32 = 15;
+/// `IOMMU_TEST_OP_DEV_CHECK_CACHE` (later test uAPI): reserved, so that the PASID ops keep
+/// upstream's numbers; not implemented (`EOPNOTSUPP`, as any unknown op).
+pub const IOMMU_TEST_OP_DEV_CHECK_CACHE: u32 = 16;
+/// `IOMMU_TEST_OP_TRIGGER_VEVENT` (later test uAPI): reserved like
+/// [`IOMMU_TEST_OP_DEV_CHECK_CACHE`], `EOPNOTSUPP`.
+pub const IOMMU_TEST_OP_TRIGGER_VEVENT: u32 = 17;
+/// `IOMMU_TEST_OP_PASID_ATTACH` (later test uAPI).
+pub const IOMMU_TEST_OP_PASID_ATTACH: u32 = 18;
+/// `IOMMU_TEST_OP_PASID_REPLACE` (later test uAPI).
+pub const IOMMU_TEST_OP_PASID_REPLACE: u32 = 19;
+/// `IOMMU_TEST_OP_PASID_DETACH` (later test uAPI).
+pub const IOMMU_TEST_OP_PASID_DETACH: u32 = 20;
+/// `IOMMU_TEST_OP_PASID_CHECK_HWPT` (later test uAPI).
+pub const IOMMU_TEST_OP_PASID_CHECK_HWPT: u32 = 21;
+/// `IOMMU_TEST_OP_RS_PASID_ASSIGN` (iommufd-rs only, far from upstream's numbers): allocate a
+/// global PASID and attach a HWPT to it (`iommufd_device_pasid_assign`).
+pub const IOMMU_TEST_OP_RS_PASID_ASSIGN: u32 = 0x10001;
 
 /// `MOCK_APERTURE_START`.
 pub const MOCK_APERTURE_START: u64 = 1 << 24;
@@ -241,6 +259,45 @@ pub enum TestOp {
         /// Fault address.
         addr: u64,
     },
+    /// `IOMMU_TEST_OP_PASID_ATTACH` (`id`: the selftest device object): attach a HWPT to a
+    /// PASID of its device.
+    PasidAttach {
+        /// The PASID (checked after the device lookup, by
+        /// [`check_pasid`](super::super::pasid::check_pasid)).
+        pasid: u32,
+        /// Input: the HWPT; output: the HWPT attached.
+        pt_id: u32,
+    },
+    /// `IOMMU_TEST_OP_PASID_REPLACE` (`id`: the selftest device object): move a PASID of its
+    /// device to another HWPT.
+    PasidReplace {
+        /// The PASID.
+        pasid: u32,
+        /// Input: the new HWPT; output: the HWPT attached.
+        pt_id: u32,
+    },
+    /// `IOMMU_TEST_OP_PASID_DETACH` (`id`: the selftest device object): detach a PASID of its
+    /// device.
+    PasidDetach {
+        /// The PASID.
+        pasid: u32,
+    },
+    /// `IOMMU_TEST_OP_PASID_CHECK_HWPT` (`id`: the selftest device object): check which HWPT
+    /// a PASID of its device is attached to.
+    PasidCheckHwpt {
+        /// The PASID.
+        pasid: u32,
+        /// The expected HWPT (0: expect none).
+        hwpt_id: u32,
+    },
+    /// `IOMMU_TEST_OP_RS_PASID_ASSIGN` (`id`: the selftest device object): allocate a PASID
+    /// from the global PASID space and attach a HWPT to it.
+    PasidAssign {
+        /// Output: the PASID allocated.
+        out_pasid: u32,
+        /// The HWPT.
+        pt_id: u32,
+    },
 }
 
 /// `struct iommu_test_cmd`.
@@ -274,12 +331,22 @@ pub enum TestOp {
 ///   `SZ_16M * BITS_PER_BYTE` pages: `EOVERFLOW` (selftest.c:1373-1375); then the HWPT lookup
 ///   (selftest.c:1377);
 /// - `MOCK_DOMAIN_REPLACE`, `ACCESS_REPLACE_IOAS`, `DESTROY_ACCESS_PAGES`, `MD_CHECK_IOTLB`,
-///   `TRIGGER_IOPF`: nothing before their lookup (selftest.c:820, 1173, 1042, 967, 1433).
+///   `TRIGGER_IOPF`: nothing before their lookup (selftest.c:820, 1173, 1042, 967, 1433);
+/// - `PASID_ATTACH`, `PASID_REPLACE`, `PASID_DETACH`, `PASID_CHECK_HWPT` (later uAPI,
+///   `iommufd_test_pasid_attach()` and its siblings) and `RS_PASID_ASSIGN`: nothing before the
+///   selftest device lookup; the PASID is checked after it, against that device
+///   ([`check_pasid`](super::super::pasid::check_pasid)), so that a bad `id` is `ENOENT`
+///   whatever the PASID, as upstream.
+///
+/// `DEV_CHECK_CACHE` and `TRIGGER_VEVENT` of the later uAPI are only reserved numbers here:
+/// `EOPNOTSUPP`, as any unknown op.
 ///
 /// Responses (`iommufd_ucmd_respond(ucmd, sizeof(*cmd))`): `MOCK_DOMAIN(_FLAGS)` the three ids
 /// (selftest.c:785-788), `MOCK_DOMAIN_REPLACE` `pt_id` (selftest.c:837-838), `CREATE_ACCESS`
 /// `out_access_fd` (selftest.c:1148-1149), `ACCESS_PAGES` `out_access_pages_id`
-/// (selftest.c:1280-1281), `DIRTY` `out_nr_dirty` (selftest.c:1417-1418).
+/// (selftest.c:1280-1281), `DIRTY` `out_nr_dirty` (selftest.c:1417-1418); `PASID_ATTACH` and
+/// `PASID_REPLACE` `pt_id` (the HWPT attached, as `iommufd_device_attach()` writes it back),
+/// `RS_PASID_ASSIGN` `out_pasid`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct TestCmd {
     /// The object the op applies to (an IOAS, HWPT, device object or access fd, by op).
@@ -390,10 +457,28 @@ impl TestCmd {
     pub const TRIGGER_IOPF_PERM: Field<4> = Field::new("trigger_iopf.perm", U + 12);
     /// `trigger_iopf.addr`.
     pub const TRIGGER_IOPF_ADDR: Field<8> = Field::new("trigger_iopf.addr", U + 16);
+    /// `pasid_attach.pasid`.
+    pub const PASID_ATTACH_PASID: Field<4> = Field::new("pasid_attach.pasid", U);
+    /// `pasid_attach.pt_id`.
+    pub const PASID_ATTACH_PT_ID: Field<4> = Field::new("pasid_attach.pt_id", U + 4);
+    /// `pasid_replace.pasid`.
+    pub const PASID_REPLACE_PASID: Field<4> = Field::new("pasid_replace.pasid", U);
+    /// `pasid_replace.pt_id`.
+    pub const PASID_REPLACE_PT_ID: Field<4> = Field::new("pasid_replace.pt_id", U + 4);
+    /// `pasid_detach.pasid`.
+    pub const PASID_DETACH_PASID: Field<4> = Field::new("pasid_detach.pasid", U);
+    /// `pasid_check.pasid`.
+    pub const PASID_CHECK_PASID: Field<4> = Field::new("pasid_check.pasid", U);
+    /// `pasid_check.hwpt_id`.
+    pub const PASID_CHECK_HWPT_ID: Field<4> = Field::new("pasid_check.hwpt_id", U + 4);
+    /// `pasid_assign.out_pasid`.
+    pub const PASID_ASSIGN_OUT_PASID: Field<4> = Field::new("pasid_assign.out_pasid", U);
+    /// `pasid_assign.pt_id`.
+    pub const PASID_ASSIGN_PT_ID: Field<4> = Field::new("pasid_assign.pt_id", U + 4);
     /// `last` (not checked).
     pub const LAST: Field<4> = Field::new("last", 64);
 
-    const FIELDS: [FieldDesc; 48] = [
+    const FIELDS: [FieldDesc; 57] = [
         SIZE_FIELD.desc(),
         Self::OP.desc(),
         Self::ID.desc(),
@@ -441,6 +526,15 @@ impl TestCmd {
         Self::TRIGGER_IOPF_GRPID.desc(),
         Self::TRIGGER_IOPF_PERM.desc(),
         Self::TRIGGER_IOPF_ADDR.desc(),
+        Self::PASID_ATTACH_PASID.desc(),
+        Self::PASID_ATTACH_PT_ID.desc(),
+        Self::PASID_REPLACE_PASID.desc(),
+        Self::PASID_REPLACE_PT_ID.desc(),
+        Self::PASID_DETACH_PASID.desc(),
+        Self::PASID_CHECK_PASID.desc(),
+        Self::PASID_CHECK_HWPT_ID.desc(),
+        Self::PASID_ASSIGN_OUT_PASID.desc(),
+        Self::PASID_ASSIGN_PT_ID.desc(),
         Self::LAST.desc(),
     ];
 
@@ -629,7 +723,28 @@ impl TestCmd {
                 perm: Self::TRIGGER_IOPF_PERM.get_u32(buf),
                 addr: Self::TRIGGER_IOPF_ADDR.get_u64(buf),
             },
-            // selftest.c:1538-1539
+            // The PASID ops check nothing before the device lookup: a PASID is only valid or
+            // not for a given device (`check_pasid`).
+            IOMMU_TEST_OP_PASID_ATTACH => TestOp::PasidAttach {
+                pasid: Self::PASID_ATTACH_PASID.get_u32(buf),
+                pt_id: Self::PASID_ATTACH_PT_ID.get_u32(buf),
+            },
+            IOMMU_TEST_OP_PASID_REPLACE => TestOp::PasidReplace {
+                pasid: Self::PASID_REPLACE_PASID.get_u32(buf),
+                pt_id: Self::PASID_REPLACE_PT_ID.get_u32(buf),
+            },
+            IOMMU_TEST_OP_PASID_DETACH => TestOp::PasidDetach {
+                pasid: Self::PASID_DETACH_PASID.get_u32(buf),
+            },
+            IOMMU_TEST_OP_PASID_CHECK_HWPT => TestOp::PasidCheckHwpt {
+                pasid: Self::PASID_CHECK_PASID.get_u32(buf),
+                hwpt_id: Self::PASID_CHECK_HWPT_ID.get_u32(buf),
+            },
+            IOMMU_TEST_OP_RS_PASID_ASSIGN => TestOp::PasidAssign {
+                out_pasid: 0,
+                pt_id: Self::PASID_ASSIGN_PT_ID.get_u32(buf),
+            },
+            // selftest.c:1538-1539 (`DEV_CHECK_CACHE` and `TRIGGER_VEVENT` too)
             _ => return Err(Errno::EOPNOTSUPP),
         };
         Ok(Self { id, op })
@@ -653,6 +768,11 @@ impl TestCmd {
             TestOp::Dirty { .. } => IOMMU_TEST_OP_DIRTY,
             TestOp::MdCheckIotlb { .. } => IOMMU_TEST_OP_MD_CHECK_IOTLB,
             TestOp::TriggerIopf { .. } => IOMMU_TEST_OP_TRIGGER_IOPF,
+            TestOp::PasidAttach { .. } => IOMMU_TEST_OP_PASID_ATTACH,
+            TestOp::PasidReplace { .. } => IOMMU_TEST_OP_PASID_REPLACE,
+            TestOp::PasidDetach { .. } => IOMMU_TEST_OP_PASID_DETACH,
+            TestOp::PasidCheckHwpt { .. } => IOMMU_TEST_OP_PASID_CHECK_HWPT,
+            TestOp::PasidAssign { .. } => IOMMU_TEST_OP_RS_PASID_ASSIGN,
         }
     }
 
@@ -759,6 +879,24 @@ impl TestCmd {
                 Self::TRIGGER_IOPF_PERM.put_u32(buf, perm);
                 Self::TRIGGER_IOPF_ADDR.put_u64(buf, addr);
             }
+            TestOp::PasidAttach { pasid, pt_id } => {
+                Self::PASID_ATTACH_PASID.put_u32(buf, pasid);
+                Self::PASID_ATTACH_PT_ID.put_u32(buf, pt_id);
+            }
+            TestOp::PasidReplace { pasid, pt_id } => {
+                Self::PASID_REPLACE_PASID.put_u32(buf, pasid);
+                Self::PASID_REPLACE_PT_ID.put_u32(buf, pt_id);
+            }
+            TestOp::PasidDetach { pasid } => {
+                Self::PASID_DETACH_PASID.put_u32(buf, pasid);
+            }
+            TestOp::PasidCheckHwpt { pasid, hwpt_id } => {
+                Self::PASID_CHECK_PASID.put_u32(buf, pasid);
+                Self::PASID_CHECK_HWPT_ID.put_u32(buf, hwpt_id);
+            }
+            TestOp::PasidAssign { pt_id, .. } => {
+                Self::PASID_ASSIGN_PT_ID.put_u32(buf, pt_id);
+            }
         }
     }
 
@@ -801,6 +939,15 @@ impl TestCmd {
             TestOp::Dirty { out_nr_dirty, .. } => {
                 Self::DIRTY_OUT_NR_DIRTY.put_u64(buf, out_nr_dirty);
             }
+            TestOp::PasidAttach { pt_id, .. } => {
+                Self::PASID_ATTACH_PT_ID.put_u32(buf, pt_id);
+            }
+            TestOp::PasidReplace { pt_id, .. } => {
+                Self::PASID_REPLACE_PT_ID.put_u32(buf, pt_id);
+            }
+            TestOp::PasidAssign { out_pasid, .. } => {
+                Self::PASID_ASSIGN_OUT_PASID.put_u32(buf, out_pasid);
+            }
             TestOp::AddReserved { .. }
             | TestOp::MdCheckMap { .. }
             | TestOp::MdCheckRefs { .. }
@@ -809,7 +956,9 @@ impl TestCmd {
             | TestOp::SetTempMemoryLimit { .. }
             | TestOp::AccessReplaceIoas { .. }
             | TestOp::MdCheckIotlb { .. }
-            | TestOp::TriggerIopf { .. } => {}
+            | TestOp::TriggerIopf { .. }
+            | TestOp::PasidDetach { .. }
+            | TestOp::PasidCheckHwpt { .. } => {}
         }
     }
 }
@@ -833,7 +982,16 @@ mod tests {
 
     #[test]
     fn unknown_ops() {
-        for op in [0, 16, 17, 0x8000_0000, u32::MAX] {
+        for op in [
+            0,
+            IOMMU_TEST_OP_DEV_CHECK_CACHE,
+            IOMMU_TEST_OP_TRIGGER_VEVENT,
+            22,
+            0x1_0000,
+            0x1_0002,
+            0x8000_0000,
+            u32::MAX,
+        ] {
             assert_eq!(dec(&cmd(op, 1)), Err(Errno::EOPNOTSUPP), "op {op}");
         }
         // __reserved and last are not checked.
@@ -1059,6 +1217,11 @@ mod tests {
             IOMMU_TEST_OP_ACCESS_REPLACE_IOAS,
             IOMMU_TEST_OP_MD_CHECK_IOTLB,
             IOMMU_TEST_OP_TRIGGER_IOPF,
+            IOMMU_TEST_OP_PASID_ATTACH,
+            IOMMU_TEST_OP_PASID_REPLACE,
+            IOMMU_TEST_OP_PASID_DETACH,
+            IOMMU_TEST_OP_PASID_CHECK_HWPT,
+            IOMMU_TEST_OP_RS_PASID_ASSIGN,
         ] {
             let mut b = [0xa5u8; 72];
             TestCmd::OP.put_u32(&mut b, op);
@@ -1073,6 +1236,97 @@ mod tests {
         c.op = TestOp::MockDomainReplace { pt_id: 8 };
         c.encode_response(&mut b);
         assert_eq!(TestCmd::MOCK_DOMAIN_REPLACE_PT_ID.get_u32(&b), 8);
+    }
+
+    #[test]
+    fn pasid_ops() {
+        // No decode-time check: every PASID, even the RID's and out-of-range ones, decodes.
+        for pasid in [0, 1, 1 << 20, u32::MAX] {
+            let mut b = cmd(IOMMU_TEST_OP_PASID_ATTACH, 4);
+            TestCmd::PASID_ATTACH_PASID.put_u32(&mut b, pasid);
+            TestCmd::PASID_ATTACH_PT_ID.put_u32(&mut b, 7);
+            assert_eq!(dec(&b), Ok(TestOp::PasidAttach { pasid, pt_id: 7 }));
+        }
+        let mut b = cmd(IOMMU_TEST_OP_PASID_REPLACE, 4);
+        TestCmd::PASID_REPLACE_PASID.put_u32(&mut b, 3);
+        TestCmd::PASID_REPLACE_PT_ID.put_u32(&mut b, 8);
+        assert_eq!(dec(&b), Ok(TestOp::PasidReplace { pasid: 3, pt_id: 8 }));
+        let mut b = cmd(IOMMU_TEST_OP_PASID_DETACH, 4);
+        TestCmd::PASID_DETACH_PASID.put_u32(&mut b, 3);
+        TestCmd::PASID_CHECK_HWPT_ID.put_u32(&mut b, 9);
+        assert_eq!(dec(&b), Ok(TestOp::PasidDetach { pasid: 3 }));
+        let mut b = cmd(IOMMU_TEST_OP_PASID_CHECK_HWPT, 4);
+        TestCmd::PASID_CHECK_PASID.put_u32(&mut b, 3);
+        TestCmd::PASID_CHECK_HWPT_ID.put_u32(&mut b, 0);
+        assert_eq!(
+            dec(&b),
+            Ok(TestOp::PasidCheckHwpt {
+                pasid: 3,
+                hwpt_id: 0
+            })
+        );
+        // `out_pasid` is an output: what the user left there is not read.
+        let mut b = cmd(IOMMU_TEST_OP_RS_PASID_ASSIGN, 4);
+        TestCmd::PASID_ASSIGN_OUT_PASID.put_u32(&mut b, 55);
+        TestCmd::PASID_ASSIGN_PT_ID.put_u32(&mut b, 9);
+        let c = TestCmd::decode(&b).unwrap();
+        assert_eq!(
+            c.op,
+            TestOp::PasidAssign {
+                out_pasid: 0,
+                pt_id: 9
+            }
+        );
+        assert_eq!(c.op_raw(), IOMMU_TEST_OP_RS_PASID_ASSIGN);
+    }
+
+    #[test]
+    fn pasid_responses() {
+        let respond = |op| {
+            let mut b = [0u8; 72];
+            TestCmd { id: 4, op }.encode_response(&mut b);
+            b
+        };
+        let b = respond(TestOp::PasidAttach { pasid: 3, pt_id: 8 });
+        assert_eq!(TestCmd::PASID_ATTACH_PT_ID.get_u32(&b), 8);
+        // The response leaves the input PASID alone.
+        assert_eq!(TestCmd::PASID_ATTACH_PASID.get_u32(&b), 0);
+        let b = respond(TestOp::PasidReplace { pasid: 3, pt_id: 9 });
+        assert_eq!(TestCmd::PASID_REPLACE_PT_ID.get_u32(&b), 9);
+        let b = respond(TestOp::PasidAssign {
+            out_pasid: 0x20,
+            pt_id: 9,
+        });
+        assert_eq!(TestCmd::PASID_ASSIGN_OUT_PASID.get_u32(&b), 0x20);
+        assert_eq!(TestCmd::PASID_ASSIGN_PT_ID.get_u32(&b), 0);
+        for op in [
+            TestOp::PasidDetach { pasid: 3 },
+            TestOp::PasidCheckHwpt {
+                pasid: 3,
+                hwpt_id: 9,
+            },
+        ] {
+            assert_eq!(respond(op), [0u8; 72], "{op:?} has no response");
+        }
+        // encode round-trips through decode.
+        for op in [
+            TestOp::PasidAttach { pasid: 3, pt_id: 8 },
+            TestOp::PasidReplace { pasid: 3, pt_id: 9 },
+            TestOp::PasidDetach { pasid: 3 },
+            TestOp::PasidCheckHwpt {
+                pasid: 3,
+                hwpt_id: 9,
+            },
+            TestOp::PasidAssign {
+                out_pasid: 0,
+                pt_id: 9,
+            },
+        ] {
+            let c = TestCmd { id: 4, op };
+            let mut b = [0u8; 72];
+            c.encode(&mut b);
+            assert_eq!(TestCmd::decode(&b), Ok(c));
+        }
     }
 
     #[test]
