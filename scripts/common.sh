@@ -32,6 +32,11 @@ cfg_hash() {
 	} | sha256sum | cut -c1-12
 }
 KBUILD=$KTREE/build-$(cfg_hash)
+# QEMU 10 (iommufd backend) for the pci guest, unpacked by setup.sh, never installed:
+# $QEMU10/current -> the version folder, whose root/ is the unpacked packages.
+QEMU10=$CACHE/qemu10
+QEMU10_ROOT=$QEMU10/current/root
+QEMU10_LIBS=$QEMU10_ROOT/usr/lib/x86_64-linux-gnu:$QEMU10_ROOT/lib/x86_64-linux-gnu
 # Everything a run produces that is worth keeping (guest logs, TAP) goes here.
 OUT=${IOMMUFD_RS_OUT:-$TOP/out}
 

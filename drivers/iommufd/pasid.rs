@@ -149,21 +149,13 @@ impl Device {
         if hwpt.has_fault() {
             fault::iopf_enable(self)?;
         }
-        // SAFETY: The domain lives as long as the HWPT, which `state.pasid_attach` keeps until
-        // the PASID is detached; so does the handle the core keeps a pointer to.
-        let rc = unsafe {
-            bindings::iommu_attach_device_pasid(
-                hwpt.domain().as_ptr(),
-                self.dev(),
-                pasid,
-                handle.raw(),
-            )
-        };
-        if rc != 0 {
+        // SAFETY: `state.pasid_attach` keeps the HWPT and the handle until the PASID is
+        // detached.
+        if let Err(e) = unsafe { self.core_attach(pasid, hwpt, &handle) } {
             if hwpt.has_fault() {
                 fault::iopf_disable(self);
             }
-            return Err(Errno(-rc));
+            return Err(e);
         }
         // Room was reserved by the caller.
         let _ = state.pasid_attach.push(
@@ -177,15 +169,51 @@ impl Device {
         Ok(())
     }
 
+    /// `iommu_attach_device_pasid()` of `hwpt`'s domain on the group's `pasid`, with `handle`.
+    ///
+    /// # Safety
+    ///
+    /// The caller keeps `hwpt` and `handle` alive until `pasid` is detached: the iommu core
+    /// keeps a pointer to the handle, and the domain is the HWPT's.
+    unsafe fn core_attach(
+        &self,
+        pasid: u32,
+        hwpt: &Hwpt,
+        handle: &AttachHandle,
+    ) -> Result<(), Errno> {
+        // SAFETY: A bound device; the domain is valid while the HWPT lives and the handle as
+        // long as the caller guarantees.
+        let rc = unsafe {
+            bindings::iommu_attach_device_pasid(
+                hwpt.domain().as_ptr(),
+                self.dev(),
+                pasid,
+                handle.raw(),
+            )
+        };
+        if rc != 0 {
+            return Err(Errno(-rc));
+        }
+        Ok(())
+    }
+
+    /// `iommu_detach_device_pasid()` of `hwpt`'s domain from the group's `pasid`.
+    ///
+    /// # Safety
+    ///
+    /// The group's `pasid` is attached to `hwpt` ([`Device::core_attach`]).
+    unsafe fn core_detach(&self, pasid: u32, hwpt: &Hwpt) {
+        // SAFETY: A bound device, and `pasid` attached to this domain (safety requirements).
+        unsafe { bindings::iommu_detach_device_pasid(hwpt.domain().as_ptr(), self.dev(), pasid) };
+    }
+
     /// Takes the group's `pasid` out of the iommu core; answers the faults still pending on its
     /// handle, as a RID detach does.
     fn unprogram_pasid(&self, state: &mut GroupState, pasid: u32) -> Option<Hwpt> {
         let pos = state.pasid_attach.iter().position(|a| a.pasid == pasid)?;
         let att = swap_remove(&mut state.pasid_attach, pos)?;
-        // SAFETY: The group's `pasid` is attached to this domain (recorded at attach).
-        unsafe {
-            bindings::iommu_detach_device_pasid(att.hwpt.domain().as_ptr(), self.dev(), pasid)
-        };
+        // SAFETY: The group's `pasid` is attached to this HWPT (recorded at attach).
+        unsafe { self.core_detach(pasid, &att.hwpt) };
         if att.hwpt.has_fault() {
             fault::auto_response_faults(&att.hwpt, att.handle.raw());
             fault::iopf_disable(self);
@@ -246,41 +274,26 @@ impl Device {
                 return Err(e);
             }
         }
-        // SAFETY: The group's `pasid` is attached to the old domain.
-        unsafe { bindings::iommu_detach_device_pasid(old.domain().as_ptr(), self.dev(), pasid) };
-        // SAFETY: As in `program_pasid`; the handle is stored below on success.
-        let rc = unsafe {
-            bindings::iommu_attach_device_pasid(
-                hwpt.domain().as_ptr(),
-                self.dev(),
-                pasid,
-                handle.raw(),
-            )
-        };
-        if rc != 0 {
+        // SAFETY: The group's `pasid` is attached to the old HWPT.
+        unsafe { self.core_detach(pasid, &old) };
+        // SAFETY: On success the HWPT and the handle are stored in `state.pasid_attach` below.
+        if let Err(e) = unsafe { self.core_attach(pasid, &hwpt, &handle) } {
             // Back to the old domain, with its own handle, which the iommu core had until now.
-            // SAFETY: As above; the old handle stays in `state.pasid_attach`.
-            let back = unsafe {
-                bindings::iommu_attach_device_pasid(
-                    old.domain().as_ptr(),
-                    self.dev(),
-                    pasid,
-                    state.pasid_attach[pos].handle.raw(),
-                )
-            };
+            // SAFETY: The old HWPT and handle stay in `state.pasid_attach`.
+            let back = unsafe { self.core_attach(pasid, &old, &state.pasid_attach[pos].handle) };
             if iopf_on {
                 fault::iopf_disable(self);
             }
             undo_users();
-            if back != 0 {
+            if let Err(b) = back {
                 pr_err!(
-                    "iommufd: PASID {} could not be given back its page table ({}); it is detached\n",
+                    "iommufd: PASID {} could not be given back its page table (errno {}); it is detached\n",
                     pasid,
-                    back
+                    b.0
                 );
                 self.forget_pasid(&mut state, pasid);
             }
-            return Err(Errno(-rc));
+            return Err(e);
         }
         let old_handle = core::mem::replace(&mut state.pasid_attach[pos].handle, handle);
         state.pasid_attach[pos].hwpt = hwpt.clone();

@@ -21,7 +21,7 @@ use iommufd_core::iopt::{
     Area, Iopt, IoptConfig, MapPiece, Piece, Placement, IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE,
 };
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
+use proptest::test_runner::TestCaseError;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -1313,22 +1313,8 @@ impl Harness {
 
 #[test]
 fn iopt_matches_model() {
-    let cases = std::env::var("IOPT_MODEL_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_CASES);
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    // Deterministic by default, so that CI is reproducible and the counts can be quoted;
-    // `IOPT_MODEL_RANDOM=1` explores new sequences.
-    let mut runner = if std::env::var_os("IOPT_MODEL_RANDOM").is_some() {
-        TestRunner::new(config)
-    } else {
-        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
-    };
+    let mut runner = common::model_runner("IOPT_MODEL", DEFAULT_CASES);
+    let cases = runner.config().cases;
     let result = runner.run(&prop::collection::vec(step(), 10..60), |steps| {
         CASES.fetch_add(1, Ordering::Relaxed);
         let mut h = Harness::new();

@@ -23,7 +23,7 @@ use common::{FaultPlan, TestStorage};
 use iommufd_core::errno::{Errno, Result};
 use iommufd_core::pasid::{check_pasid, AttachPlan, Detached, PasidTable, Replace, IOMMU_NO_PASID};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
+use proptest::test_runner::TestCaseError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -538,22 +538,8 @@ impl Harness {
 
 #[test]
 fn pasid_table_matches_model() {
-    let cases = std::env::var("PASID_MODEL_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_CASES);
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    // Deterministic by default, so that CI is reproducible and the counts can be quoted;
-    // `PASID_MODEL_RANDOM=1` explores new sequences.
-    let mut runner = if std::env::var_os("PASID_MODEL_RANDOM").is_some() {
-        TestRunner::new(config)
-    } else {
-        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
-    };
+    let mut runner = common::model_runner("PASID_MODEL", DEFAULT_CASES);
+    let cases = runner.config().cases;
     let result = runner.run(&prop::collection::vec(op(), 1..80), |ops| {
         CASES.fetch_add(1, Ordering::Relaxed);
         let mut h = Harness::new();

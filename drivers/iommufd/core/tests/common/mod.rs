@@ -108,3 +108,24 @@ impl Storage for TestStorage {
         }
     }
 }
+
+/// The runner of a model-based property test: `DEFAULT` cases unless `<PREFIX>_CASES` says
+/// otherwise; deterministic by default, so that CI is reproducible and the counts can be
+/// quoted, and `<PREFIX>_RANDOM=1` explores new sequences.
+pub fn model_runner(prefix: &str, default_cases: u32) -> proptest::test_runner::TestRunner {
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let cases = std::env::var(format!("{prefix}_CASES"))
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_cases);
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    if std::env::var_os(format!("{prefix}_RANDOM")).is_some() {
+        TestRunner::new(config)
+    } else {
+        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
+    }
+}
