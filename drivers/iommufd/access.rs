@@ -12,11 +12,11 @@
 //! this file. A `struct iommufd_access *` is the address of an [`Access`] and owns one count of
 //! its `Arc`.
 //!
-//! Lock order (outermost first): [`Access::notify`] (held while a driver's `unmap` op runs for
-//! [`notify_unmap`]); the driver's own locks (taken in its `unmap` op); [`Access::state`]
-//! (C `ioas_lock`); an IOAS's io_pagetable lock (C `iova_rwsem`); a pages object's lock; the
-//! context's object table lock. `notify_unmap` and an access's change of IOAS call the
-//! driver's `unmap` op with none of these held (but `notify`).
+//! Lock order: one table for the module, `Documentation/locking.md`. Here: [`Access::notify`] (held
+//! while a driver's `unmap` op runs for [`notify_unmap`]); the driver's own locks (taken in its
+//! `unmap` op); [`Access::state`] (C `ioas_lock`); an IOAS's io_pagetable lock (C `iova_rwsem`); a
+//! pages object's lock; the context's object table lock. `notify_unmap` and an access's change of
+//! IOAS call the driver's `unmap` op with none of these held (but `notify`).
 
 use crate::{
     ctx::{err_ptr, CtxRef, IommufdCtx},

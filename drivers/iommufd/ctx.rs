@@ -7,7 +7,8 @@
 //! it reads the `size` word, copies the struct with the kernel's `copy_struct_from_user()`,
 //! runs the command and copies its reply back.
 //!
-//! Lock order: see [`crate::object`] (object locks, then the object table's lock).
+//! Lock order: one table for the module, `Documentation/locking.md`. Here: see [`crate::object`]
+//! (object locks, then the object table's lock).
 
 use crate::{
     ioas,

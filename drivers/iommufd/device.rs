@@ -5,9 +5,9 @@
 //! detach; `IOMMU_GET_HW_INFO`. Attachment is per IOMMU group: the first device of the group
 //! attaches the group, the others follow.
 //!
-//! Lock order (outermost first): `Ioas::hwpts` (C `ioas->mutex`), `Group::state` (C
-//! `igroup->lock`), then either `Ioas::iopt` or a fault object's locks (see
-//! [`crate::fault`]), the object table's lock.
+//! Lock order: one table for the module, `Documentation/locking.md`. Here: `Ioas::hwpts` (C
+//! `ioas->mutex`), `Group::state` (C `igroup->lock`), then either `Ioas::iopt` or a fault object's
+//! locks (see [`crate::fault`]), the object table's lock.
 
 use crate::{
     ctx::{ptr_err, CtxRef, Ucmd},

@@ -11,9 +11,9 @@
 //! `Arc::into_raw`), and the file holds a user reference on the object and a reference on the
 //! context, both given back by its release.
 //!
-//! Lock order (outermost first): `Group::state` (C `igroup->lock`, see [`crate::device`]),
-//! [`Fault::response`] (C `fault->mutex`), [`Fault::lock`] (C `fault->lock`). The object
-//! table's lock is never taken with a fault lock held.
+//! Lock order: one table for the module, `Documentation/locking.md`. Here: `Group::state` (C
+//! `igroup->lock`, see [`crate::device`]), [`Fault::response`] (C `fault->mutex`), [`Fault::lock`]
+//! (C `fault->lock`). The object table's lock is never taken with a fault lock held.
 
 use crate::{
     ctx::{CtxRef, Ucmd},

@@ -4,8 +4,9 @@
 //! HWPT maps an IOAS (its domain is in the IOAS's io_pagetable); a *nested* HWPT is a
 //! user-managed stage-1 table on top of a paging parent created with `NEST_PARENT`.
 //!
-//! Lock order: `Ioas::hwpts` (C `ioas->mutex`), then a group's lock (see [`crate::device`]),
-//! then `Ioas::iopt`, then the object table's lock.
+//! Lock order: one table for the module, `Documentation/locking.md`. Here: `Ioas::hwpts` (C
+//! `ioas->mutex`), then a group's lock (see [`crate::device`]), then `Ioas::iopt`, then the object
+//! table's lock.
 
 use crate::{
     ctx::{ptr_err, CtxRef, Ucmd},
@@ -16,7 +17,10 @@ use crate::{
     iommufd_core::{
         errno::Errno,
         pasid::IOMMU_HWPT_ALLOC_PASID,
-        ucmd::hwpt::{HwptAlloc, HwptGetDirtyBitmap, HwptInvalidate, HwptSetDirtyTracking},
+        ucmd::hwpt::{
+            HwptAlloc, HwptGetDirtyBitmap, HwptInvalidate, HwptSetDirtyTracking,
+            IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_DATA_NONE, IOMMU_HWPT_FAULT_ID_VALID,
+        },
     },
     object::{self, Object},
 };
@@ -26,14 +30,6 @@ use core::{
 };
 use kernel::{bindings, prelude::*, sync::Arc};
 
-/// `IOMMU_HWPT_ALLOC_NEST_PARENT`.
-pub(crate) const HWPT_ALLOC_NEST_PARENT: u32 = 1 << 0;
-/// `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`.
-pub(crate) const HWPT_ALLOC_DIRTY_TRACKING: u32 = 1 << 1;
-/// `IOMMU_HWPT_FAULT_ID_VALID`.
-pub(crate) const HWPT_FAULT_ID_VALID: u32 = 1 << 2;
-/// `IOMMU_HWPT_DATA_NONE`.
-const HWPT_DATA_NONE: u32 = 0;
 /// C `IOMMU_HWPT_INVALIDATE_ENTRY_NUM_MAX`.
 const INVALIDATE_ENTRY_NUM_MAX: u32 = 1 << 19;
 
@@ -270,7 +266,9 @@ impl HwptPaging {
         Ok(())
     }
 
-    /// C `iommufd_hwpt_paging_alloc()`, with `ioas.hwpts` locked by the caller (`list`):
+    /// C `iommufd_hwpt_paging_alloc()` after its flag checks (the core's
+    /// [`HwptAlloc::check_paging_flags`], made by [`alloc_ioctl`]; automatic domains have no
+    /// flags), with `ioas.hwpts` locked by the caller (`list`):
     /// allocates the domain, optionally attaches `idev` right away (C `immediate_attach`,
     /// its user reference counted into `pending_users`), and adds the domain to the IOAS.
     /// The object is reserved as `id` but not published; on error everything is undone
@@ -288,26 +286,11 @@ impl HwptPaging {
         list: &mut KVec<u32>,
         pending_users: &mut u32,
     ) -> Result<Arc<HwptPaging>, Errno> {
-        let valid = HWPT_ALLOC_NEST_PARENT | HWPT_ALLOC_DIRTY_TRACKING | IOMMU_HWPT_ALLOC_PASID;
         // SAFETY: `idev` is bound, so its device has an IOMMU.
         let ops = unsafe { dev_iommu_ops(idev.dev()) };
         // SAFETY: The driver's ops table is static.
         let alloc_user = unsafe { (*ops).domain_alloc_user };
-        if (flags != 0 || user_data.is_some()) && alloc_user.is_none() {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        if flags & !valid != 0 {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        if flags & HWPT_ALLOC_DIRTY_TRACKING != 0
-            && !idev.capable(bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING)
-        {
-            return Err(Errno::EOPNOTSUPP);
-        }
         let pasid_compat = flags & IOMMU_HWPT_ALLOC_PASID != 0;
-        if pasid_compat && idev.max_pasids() == 0 {
-            return Err(Errno::EOPNOTSUPP);
-        }
         // `IOMMU_HWPT_ALLOC_PASID` is iommufd's own: 6.12's drivers refuse flags they do not
         // know, and any domain with `set_dev_pasid` can serve a PASID.
         let flags = flags & !IOMMU_HWPT_ALLOC_PASID;
@@ -344,7 +327,7 @@ impl HwptPaging {
                 auto_domain: AtomicBool::new(false),
                 enforce_cache_coherency: AtomicBool::new(false),
                 msi_cookie: AtomicBool::new(false),
-                nest_parent: flags & HWPT_ALLOC_NEST_PARENT != 0,
+                nest_parent: flags & IOMMU_HWPT_ALLOC_NEST_PARENT != 0,
                 pasid_compat,
                 // SAFETY: Freshly allocated, ours alone.
                 domain: unsafe { OwnedDomain::new(dom) },
@@ -398,16 +381,11 @@ impl HwptNested {
         let ops = unsafe { dev_iommu_ops(idev.dev()) };
         // SAFETY: The driver's ops table is static.
         let alloc_user = unsafe { (*ops).domain_alloc_user };
+        // The flag checks were the core's `HwptAlloc::check_nested_flags` (in `alloc_ioctl`).
         let Some(alloc_user) = alloc_user else {
             return Err(Errno::EOPNOTSUPP);
         };
-        if flags & !(HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID) != 0 || user_data.len == 0 {
-            return Err(Errno::EOPNOTSUPP);
-        }
         let pasid_compat = flags & IOMMU_HWPT_ALLOC_PASID != 0;
-        if pasid_compat && idev.max_pasids() == 0 {
-            return Err(Errno::EOPNOTSUPP);
-        }
         // SAFETY: The parent's domain is valid while the parent lives.
         let owner = unsafe { (*parent.domain().as_ptr()).owner };
         if parent.auto_domain.load(Ordering::Relaxed) || !parent.nest_parent || owner != ops {
@@ -419,7 +397,7 @@ impl HwptNested {
         let raw = unsafe {
             alloc_user(
                 idev.dev(),
-                flags & !(HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID),
+                flags & !(IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID),
                 parent.domain().as_ptr(),
                 user_data,
             )
@@ -499,8 +477,8 @@ impl HwptNested {
 /// `IOMMU_HWPT_ALLOC` (C `iommufd_hwpt_alloc`).
 pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let mut cmd = HwptAlloc::decode(ucmd.buf())?;
-    if (cmd.data_type == HWPT_DATA_NONE && cmd.data_len != 0)
-        || (cmd.data_type != HWPT_DATA_NONE && cmd.data_len == 0)
+    if (cmd.data_type == IOMMU_HWPT_DATA_NONE && cmd.data_len != 0)
+        || (cmd.data_type != IOMMU_HWPT_DATA_NONE && cmd.data_len == 0)
     {
         return Err(Errno::EINVAL);
     }
@@ -513,9 +491,17 @@ pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let objects = ctx.objects();
     let idev = object::get_device(objects, cmd.dev_id)?;
     let pt = object::get_any(objects, cmd.pt_id).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `idev` is bound, so its device has an IOMMU; the driver's ops table is static.
+    let has_alloc_user = unsafe { (*dev_iommu_ops(idev.dev())).domain_alloc_user.is_some() };
+    let pasid_capable = idev.max_pasids() > 0;
     let id = objects.lock().table.reserve()?;
     let built = match &*pt {
         Object::Ioas(ioas) => {
+            let dirty_capable = idev.capable(bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING);
+            if let Err(e) = cmd.check_paging_flags(has_alloc_user, dirty_capable, pasid_capable) {
+                objects.lock().table.abort(id);
+                return Err(e);
+            }
             let mut list = ioas.hwpts.lock();
             let mut pending = 0u32;
             HwptPaging::alloc(
@@ -543,7 +529,11 @@ pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             })
         }
         Object::HwptPaging(parent) => {
-            let fault_id = (cmd.flags & HWPT_FAULT_ID_VALID != 0).then_some(cmd.fault_id);
+            if let Err(e) = cmd.check_nested_flags(has_alloc_user, pasid_capable) {
+                objects.lock().table.abort(id);
+                return Err(e);
+            }
+            let fault_id = cmd.fault_id();
             HwptNested::alloc(
                 ctx.as_ref(),
                 id,
@@ -647,14 +637,7 @@ pub(crate) fn get_dirty_bitmap_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let cmd = HwptGetDirtyBitmap::decode(ucmd.buf())?;
     let hwpt = object::get_hwpt_paging(ucmd.ctx().objects(), cmd.hwpt_id)?;
     let iopt = hwpt.ioas.iopt();
-    let rc = iopt.read_and_clear_dirty(
-        hwpt.domain(),
-        cmd.flags,
-        cmd.iova,
-        cmd.length,
-        cmd.page_size,
-        cmd.data,
-    );
+    let rc = iopt.read_and_clear_dirty(hwpt.domain(), &cmd);
     drop(iopt);
     rc
 }

@@ -10,13 +10,13 @@
 //! areas and domains use it) and the area is mapped in every domain. With no domain, areas
 //! are not filled and nothing is pinned for them (accesses pin on their own).
 //!
-//! Lock order: everything here runs under `Ioas::iopt` (C holds `domains_rwsem` and
-//! `iova_rwsem`); a pages object's lock nests inside it, and pinning takes the source mm's
-//! `mmap_lock` inside that.
+//! Lock order: one table for the module, `Documentation/locking.md`. Here: everything here runs
+//! under `Ioas::iopt` (C holds `domains_rwsem` and `iova_rwsem`); a pages object's lock nests
+//! inside it, and pinning takes the source mm's `mmap_lock` inside that.
 
 use crate::{
     ioas::IoptState,
-    iommufd_core::{errno::Errno, iopt::Area},
+    iommufd_core::{errno::Errno, iopt::Area, ucmd::hwpt::HwptGetDirtyBitmap},
     pages::{PagesRef, PAGE_SIZE},
 };
 use core::ptr::NonNull;
@@ -607,30 +607,17 @@ impl IoptState {
         }
     }
 
-    /// C `iopt_read_and_clear_dirty_data()` with `iommufd_check_iova_range()`: fills the user
-    /// bitmap at `data` with the dirty state of `[iova, iova + length)` in `page_size` units.
+    /// C `iopt_read_and_clear_dirty_data()` with `iommufd_check_iova_range()` (the core's
+    /// [`HwptGetDirtyBitmap::check_iova_range`], against this IOAS's IOVA alignment): fills the
+    /// user bitmap `cmd.data` with the dirty state of the range in `cmd.page_size` units.
     pub(crate) fn read_and_clear_dirty(
         &self,
         dom: DomainPtr,
-        flags: u32,
-        iova: u64,
-        length: u64,
-        page_size: u64,
-        data: u64,
+        cmd: &HwptGetDirtyBitmap,
     ) -> Result<(), Errno> {
-        let pgsize = self.iopt.iova_alignment();
-        let last = iova
-            .checked_add(length.wrapping_sub(1))
-            .ok_or(Errno::EOVERFLOW)?;
-        if iova & (pgsize - 1) != 0 || last.wrapping_add(1) & (pgsize - 1) != 0 {
-            return Err(Errno::EINVAL);
-        }
-        if page_size == 0 {
-            return Err(Errno::EINVAL);
-        }
-        if iova & (page_size - 1) != 0 || last.wrapping_add(1) & (page_size - 1) != 0 {
-            return Err(Errno::EINVAL);
-        }
+        cmd.check_iova_range(self.iopt.iova_alignment())?;
+        let (flags, iova, length, page_size, data) =
+            (cmd.flags, cmd.iova, cmd.length, cmd.page_size, cmd.data);
         let d = dom.as_ptr();
         // SAFETY: The domain is valid (held by the caller's HWPT); ops are static.
         let ops = unsafe { (*d).dirty_ops };

@@ -6,9 +6,10 @@
 //! The IOVA bookkeeping is the core's [`Iopt`]; each area holds a [`PagesRef`] to the pages
 //! object it maps.
 //!
-//! Lock order: `Ioas::iopt` (C `iova_rwsem`), then the object table's lock (dropping an
-//! [`ObjRef`](crate::object::ObjRef) while holding it is allowed). User memory is copied with
-//! `Ioas::iopt` held, as C does with `iova_rwsem`.
+//! Lock order: one table for the module, `Documentation/locking.md`. Here: `Ioas::iopt` (C
+//! `iova_rwsem`), then the object table's lock (dropping an [`ObjRef`](crate::object::ObjRef) while
+//! holding it is allowed). User memory is copied with `Ioas::iopt` held, as C does with
+//! `iova_rwsem`.
 
 use crate::{
     ctx::{IommufdCtx, Ucmd},

@@ -13,6 +13,11 @@
 //! domains, `struct device` inside the mock device) is the one of C `selftest.c`: the embedded
 //! struct is the first field of a `#[repr(C)]` struct, so the C pointer converts back with a
 //! cast (C `container_of`).
+//!
+//! Lock order: one table for the module, `Documentation/locking.md`. Here: a mock device's
+//! `iopf_rwsem` is outermost (held across a selftest device's attach changes); the `pasids`
+//! xarray's lock is taken inside the iommu core's group mutex (`set_dev_pasid`), a domain's
+//! `pfns` xarray's inside `Ioas::iopt` (map and unmap).
 
 use crate::{
     ctx::err_ptr,

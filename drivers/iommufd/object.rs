@@ -7,9 +7,9 @@
 //! [`ObjectTable`](crate::iommufd_core::objects::ObjectTable); this file puts it under a lock
 //! and gives typed, reference-holding lookups.
 //!
-//! Lock order (outermost first): an object's own locks (e.g. [`Ioas`]'s io_pagetable lock)
-//! may be held while taking [`Objects`]'s lock; never the reverse. Objects are destroyed
-//! after they left the table and its lock was released.
+//! Lock order: one table for the module, `Documentation/locking.md`. Here: an object's own locks
+//! (e.g. [`Ioas`]'s io_pagetable lock) may be held while taking [`Objects`]'s lock; never the
+//! reverse. Objects are destroyed after they left the table and its lock was released.
 
 use crate::{
     access::Access,

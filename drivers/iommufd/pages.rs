@@ -11,8 +11,9 @@
 //! C keeps the PFNs in an xarray, the domains and an interval tree of accesses; here one slot
 //! per page (its `struct page *` and its user count), allocated on the first pin.
 //!
-//! Lock order: the caller's locks (an IOAS's io_pagetable lock, an access's lock), then
-//! `Pages::pins` (C `pages->mutex`), then the source mm's `mmap_lock`.
+//! Lock order: one table for the module, `Documentation/locking.md`. Here: the caller's locks (an
+//! IOAS's io_pagetable lock, an access's lock), then `Pages::pins` (C `pages->mutex`), then the
+//! source mm's `mmap_lock`.
 
 use crate::iommufd_core::errno::Errno;
 use core::ffi::c_void;

@@ -14,9 +14,9 @@
 //! PASID has no translation (DMA tagged with it faults), a window that the later core's
 //! `iommu_replace_device_pasid` closes.
 //!
-//! Lock order: as [`crate::device`]: a group's lock (`Group::state`), then the object table's.
-//! Every PASID change of a group happens with its lock held, which also keeps the attach
-//! handles that the iommu core points to alive.
+//! Lock order: one table for the module, `Documentation/locking.md`. Here: as [`crate::device`]: a
+//! group's lock (`Group::state`), then the object table's. Every PASID change of a group happens
+//! with its lock held, which also keeps the attach handles that the iommu core points to alive.
 
 use crate::{
     ctx::ptr_err,

@@ -9,8 +9,8 @@
 //! The access ops (`CREATE_ACCESS`, `ACCESS_REPLACE_IOAS`, `ACCESS_PAGES`,
 //! `DESTROY_ACCESS_PAGES`, `ACCESS_RW`: C `selftest.c` 981-1357) drive [`crate::access`].
 //!
-//! Lock order: [`StAccess::lock`] (C `staccess->lock`), then the access's locks (see
-//! [`crate::access`]).
+//! Lock order: one table for the module, `Documentation/locking.md`. Here: [`StAccess::lock`] (C
+//! `staccess->lock`), then the access's locks (see [`crate::access`]).
 
 use crate::{
     access::Access,

@@ -7,7 +7,8 @@
 //! The rules are the core's [`crate::iommufd_core::vfio_compat`]; this file does the user
 //! copies and the IOAS work.
 //!
-//! Lock order: the IOAS's io_pagetable lock, then the objects lock (as everywhere).
+//! Lock order: one table for the module, `Documentation/locking.md`. Here: the IOAS's io_pagetable
+//! lock, then the objects lock (as everywhere).
 
 use crate::{
     ctx::{IommufdCtx, Ucmd},
