@@ -391,7 +391,7 @@ impl IoptState {
         &mut self,
         dev: *mut bindings::device,
     ) -> Result<Option<u64>, Errno> {
-        if crate::object::should_fail() {
+        if crate::test_hooks::should_fail() {
             return Err(Errno::EINVAL);
         }
         let owner = dev as usize;

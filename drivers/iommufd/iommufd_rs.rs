@@ -35,6 +35,7 @@ mod pasid;
 #[cfg(CONFIG_IOMMUFD_TEST)]
 mod selftest;
 mod storage;
+mod test_hooks;
 mod user;
 mod vfio_compat;
 

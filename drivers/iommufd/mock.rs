@@ -35,7 +35,7 @@ use crate::{
         },
     },
     pages::PAGE_SIZE,
-    selftest, user,
+    test_hooks, user,
 };
 use core::{
     cell::UnsafeCell,
@@ -860,7 +860,7 @@ unsafe extern "C" fn mock_domain_map_pages(
 
     // xarray does not reliably work with fault injection because it does a retry allocation,
     // so put our own failure point.
-    if selftest::should_fail() {
+    if test_hooks::should_fail() {
         return -Errno::ENOENT.0;
     }
 

@@ -23,6 +23,7 @@ use crate::{
     },
     pages::AccountMode,
     storage::{KSlots, KStorage},
+    test_hooks::should_fail,
 };
 use core::mem::ManuallyDrop;
 use kernel::{
@@ -384,18 +385,6 @@ impl<T> Drop for ObjRef<'_, T> {
         // SAFETY: `obj` is not used after this (type invariants).
         unsafe { ManuallyDrop::drop(&mut self.obj) };
         self.objects.put(self.id);
-    }
-}
-
-/// C `iommufd_should_fail()`: fault injection for the selftests, never true without the mock.
-pub(crate) fn should_fail() -> bool {
-    #[cfg(CONFIG_IOMMUFD_TEST)]
-    {
-        crate::selftest::should_fail()
-    }
-    #[cfg(not(CONFIG_IOMMUFD_TEST))]
-    {
-        false
     }
 }
 

@@ -15,7 +15,10 @@
 //! IOAS's io_pagetable lock, an access's lock), then `Pages::pins` (C `pages->mutex`), then the
 //! source mm's `mmap_lock`.
 
-use crate::iommufd_core::errno::Errno;
+use crate::{
+    iommufd_core::errno::Errno,
+    test_hooks::{self, should_fail},
+};
 use core::ffi::c_void;
 use kernel::{
     bindings, new_mutex,
@@ -33,11 +36,6 @@ pub(crate) const ACCESS_RW_KTHREAD: u32 = 1 << 1;
 /// `__IOMMUFD_ACCESS_RW_SLOW_PATH`: selftest only, force the paths of a foreign mm.
 pub(crate) const ACCESS_RW_SLOW_PATH: u32 = 1 << 2;
 
-/// C `TEMP_MEMORY_LIMIT` outside the selftests: the largest batch of pages pinned at once is
-/// what a temporary page list of this many bytes holds.
-#[cfg_attr(CONFIG_IOMMUFD_TEST, allow(dead_code))]
-const TEMP_MEMORY_LIMIT: usize = 65536;
-
 /// How pinned pages are charged (C `enum iopt_pages_account_mode`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum AccountMode {
@@ -49,27 +47,10 @@ pub(crate) enum AccountMode {
     Mm,
 }
 
-/// C `iommufd_should_fail()`: fault injection of the selftests, never true without the mock.
-fn should_fail() -> bool {
-    #[cfg(CONFIG_IOMMUFD_TEST)]
-    {
-        crate::selftest::should_fail()
-    }
-    #[cfg(not(CONFIG_IOMMUFD_TEST))]
-    {
-        false
-    }
-}
-
 /// Pages pinned in one `pin_user_pages_remote()` call (C: the size of `pfn_reader_user`'s
 /// temporary page list, `temp_kmalloc()`, bounded by the selftest's memory limit).
 fn pin_batch() -> usize {
-    #[cfg(CONFIG_IOMMUFD_TEST)]
-    let limit =
-        crate::selftest::TEST_MEMORY_LIMIT.load(core::sync::atomic::Ordering::Relaxed) as usize;
-    #[cfg(not(CONFIG_IOMMUFD_TEST))]
-    let limit = TEMP_MEMORY_LIMIT;
-    (limit / core::mem::size_of::<*mut bindings::page>()).max(1)
+    (test_hooks::memory_limit() / core::mem::size_of::<*mut bindings::page>()).max(1)
 }
 
 /// What a pages object took of the task that created it (C `pages->source_mm`,

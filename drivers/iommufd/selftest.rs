@@ -27,12 +27,9 @@ use crate::{
     mock::{self, MockDev},
     object::{self, Object},
     pages::PAGE_SIZE,
-    user,
+    test_hooks, user,
 };
-use core::{
-    ffi::{c_ulong, c_void},
-    sync::atomic::{AtomicU32, Ordering},
-};
+use core::ffi::{c_ulong, c_void};
 use kernel::{
     bindings, new_mutex,
     prelude::*,
@@ -42,16 +39,11 @@ use kernel::{
 /// `GUP_PIN_COUNTING_BIAS` of `include/linux/mm.h`: a pin adds this to a page's refcount.
 const GUP_PIN_COUNTING_BIAS: i32 = 1 << 10;
 
-/// C `iommufd_test_memory_limit`: the size limit of temporary allocations (batches) while
-/// pinning, which the tests shrink to force many small batches. 64 KiB by default.
-pub(crate) static TEST_MEMORY_LIMIT: AtomicU32 = AtomicU32::new(65536);
-
 /// The C half of the module (`iommufd_shim.c`).
 mod shim {
     use kernel::ffi::c_int;
 
     extern "C" {
-        pub(super) fn iommufd_rs_should_fail() -> bool;
         pub(super) fn iommufd_rs_test_init() -> c_int;
         pub(super) fn iommufd_rs_test_exit();
         pub(super) fn iommufd_rs_test_access_ops(
@@ -65,13 +57,6 @@ mod shim {
             filep: *mut *mut core::ffi::c_void,
         ) -> *mut core::ffi::c_void;
     }
-}
-
-/// C `iommufd_should_fail()`: whether the `fail_iommufd` fault attribute (debugfs) asks this
-/// call to fail.
-pub(crate) fn should_fail() -> bool {
-    // SAFETY: `should_fail()` on a static fault attribute; callable from any context.
-    unsafe { shim::iommufd_rs_should_fail() }
 }
 
 /// The test-only registrations of the module (C `iommufd_test_init`/`_exit`): the
@@ -141,7 +126,7 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         TestOp::AddReserved { start, length } => add_reserved(ucmd, cmd.id, start, length),
         TestOp::MdCheckRefs { length, uptr, refs } => md_check_refs(uptr, length, refs),
         TestOp::SetTempMemoryLimit { limit } => {
-            TEST_MEMORY_LIMIT.store(limit, Ordering::Relaxed);
+            test_hooks::set_memory_limit(limit);
             Ok(())
         }
         TestOp::MockDomain { .. } | TestOp::MockDomainFlags { .. } => mock_domain(ucmd, cmd),
