@@ -19,7 +19,8 @@
 //! IOAS call the driver's `unmap` op with none of these held (but `notify`).
 
 use crate::{
-    ctx::{err_ptr, CtxRef, IommufdCtx},
+    ctx::{CtxRef, IommufdCtx},
+    error::err_ptr,
     ioas::{Ioas, IoptState},
     iommufd_core::{
         errno::Errno,

@@ -11,6 +11,7 @@
 //! (object locks, then the object table's lock).
 
 use crate::{
+    error::kerr,
     ioas,
     iommufd_core::{
         errno::Errno,
@@ -35,26 +36,6 @@ use kernel::{
 
 /// Whether the mock IOMMU and `IOMMU_TEST_CMD` are built in (`CONFIG_IOMMUFD_TEST`).
 pub(crate) const WITH_TEST: bool = cfg!(CONFIG_IOMMUFD_TEST);
-
-/// Converts a core errno into a kernel error.
-pub(crate) fn kerr(e: Errno) -> Error {
-    Error::from_errno(-e.0)
-}
-
-/// C `IS_ERR()`/`PTR_ERR()` on a pointer returned by the kernel or a driver: the errno of an
-/// error pointer, `ENOMEM` for NULL.
-pub(crate) fn ptr_err<T>(p: *mut T) -> Result<core::ptr::NonNull<T>, Errno> {
-    let v = p as isize;
-    if (-4095..0).contains(&v) {
-        return Err(Errno(-(v as i32)));
-    }
-    core::ptr::NonNull::new(p).ok_or(Errno::ENOMEM)
-}
-
-/// C `ERR_PTR(-errno)`, for pointers returned to C callers.
-pub(crate) fn err_ptr<T>(e: Errno) -> *mut T {
-    (-(e.0 as isize)) as *mut T
-}
 
 /// The state behind one open `/dev/iommu` file (C `struct iommufd_ctx`).
 #[pin_data(PinnedDrop)]

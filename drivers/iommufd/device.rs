@@ -10,7 +10,8 @@
 //! locks (see [`crate::fault`]), the object table's lock.
 
 use crate::{
-    ctx::{ptr_err, CtxRef, Ucmd},
+    ctx::{CtxRef, Ucmd},
+    error::ptr_err,
     fault,
     hw_pagetable::{dev_iommu_ops, Hwpt, HwptPaging},
     ioas::Ioas,

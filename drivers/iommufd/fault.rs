@@ -506,7 +506,7 @@ pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let raw = Arc::into_raw(fault.clone());
     // SAFETY: Makes the anon-inode file whose private data is `raw`.
     let file = unsafe { shim::iommufd_rs_fault_getfile(raw.cast_mut().cast()) };
-    if let Err(e) = crate::ctx::ptr_err(file) {
+    if let Err(e) = crate::error::ptr_err(file) {
         // SAFETY: No file owns `raw`: give the reference back here.
         drop(unsafe { Arc::from_raw(raw) });
         put_fd();

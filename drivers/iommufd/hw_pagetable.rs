@@ -9,8 +9,9 @@
 //! table's lock.
 
 use crate::{
-    ctx::{ptr_err, CtxRef, Ucmd},
+    ctx::{CtxRef, Ucmd},
     device::Device,
+    error::ptr_err,
     fault::{self, Fault},
     io_pagetable::DomainPtr,
     ioas::Ioas,

@@ -634,7 +634,7 @@ impl IoptState {
                 data as usize as *mut u64,
             )
         };
-        let iter = crate::ctx::ptr_err(iter).map_err(|_| Errno::ENOMEM)?;
+        let iter = crate::error::ptr_err(iter).map_err(|_| Errno::ENOMEM)?;
         let mut gather = match new_gather() {
             Ok(g) => g,
             Err(e) => {

@@ -22,6 +22,7 @@ pub(crate) mod iommufd_core;
 mod access;
 mod ctx;
 mod device;
+mod error;
 mod fault;
 mod hw_pagetable;
 mod io_pagetable;

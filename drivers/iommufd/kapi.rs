@@ -11,8 +11,9 @@
 //! taken back by unbind.
 
 use crate::{
-    ctx::{err_ptr, CtxRef, IommufdCtx},
+    ctx::{CtxRef, IommufdCtx},
     device::Device,
+    error::err_ptr,
     iommufd_core::errno::Errno,
     object,
 };

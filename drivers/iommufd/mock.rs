@@ -20,7 +20,7 @@
 //! `pfns` xarray's inside `Ioas::iopt` (map and unmap).
 
 use crate::{
-    ctx::err_ptr,
+    error::err_ptr,
     iommufd_core::{
         errno::Errno,
         ucmd::{
@@ -159,11 +159,6 @@ impl<T> CStatic<T> {
     const fn get(&self) -> *mut T {
         self.0.get()
     }
-}
-
-/// The errno of a kernel crate error.
-fn errno_of(e: Error) -> Errno {
-    Errno(-e.to_errno())
 }
 
 /// C `xa_mk_value()`.
@@ -726,7 +721,8 @@ fn copy_struct_from_user_data(
     if src.type_ != data_type || src.len < min_len || dst.len() < src.len {
         return Err(Errno::EINVAL);
     }
-    kernel::usercopy::copy_struct_from_user(dst, src.uptr as usize, src.len).map_err(errno_of)
+    kernel::usercopy::copy_struct_from_user(dst, src.uptr as usize, src.len)
+        .map_err(crate::error::errno_of)
 }
 
 /// C `mock_domain_alloc_user()`: a paging domain (flags `NEST_PARENT` and `DIRTY_TRACKING`)

@@ -19,8 +19,8 @@
 //! with its lock held, which also keeps the attach handles that the iommu core points to alive.
 
 use crate::{
-    ctx::ptr_err,
     device::{internal, AttachHandle, Device, GroupState},
+    error::ptr_err,
     fault,
     hw_pagetable::Hwpt,
     iommufd_core::{

@@ -16,6 +16,7 @@ use crate::{
     access::Access,
     ctx::Ucmd,
     device::Device,
+    error,
     iommufd_core::{
         errno::Errno,
         ucmd::test_cmd::{
@@ -197,17 +198,19 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         TestOp::PasidAttach { pasid, pt_id } => pasid_op(ucmd, cmd, |idev| {
             let mut id = pt_id;
             // SAFETY: `idev` is a live bound device (held by the selftest object).
-            kerrno(unsafe { kapi::iommufd_device_pasid_attach(idev, pasid, &mut id) }).map(|()| id)
+            error::from_rc(unsafe { kapi::iommufd_device_pasid_attach(idev, pasid, &mut id) })
+                .map(|()| id)
         }),
         TestOp::PasidReplace { pasid, pt_id } => pasid_op(ucmd, cmd, |idev| {
             let mut id = pt_id;
             // SAFETY: As above.
-            kerrno(unsafe { kapi::iommufd_device_pasid_replace(idev, pasid, &mut id) }).map(|()| id)
+            error::from_rc(unsafe { kapi::iommufd_device_pasid_replace(idev, pasid, &mut id) })
+                .map(|()| id)
         }),
         TestOp::PasidAssign { pt_id, .. } => pasid_op(ucmd, cmd, |idev| {
             let (mut id, mut pasid) = (pt_id, 0);
             // SAFETY: As above.
-            kerrno(unsafe { kapi::iommufd_device_pasid_assign(idev, &mut id, &mut pasid) })
+            error::from_rc(unsafe { kapi::iommufd_device_pasid_assign(idev, &mut id, &mut pasid) })
                 .map(|()| pasid)
         }),
         TestOp::PasidDetach { pasid } => {
@@ -261,15 +264,6 @@ fn pasid_op(
 fn kapi_handle(idev: &Arc<Device>) -> *mut Device {
     let p: *const Device = &**idev;
     p.cast_mut()
-}
-
-/// A kAPI return value (0 or a negative errno) as a `Result`.
-fn kerrno(rc: i32) -> Result<(), Errno> {
-    if rc < 0 {
-        Err(Errno(-rc))
-    } else {
-        Ok(())
-    }
 }
 
 /// The later C's `iommufd_test_pasid_check_hwpt`: `hwpt_id` 0 asks that nothing is attached on
@@ -624,7 +618,7 @@ fn create_access(ucmd: &mut Ucmd<'_>, mut cmd: TestCmd, flags: u32) -> Result<()
     // SAFETY: Makes the anon-inode file whose private data is `raw`; its release frees `raw`.
     let file =
         unsafe { shim::iommufd_rs_test_staccess_getfile(raw.cast()) }.cast::<bindings::file>();
-    if let Err(e) = crate::ctx::ptr_err(file) {
+    if let Err(e) = crate::error::ptr_err(file) {
         // SAFETY: No file owns `raw`: free it here.
         drop(unsafe { KBox::from_raw(raw) });
         return Err(e);
