@@ -21,7 +21,8 @@
 use crate::{
     ctx::{CtxRef, IommufdCtx},
     error::err_ptr,
-    ioas::{Ioas, IoptState},
+    io_pagetable::IoptState,
+    ioas::Ioas,
     iommufd_core::{
         errno::Errno,
         iopt::{UnmapCursor, UnmapStop, IOMMU_READ, IOMMU_WRITE},

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The domain side of an io_pagetable (C `io_pagetable.c`: `iopt_table_add_domain`,
+//! The io_pagetable of an IOAS ([`IoptState`], C `struct io_pagetable`: the core's IOVA
+//! bookkeeping, the domains and the accesses) and its domain side (C `io_pagetable.c`:
+//! `iopt_table_add_domain`,
 //! `iopt_table_remove_domain`, `iopt_fill_domain`, `iopt_unfill_domain`,
 //! `iopt_table_enforce_dev_resv_regions`; `pages.c`: `iopt_area_fill_domain(s)`,
 //! `batch_to_domain`, `batch_iommu_map_small`).
@@ -15,9 +17,13 @@
 //! inside it, and pinning takes the source mm's `mmap_lock` inside that.
 
 use crate::{
-    ioas::IoptState,
-    iommufd_core::{errno::Errno, iopt::Area, ucmd::hwpt::HwptGetDirtyBitmap},
+    iommufd_core::{
+        errno::Errno,
+        iopt::{Area, Iopt, IoptConfig, UnmapCursor, UnmapStop},
+        ucmd::hwpt::HwptGetDirtyBitmap,
+    },
     pages::{PagesRef, PAGE_SIZE},
+    storage::KStorage,
 };
 use core::ptr::NonNull;
 use kernel::{bindings, prelude::*};
@@ -166,6 +172,117 @@ fn map_area(dom: DomainPtr, area: &Area<PagesRef>, small: bool) -> Result<(), Er
 /// C `iopt_area_unmap_domain()`.
 fn unmap_area(dom: DomainPtr, area: &Area<PagesRef>) {
     dom.unmap(area.iova(), area.length());
+}
+
+/// The io_pagetable of an IOAS (C `struct io_pagetable`, the IOVA side).
+///
+/// # Invariants
+///
+/// Every area of `iopt` owns the strong count its [`PagesRef`] handle stands for. If
+/// `domains` is not empty, every area that is not pending is filled: its pages have one user
+/// for it and it is mapped in every domain (see [`crate::io_pagetable`]).
+pub(crate) struct IoptState {
+    pub(crate) iopt: Iopt<PagesRef, KStorage>,
+    /// C `iopt->domains`: the domains this io_pagetable maps into.
+    pub(crate) domains: KVec<DomainPtr>,
+    /// C `iopt->access_list`.
+    pub(crate) accesses: crate::access::AccessList,
+}
+
+impl IoptState {
+    pub(crate) fn new() -> Self {
+        // C: IOVA allocation aligns up to HPAGE_SIZE with CONFIG_TRANSPARENT_HUGEPAGE.
+        let max_align = if cfg!(CONFIG_TRANSPARENT_HUGEPAGE) {
+            2 << 20
+        } else {
+            PAGE_SIZE
+        };
+        let config = IoptConfig::new(PAGE_SIZE, max_align).unwrap_or(IoptConfig::X86_64_THP);
+        IoptState {
+            iopt: Iopt::new(KStorage, config),
+            domains: KVec::new(),
+            accesses: crate::access::AccessList::new(),
+        }
+    }
+
+    /// Unmaps everything (C `iopt_unmap_all` in `iommufd_ioas_destroy`). Never fails.
+    fn unmap_all(&mut self) {
+        let domains = &self.domains;
+        let (_, rc) = self.iopt.unmap_all(
+            |_, _, _| {},
+            // SAFETY: The core hands each removed area's handle back exactly once; by the type
+            // invariants it owns a count, released here and never used again.
+            |area| unsafe { IoptState::release_area(domains, area) },
+        );
+        if let Err(e) = rc {
+            if e != Errno::ENOENT {
+                pr_warn!("iommufd: unmap at IOAS destroy failed: {}\n", e.name());
+            }
+        }
+    }
+}
+
+impl Drop for IoptState {
+    fn drop(&mut self) {
+        self.unmap_all();
+    }
+}
+
+impl IoptState {
+    /// The core's io_pagetable, read only.
+    pub(crate) fn core(&self) -> &Iopt<PagesRef, KStorage> {
+        &self.iopt
+    }
+
+    /// The core's io_pagetable, to update areas' access counts and the IOVA alignment.
+    /// Areas must not be removed through it (their handles would leak).
+    pub(crate) fn core_mut(&mut self) -> &mut Iopt<PagesRef, KStorage> {
+        &mut self.iopt
+    }
+
+    /// The IOVA alignment the accesses (and later domains) require (C
+    /// `iopt_calculate_iova_alignment()`'s inputs).
+    pub(crate) fn required_alignment(&self) -> u64 {
+        self.accesses
+            .required_alignment()
+            .max(self.domains_alignment())
+    }
+
+    /// One step of C `iopt_unmap_iova_range()` (see [`crate::access::unmap_iova_range`]):
+    /// removed areas give back their pages reference.
+    pub(crate) fn unmap_step(
+        &mut self,
+        cursor: &mut UnmapCursor,
+    ) -> core::result::Result<(), UnmapStop> {
+        let domains = &self.domains;
+        self.iopt.unmap_step(
+            cursor,
+            // SAFETY: The core hands each removed area's handle back exactly once; it owns a
+            // count (type invariants), released here and never used again.
+            |area| unsafe { IoptState::release_area(domains, area) },
+        )
+    }
+
+    /// C `iopt_cut_iova()`: splits areas so that each IOVA of `iovas` ends one; the new right
+    /// halves are new users of their pages objects.
+    pub(crate) fn cut_iova(&mut self, iovas: &[u64]) -> Result<(), Errno> {
+        // With domains, splitting needs large pages disabled, so the IOVA alignment is at
+        // least PAGE_SIZE and a split never falls inside a page: the halves' page users add up
+        // to the whole's, and each half's mappings are whole `map_small` pages.
+        let filled = self.has_domains();
+        self.iopt.cut_iova(iovas, filled, |handle| {
+            // SAFETY: `handle` belongs to the area just split, which owns a count while the
+            // lock is held; the new count (same address) now belongs to its right half.
+            let _ = unsafe { handle.clone_ref() };
+        })
+    }
+
+    /// C `iopt_disable_large_pages()`.
+    pub(crate) fn disable_large_pages(&mut self) -> Result<(), Errno> {
+        let required = self.required_alignment();
+        let filled = self.has_domains();
+        self.iopt.disable_large_pages(filled, required)
+    }
 }
 
 impl IoptState {

@@ -3,8 +3,8 @@
 //! IO address spaces (C `ioas.c`): the IOAS object and its ioctls, `IOMMU_IOAS_ALLOC`,
 //! `_IOVA_RANGES`, `_ALLOW_IOVAS`, `_MAP`, `_COPY`, `_UNMAP` and the `HUGE_PAGES` option.
 //!
-//! The IOVA bookkeeping is the core's [`Iopt`]; each area holds a [`PagesRef`] to the pages
-//! object it maps.
+//! The IOVA bookkeeping is the io_pagetable, [`IoptState`] (the core's `Iopt`); each area holds
+//! a [`PagesRef`] to the pages object it maps.
 //!
 //! Lock order: one table for the module, `Documentation/locking.md`. Here: `Ioas::iopt` (C
 //! `iova_rwsem`), then the object table's lock (dropping an [`ObjRef`](crate::object::ObjRef) while
@@ -13,11 +13,11 @@
 
 use crate::{
     ctx::{IommufdCtx, Ucmd},
-    io_pagetable::DomainPtr,
+    io_pagetable::IoptState,
     iommufd_core::{
         errno::Errno,
         interval::Span,
-        iopt::{Iopt, IoptConfig, MapPiece, Placement, IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE},
+        iopt::{MapPiece, Placement, IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE},
         ucmd::{
             ioas::{
                 IoasAllowIovas, IoasCopy, IoasIovaRanges, IoasMap, IoasUnmap, IovaRange,
@@ -28,8 +28,7 @@ use crate::{
         },
     },
     object::{self, Object},
-    pages::{Pages, PagesRef, PAGE_SIZE},
-    storage::KStorage,
+    pages::{Pages, PagesRef},
     user,
 };
 use kernel::{
@@ -40,60 +39,6 @@ use kernel::{
         Arc, Mutex,
     },
 };
-
-/// The io_pagetable of an IOAS (C `struct io_pagetable`, the IOVA side).
-///
-/// # Invariants
-///
-/// Every area of `iopt` owns the strong count its [`PagesRef`] handle stands for. If
-/// `domains` is not empty, every area that is not pending is filled: its pages have one user
-/// for it and it is mapped in every domain (see [`crate::io_pagetable`]).
-pub(crate) struct IoptState {
-    pub(crate) iopt: Iopt<PagesRef, KStorage>,
-    /// C `iopt->domains`: the domains this io_pagetable maps into.
-    pub(crate) domains: KVec<DomainPtr>,
-    /// C `iopt->access_list`.
-    pub(crate) accesses: crate::access::AccessList,
-}
-
-impl IoptState {
-    fn new() -> Self {
-        // C: IOVA allocation aligns up to HPAGE_SIZE with CONFIG_TRANSPARENT_HUGEPAGE.
-        let max_align = if cfg!(CONFIG_TRANSPARENT_HUGEPAGE) {
-            2 << 20
-        } else {
-            PAGE_SIZE
-        };
-        let config = IoptConfig::new(PAGE_SIZE, max_align).unwrap_or(IoptConfig::X86_64_THP);
-        IoptState {
-            iopt: Iopt::new(KStorage, config),
-            domains: KVec::new(),
-            accesses: crate::access::AccessList::new(),
-        }
-    }
-
-    /// Unmaps everything (C `iopt_unmap_all` in `iommufd_ioas_destroy`). Never fails.
-    fn unmap_all(&mut self) {
-        let domains = &self.domains;
-        let (_, rc) = self.iopt.unmap_all(
-            |_, _, _| {},
-            // SAFETY: The core hands each removed area's handle back exactly once; by the type
-            // invariants it owns a count, released here and never used again.
-            |area| unsafe { IoptState::release_area(domains, area) },
-        );
-        if let Err(e) = rc {
-            if e != Errno::ENOENT {
-                pr_warn!("iommufd: unmap at IOAS destroy failed: {}\n", e.name());
-            }
-        }
-    }
-}
-
-impl Drop for IoptState {
-    fn drop(&mut self) {
-        self.unmap_all();
-    }
-}
 
 /// An IO address space (C `struct iommufd_ioas`).
 #[pin_data]
@@ -311,63 +256,6 @@ impl Ioas {
     /// The io_pagetable, locked (C `iova_rwsem`).
     pub(crate) fn iopt(&self) -> Guard<'_, IoptState, MutexBackend> {
         self.iopt.lock()
-    }
-}
-
-impl IoptState {
-    /// The core's io_pagetable, read only.
-    pub(crate) fn core(&self) -> &Iopt<PagesRef, KStorage> {
-        &self.iopt
-    }
-
-    /// The core's io_pagetable, to update areas' access counts and the IOVA alignment.
-    /// Areas must not be removed through it (their handles would leak).
-    pub(crate) fn core_mut(&mut self) -> &mut Iopt<PagesRef, KStorage> {
-        &mut self.iopt
-    }
-
-    /// The IOVA alignment the accesses (and later domains) require (C
-    /// `iopt_calculate_iova_alignment()`'s inputs).
-    pub(crate) fn required_alignment(&self) -> u64 {
-        self.accesses
-            .required_alignment()
-            .max(self.domains_alignment())
-    }
-
-    /// One step of C `iopt_unmap_iova_range()` (see [`crate::access::unmap_iova_range`]):
-    /// removed areas give back their pages reference.
-    pub(crate) fn unmap_step(
-        &mut self,
-        cursor: &mut crate::iommufd_core::iopt::UnmapCursor,
-    ) -> core::result::Result<(), crate::iommufd_core::iopt::UnmapStop> {
-        let domains = &self.domains;
-        self.iopt.unmap_step(
-            cursor,
-            // SAFETY: The core hands each removed area's handle back exactly once; it owns a
-            // count (type invariants), released here and never used again.
-            |area| unsafe { IoptState::release_area(domains, area) },
-        )
-    }
-
-    /// C `iopt_cut_iova()`: splits areas so that each IOVA of `iovas` ends one; the new right
-    /// halves are new users of their pages objects.
-    pub(crate) fn cut_iova(&mut self, iovas: &[u64]) -> Result<(), Errno> {
-        // With domains, splitting needs large pages disabled, so the IOVA alignment is at
-        // least PAGE_SIZE and a split never falls inside a page: the halves' page users add up
-        // to the whole's, and each half's mappings are whole `map_small` pages.
-        let filled = self.has_domains();
-        self.iopt.cut_iova(iovas, filled, |handle| {
-            // SAFETY: `handle` belongs to the area just split, which owns a count while the
-            // lock is held; the new count (same address) now belongs to its right half.
-            let _ = unsafe { handle.clone_ref() };
-        })
-    }
-
-    /// C `iopt_disable_large_pages()`.
-    pub(crate) fn disable_large_pages(&mut self) -> Result<(), Errno> {
-        let required = self.required_alignment();
-        let filled = self.has_domains();
-        self.iopt.disable_large_pages(filled, required)
     }
 }
 

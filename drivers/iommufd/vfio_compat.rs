@@ -228,7 +228,11 @@ fn fill_cap_dma_avail(at: usize, avail: usize) -> Result<usize, Errno> {
 }
 
 /// C `iommufd_fill_cap_iova`: the usable IOVA ranges (holes of the reserved ranges).
-fn fill_cap_iova(iopt: &crate::ioas::IoptState, at: usize, avail: usize) -> Result<usize, Errno> {
+fn fill_cap_iova(
+    iopt: &crate::io_pagetable::IoptState,
+    at: usize,
+    avail: usize,
+) -> Result<usize, Errno> {
     let mut n: usize = 0;
     iopt.core().for_each_iova_range(|span| {
         let size = rules::CAP_IOVA_RANGE_HEAD + (n + 1) * rules::IOVA_RANGE_SIZE;
