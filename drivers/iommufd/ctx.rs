@@ -1,38 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The iommufd context (one per open `/dev/iommu`) and the ioctl dispatcher (C `main.c`).
-//!
-//! The routing and size rules are the core's ([`crate::iommufd_core::uapi`]), the decoding of
-//! each command is the core's ([`crate::iommufd_core::ucmd`]); this file touches user memory:
-//! it reads the `size` word, copies the struct with the kernel's `copy_struct_from_user()`,
-//! runs the command and copies its reply back.
+//! The iommufd context (one per open `/dev/iommu`, C `struct iommufd_ctx` of `main.c`) and
+//! one ioctl in flight ([`Ucmd`]). The misc device and the ioctl table are
+//! [`crate::ioctl`]'s: nothing here knows the objects' ioctls.
 //!
 //! Lock order: one table for the module, `Documentation/locking.md`. Here: see [`crate::object`]
 //! (object locks, then the object table's lock).
 
 use crate::{
-    error::kerr,
-    ioas,
     iommufd_core::{
         errno::Errno,
-        uapi::{self, Cmd, Op, Route},
-        ucmd::{
-            main::{Destroy, IommuOption, OptionId, OptionOp},
-            respond_len,
-        },
+        uapi::{Cmd, Op},
+        ucmd::respond_len,
     },
     object::{self, Objects},
-    pages::{kernel_capable, AccountMode},
+    pages::AccountMode,
     user,
 };
-use kernel::{
-    bindings,
-    fs::File,
-    miscdevice::{MiscDevice, MiscDeviceRegistration},
-    prelude::*,
-    uaccess::{UserPtr, UserSlice},
-    usercopy::copy_struct_from_user,
-};
+use kernel::{bindings, prelude::*, uaccess::UserPtr};
 
 /// Whether the mock IOMMU and `IOMMU_TEST_CMD` are built in (`CONFIG_IOMMUFD_TEST`).
 pub(crate) const WITH_TEST: bool = cfg!(CONFIG_IOMMUFD_TEST);
@@ -117,6 +102,14 @@ mod shim {
 }
 
 impl IommufdCtx {
+    /// A new context of `file` whose pinned pages are charged by `mode`.
+    pub(crate) fn new(file: *mut bindings::file, mode: AccountMode) -> impl PinInit<Self, Error> {
+        try_pin_init!(IommufdCtx {
+            objects <- Objects::new(mode),
+            file,
+        })
+    }
+
     /// A reference for objects and kernel users.
     pub(crate) fn as_ref(&self) -> CtxRef {
         CtxRef(core::ptr::NonNull::from(self))
@@ -141,35 +134,6 @@ impl PinnedDrop for IommufdCtx {
     }
 }
 
-#[vtable]
-impl MiscDevice for IommufdCtx {
-    type Ptr = Pin<KBox<Self>>;
-
-    fn open(file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
-        // C: a context opened through /dev/vfio/vfio accounts like VFIO (in the mm).
-        let vfio = misc.minor() == crate::vfio_compat::VFIO_MINOR;
-        if vfio {
-            crate::vfio_compat::announce();
-        }
-        let mode = if vfio {
-            AccountMode::Mm
-        } else {
-            AccountMode::User
-        };
-        KBox::pin_init(
-            try_pin_init!(IommufdCtx {
-                objects <- Objects::new(mode),
-                file: file.as_ptr(),
-            }),
-            GFP_KERNEL_ACCOUNT,
-        )
-    }
-
-    fn ioctl(ctx: Pin<&IommufdCtx>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ctx.get_ref().ioctl(cmd, arg)
-    }
-}
-
 /// One ioctl in flight (C `struct iommufd_ucmd`): the context, the user's buffer and size,
 /// and the kernel copy of the command.
 pub(crate) struct Ucmd<'a> {
@@ -181,6 +145,34 @@ pub(crate) struct Ucmd<'a> {
 }
 
 impl<'a> Ucmd<'a> {
+    /// The ioctl `op` on `ctx`, with the user's buffer `ubuffer` of `user_size` bytes and the
+    /// command copied in `buf`.
+    pub(crate) fn new(
+        ctx: &'a IommufdCtx,
+        ubuffer: UserPtr,
+        user_size: u32,
+        op: &'static Op,
+        buf: &'a mut [u8],
+    ) -> Self {
+        Ucmd {
+            ctx,
+            ubuffer,
+            user_size,
+            op,
+            buf,
+        }
+    }
+
+    /// The command being run.
+    pub(crate) fn cmd(&self) -> Cmd {
+        self.op.cmd
+    }
+
+    /// The user's copy of the command.
+    pub(crate) fn ubuffer(&self) -> UserPtr {
+        self.ubuffer
+    }
+
     /// The context (borrowed for the whole ioctl, not from `self`).
     pub(crate) fn ctx(&self) -> &'a IommufdCtx {
         self.ctx
@@ -201,109 +193,5 @@ impl<'a> Ucmd<'a> {
     pub(crate) fn respond(&self) -> Result<(), Errno> {
         let n = respond_len(self.user_size, self.op.size).min(self.buf.len());
         user::write(self.ubuffer, &self.buf[..n])
-    }
-}
-
-impl IommufdCtx {
-    /// `iommufd_fops_ioctl()`: route, read the size, check it, copy the struct, execute.
-    fn ioctl(&self, cmd: u32, arg: UserPtr) -> Result<isize> {
-        if uapi::route(cmd, WITH_TEST) == Route::VfioCompat {
-            return self.vfio_ioctl(cmd, arg);
-        }
-        let user_size = UserSlice::new(arg, core::mem::size_of::<u32>())
-            .reader()
-            .read::<u32>()?;
-        let op = uapi::check(cmd, user_size, WITH_TEST).map_err(kerr)?;
-        let mut buf = [0u8; uapi::UCMD_BUFFER_SIZE];
-        let cmd_buf = &mut buf[..op.size];
-        copy_struct_from_user(cmd_buf, arg, user_size as usize)?;
-        let mut ucmd = Ucmd {
-            ctx: self,
-            ubuffer: arg,
-            user_size,
-            op,
-            buf: cmd_buf,
-        };
-        execute(&mut ucmd).map(|()| 0).map_err(kerr)
-    }
-
-    /// `iommufd_vfio_ioctl()`: the VFIO type1 container compatibility ioctls. Anything it
-    /// does not know is `ENOTTY`, as in C.
-    fn vfio_ioctl(&self, cmd: u32, arg: UserPtr) -> Result<isize> {
-        crate::vfio_compat::ioctl(self, cmd, arg).map_err(kerr)
-    }
-}
-
-/// The command table (C `iommufd_ioctl_ops[].execute`).
-fn execute(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
-    match ucmd.op.cmd {
-        Cmd::Destroy => destroy(ucmd),
-        Cmd::IoasAlloc => ioas::alloc_ioctl(ucmd),
-        Cmd::IoasAllowIovas => ioas::allow_iovas(ucmd),
-        Cmd::IoasCopy => ioas::copy(ucmd),
-        Cmd::IoasIovaRanges => ioas::iova_ranges(ucmd),
-        Cmd::IoasMap => ioas::map(ucmd),
-        Cmd::IoasUnmap => ioas::unmap(ucmd),
-        Cmd::Option => option(ucmd),
-        Cmd::VfioIoas => crate::vfio_compat::vfio_ioas(ucmd),
-        Cmd::HwptAlloc => crate::hw_pagetable::alloc_ioctl(ucmd),
-        Cmd::GetHwInfo => crate::device::get_hw_info_ioctl(ucmd),
-        Cmd::HwptSetDirtyTracking => crate::hw_pagetable::set_dirty_tracking_ioctl(ucmd),
-        Cmd::HwptGetDirtyBitmap => crate::hw_pagetable::get_dirty_bitmap_ioctl(ucmd),
-        Cmd::HwptInvalidate => crate::hw_pagetable::invalidate_ioctl(ucmd),
-        Cmd::FaultQueueAlloc => crate::fault::alloc_ioctl(ucmd),
-        #[cfg(CONFIG_IOMMUFD_TEST)]
-        Cmd::Test => crate::selftest::test_cmd(ucmd),
-        #[cfg(not(CONFIG_IOMMUFD_TEST))]
-        Cmd::Test => Err(Errno::ENOTTY),
-    }
-}
-
-/// `IOMMU_DESTROY` (C `iommufd_destroy`): remove the object if nobody uses it, then destroy it
-/// outside the table's lock.
-fn destroy(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
-    let cmd = Destroy::decode(ucmd.buf())?;
-    let obj = ucmd.ctx.objects.lock().remove(cmd.id)?;
-    drop(obj);
-    Ok(())
-}
-
-/// `IOMMU_OPTION` (C `iommufd_option`): only `val64` goes back to the user.
-fn option(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
-    let mut cmd = IommuOption::decode(ucmd.buf())?;
-    match cmd.option_id {
-        OptionId::RlimitMode => rlimit_mode(ucmd.ctx, &mut cmd)?,
-        OptionId::HugePages => ioas::option_huge_pages(ucmd, &mut cmd)?,
-    }
-    cmd.encode_response(ucmd.buf_mut());
-    let range = IommuOption::RESPONSE_RANGE;
-    let at = user::offset(ucmd.ubuffer, range.start)?;
-    let bytes = ucmd.buf.get(range).ok_or(Errno::EFAULT)?;
-    user::write(at, bytes)
-}
-
-/// C `iommufd_option_rlimit_mode`.
-fn rlimit_mode(ctx: &IommufdCtx, cmd: &mut IommuOption) -> Result<(), Errno> {
-    match cmd.op_kind()? {
-        OptionOp::Get => {
-            cmd.val64 = u64::from(ctx.account_mode() == AccountMode::Mm);
-            Ok(())
-        }
-        OptionOp::Set => {
-            if !kernel_capable(kernel::bindings::CAP_SYS_RESOURCE as i32) {
-                return Err(Errno::EPERM);
-            }
-            let mut objects = ctx.objects.lock();
-            if !objects.table.is_empty() {
-                return Err(Errno::EBUSY);
-            }
-            let mm = cmd.set_value()?;
-            objects.account_mode = if mm {
-                AccountMode::Mm
-            } else {
-                AccountMode::User
-            };
-            Ok(())
-        }
     }
 }

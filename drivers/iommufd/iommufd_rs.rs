@@ -27,6 +27,7 @@ mod fault;
 mod hw_pagetable;
 mod io_pagetable;
 mod ioas;
+mod ioctl;
 mod kapi;
 #[cfg(CONFIG_IOMMUFD_TEST)]
 mod mock;
