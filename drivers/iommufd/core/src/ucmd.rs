@@ -7,7 +7,7 @@
 //! longer one has already been checked for a zero tail. The types here turn such a buffer into
 //! a typed, validated Rust struct (`decode`), and write the fields a handler sends back into
 //! the same buffer (`encode_response`), which the shell then copies back to the user as
-//! `iommufd_ucmd_respond()` does (`drivers/iommu/iommufd/iommufd_private.h:116-123`): the first
+//! C `iommufd_ucmd_respond()` does (in `drivers/iommu/iommufd/iommufd_private.h`): the first
 //! [`respond_len`] bytes of the buffer.
 //!
 //! Each `decode` performs, in the same order as the C handler of the pinned tree, every check
@@ -235,8 +235,8 @@ use impl_ucmd;
 
 /// How many bytes of the command buffer go back to the user on a response: `min(user_size,
 /// op_size)`, as `iommufd_ucmd_respond(ucmd, sizeof(*cmd))`
-/// (`drivers/iommu/iommufd/iommufd_private.h:116-123`; every handler passes `sizeof(*cmd)`,
-/// which is the op's size).
+/// (a static inline in `drivers/iommu/iommufd/iommufd_private.h`; every handler passes
+/// `sizeof(*cmd)`, which is the op's size).
 pub fn respond_len(user_size: u32, op_size: usize) -> usize {
     core::cmp::min(usize::try_from(user_size).unwrap_or(usize::MAX), op_size)
 }

@@ -24,22 +24,21 @@ pub const IOMMU_HW_CAP_PCI_PASID_PRIV: u64 = 1 << 2;
 
 /// `struct iommu_hw_info`: report a device's IOMMU hardware information.
 ///
-/// `decode` follows `iommufd_get_hw_info()` (device.c:1309-1414), widened as the later uAPI
-/// (and the pinned tree's selftests, `tools/testing/selftests/iommu/iommufd_utils.h:640-698`)
-/// expect:
+/// `decode` follows C `iommufd_get_hw_info()`, widened as the later uAPI (and the pinned
+/// tree's selftests, `_test_cmd_get_hw_info()` in `tools/testing/selftests/iommu/`) expect:
 ///
-/// 1. a flag other than `IOMMU_HW_INFO_FLAG_INPUT_TYPE`: `EOPNOTSUPP` (device.c:1320, where
-///    the pinned C code refuses any flag);
-/// 2. a nonzero byte of `__reserved[3]`: `EOPNOTSUPP` (device.c:1320-1322);
+/// 1. a flag other than `IOMMU_HW_INFO_FLAG_INPUT_TYPE`: `EOPNOTSUPP` (the first check of
+///    `iommufd_get_hw_info()`, where the pinned C code refuses any flag);
+/// 2. a nonzero byte of `__reserved[3]`: `EOPNOTSUPP` (the same check);
 /// 3. without `INPUT_TYPE`, `in_data_type` is ignored and taken as
 ///    `IOMMU_HW_INFO_TYPE_DEFAULT` (as the later C clears it before the lookup).
 ///
-/// Then the device lookup (device.c:1324, `ENOENT`). A driver that reports hardware info then
-/// refuses a requested type other than `DEFAULT` and its own with `EOPNOTSUPP` (the later
-/// drivers' `hw_info` op, reached at device.c:1330): [`HwInfo::check_requested_type`]. The
-/// response (device.c:1408) carries `data_len` (the driver's length, device.c:1372),
-/// `out_data_type` (device.c:1330 or 1346), `out_capabilities` (device.c:1374-1376,
-/// 1399-1404) and `out_max_pasid_log2` (device.c:1378-1388).
+/// Then the device lookup (`ENOENT`). A driver that reports hardware info then refuses a
+/// requested type other than `DEFAULT` and its own with `EOPNOTSUPP` (the later drivers'
+/// `hw_info` op, which `iommufd_get_hw_info()` calls right after the lookup):
+/// [`HwInfo::check_requested_type`]. The response carries `data_len` (the driver's length),
+/// `out_data_type` (the driver's, or `NONE` without a `hw_info` op), `out_capabilities` and
+/// `out_max_pasid_log2`, all as `iommufd_get_hw_info()` sets them.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct HwInfo {
     /// `enum iommufd_hw_info_flags`.
@@ -100,11 +99,12 @@ impl HwInfo {
     /// Decodes and checks the command (see the type's documentation).
     pub fn decode(buf: &[u8]) -> Result<Self> {
         let flags = Self::FLAGS.get_u32(buf);
-        // device.c:1320 (widened to the later uAPI's INPUT_TYPE flag)
+        // First check of C `iommufd_get_hw_info()` (widened to the later uAPI's INPUT_TYPE
+        // flag)
         if flags & !IOMMU_HW_INFO_FLAG_INPUT_TYPE != 0 {
             return Err(Errno::EOPNOTSUPP);
         }
-        // device.c:1320-1322
+        // The `__reserved` half of the same check of C `iommufd_get_hw_info()`.
         if !Self::RESERVED.is_zero(buf) {
             return Err(Errno::EOPNOTSUPP);
         }

@@ -8,8 +8,8 @@ use super::{impl_ucmd, Field, Layout, SIZE_FIELD};
 
 /// `struct iommu_fault_alloc`: allocate a fault queue object and its file.
 ///
-/// `decode`: `flags != 0`: `EOPNOTSUPP` (fault.c:401-402). The handler then allocates the
-/// object (fault.c:404), the file and an fd, and responds with both (fault.c:432-435).
+/// `decode`: `flags != 0`: `EOPNOTSUPP` (the first check of C `iommufd_fault_alloc()`). The
+/// handler then allocates the object, the file and an fd, and responds with both.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct FaultAlloc {
     /// Output: the new fault object's id.
@@ -39,7 +39,7 @@ impl FaultAlloc {
 
     /// Decodes and checks the command (see the type's documentation).
     pub fn decode(buf: &[u8]) -> Result<Self> {
-        // fault.c:401-402
+        // First check of C `iommufd_fault_alloc()`.
         if Self::FLAGS.get_u32(buf) != 0 {
             return Err(Errno::EOPNOTSUPP);
         }
@@ -55,7 +55,7 @@ impl FaultAlloc {
         Self::FLAGS.put_u32(buf, 0);
     }
 
-    /// Writes `out_fault_id` and `out_fault_fd` (fault.c:432-433).
+    /// Writes `out_fault_id` and `out_fault_fd` (C `iommufd_fault_alloc()`).
     pub fn encode_response(&self, buf: &mut [u8]) {
         Self::OUT_FAULT_ID.put_u32(buf, self.out_fault_id);
         Self::OUT_FAULT_FD.put_u32(buf, self.out_fault_fd);

@@ -25,24 +25,24 @@ pub const IOMMU_HWPT_DIRTY_TRACKING_ENABLE: u32 = 1;
 pub const IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR: u32 = 1;
 /// `IOMMU_HWPT_INVALIDATE_DATA_VTD_S1`.
 pub const IOMMU_HWPT_INVALIDATE_DATA_VTD_S1: u32 = 0;
-/// `IOMMU_HWPT_INVALIDATE_ENTRY_NUM_MAX` (hw_pagetable.c:411): the cap on `entry_num`.
+/// `IOMMU_HWPT_INVALIDATE_ENTRY_NUM_MAX` (a macro of C `hw_pagetable.c`): the cap on `entry_num`.
 pub const IOMMU_HWPT_INVALIDATE_ENTRY_NUM_MAX: u32 = 1 << 19;
 
 /// `struct iommu_hwpt_alloc`: allocate a HW page table.
 ///
-/// `decode`, in the order of `iommufd_hwpt_alloc()` (hw_pagetable.c:267-360):
+/// `decode`, in the order of C `iommufd_hwpt_alloc()`:
 ///
-/// 1. `__reserved != 0`: `EOPNOTSUPP` (hw_pagetable.c:281-282);
+/// 1. `__reserved != 0`: `EOPNOTSUPP`;
 /// 2. `data_type == NONE` with `data_len != 0`, or another type with `data_len == 0`:
-///    `EINVAL` (hw_pagetable.c:283-285).
+///    `EINVAL`.
 ///
-/// `__reserved2` is not checked by the pinned C code, nor here. Then the device lookup
-/// (hw_pagetable.c:287, `ENOENT`), the `pt_id` lookup (hw_pagetable.c:291, `EINVAL` if absent,
-/// `EINVAL` too if neither an IOAS nor a paging HWPT, hw_pagetable.c:323-325), and the `flags`
-/// checks, which depend on the `pt_id` object: [`HwptAlloc::check_paging_flags`]
-/// (hw_pagetable.c:119-128) for an IOAS, [`HwptAlloc::check_nested_flags`]
-/// (hw_pagetable.c:229-231) for a HWPT; then `fault_id` is looked up if `FAULT_ID_VALID`
-/// (hw_pagetable.c:328-335). The response carries the new id (hw_pagetable.c:343-344).
+/// `__reserved2` is not checked by the pinned C code, nor here. Then, still in
+/// `iommufd_hwpt_alloc()`, the device lookup (`ENOENT`), the `pt_id` lookup (`EINVAL` if
+/// absent, `EINVAL` too if neither an IOAS nor a paging HWPT), and the `flags` checks, which
+/// depend on the `pt_id` object: [`HwptAlloc::check_paging_flags`] (C
+/// `iommufd_hwpt_paging_alloc()`) for an IOAS, [`HwptAlloc::check_nested_flags`] (C
+/// `iommufd_hwpt_nested_alloc()`) for a HWPT; then `fault_id` is looked up if
+/// `FAULT_ID_VALID`. The response carries the new id.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct HwptAlloc {
     /// `enum iommufd_hwpt_alloc_flags` (checked after the lookups).
@@ -105,13 +105,13 @@ impl HwptAlloc {
 
     /// Decodes and checks the command (see the type's documentation).
     pub fn decode(buf: &[u8]) -> Result<Self> {
-        // hw_pagetable.c:281-282
+        // First check of C `iommufd_hwpt_alloc()`.
         if !Self::RESERVED.is_zero(buf) {
             return Err(Errno::EOPNOTSUPP);
         }
         let data_type = Self::DATA_TYPE.get_u32(buf);
         let data_len = Self::DATA_LEN.get_u32(buf);
-        // hw_pagetable.c:283-285
+        // Second check of C `iommufd_hwpt_alloc()`.
         if (data_type == IOMMU_HWPT_DATA_NONE) != (data_len == 0) {
             return Err(Errno::EINVAL);
         }
@@ -128,7 +128,7 @@ impl HwptAlloc {
     }
 
     /// Whether user data comes with the request: C passes `user_data` to a paging
-    /// allocation only if `data_len != 0` (hw_pagetable.c:304).
+    /// allocation only if `data_len != 0` (C `iommufd_hwpt_alloc()`).
     pub fn has_user_data(&self) -> bool {
         self.data_len != 0
     }
@@ -140,7 +140,7 @@ impl HwptAlloc {
         self.flags & IOMMU_HWPT_ALLOC_PASID != 0
     }
 
-    /// The fault queue to attach, if `IOMMU_HWPT_FAULT_ID_VALID` (hw_pagetable.c:328).
+    /// The fault queue to attach, if `IOMMU_HWPT_FAULT_ID_VALID` (C `iommufd_hwpt_alloc()`).
     pub fn fault_id(&self) -> Option<u32> {
         if self.flags & IOMMU_HWPT_FAULT_ID_VALID != 0 {
             Some(self.fault_id)
@@ -149,8 +149,8 @@ impl HwptAlloc {
         }
     }
 
-    /// The flag checks of `iommufd_hwpt_paging_alloc()` when `pt_id` is an IOAS, after the
-    /// device and `pt_id` lookups (hw_pagetable.c:119-128), all `EOPNOTSUPP`: flags or user data
+    /// The flag checks of C `iommufd_hwpt_paging_alloc()` when `pt_id` is an IOAS, after the
+    /// device and `pt_id` lookups, all `EOPNOTSUPP`: flags or user data
     /// without the driver's `domain_alloc_user`; a flag other than `NEST_PARENT`,
     /// `DIRTY_TRACKING` and `ALLOC_PASID` (the later uAPI's); `ALLOC_PASID` on a device without
     /// PASID support (`pasid_capable`: its `max_pasids > 0`), which upstream leaves to the
@@ -185,12 +185,11 @@ impl HwptAlloc {
         Ok(())
     }
 
-    /// The first check of `iommufd_hwpt_nested_alloc()` when `pt_id` is a paging HWPT
-    /// (hw_pagetable.c:229-231): a flag other than `FAULT_ID_VALID` and `ALLOC_PASID` (the later
-    /// uAPI's), no user data, or no `domain_alloc_user`: `EOPNOTSUPP`; then `ALLOC_PASID` on a
-    /// device without PASID support (`pasid_capable`): `EOPNOTSUPP`, as for
-    /// [`Self::check_paging_flags`]. (The parent checks that follow, hw_pagetable.c:232-234,
-    /// `EINVAL`, need the parent object.)
+    /// The first check of C `iommufd_hwpt_nested_alloc()` when `pt_id` is a paging HWPT: a flag
+    /// other than `FAULT_ID_VALID` and `ALLOC_PASID` (the later uAPI's), no user data, or no
+    /// `domain_alloc_user`: `EOPNOTSUPP`; then `ALLOC_PASID` on a device without PASID support
+    /// (`pasid_capable`): `EOPNOTSUPP`, as for [`Self::check_paging_flags`]. (The parent checks
+    /// that follow in `iommufd_hwpt_nested_alloc()`, `EINVAL`, need the parent object.)
     pub fn check_nested_flags(&self, has_domain_alloc_user: bool, pasid_capable: bool) -> Result {
         if self.flags & !(IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID) != 0
             || !self.has_user_data()
@@ -217,7 +216,7 @@ impl HwptAlloc {
         Self::FAULT_ID.put_u32(buf, self.fault_id);
     }
 
-    /// Writes `out_hwpt_id` (hw_pagetable.c:343).
+    /// Writes `out_hwpt_id` (C `iommufd_hwpt_alloc()`).
     pub fn encode_response(&self, buf: &mut [u8]) {
         Self::OUT_HWPT_ID.put_u32(buf, self.out_hwpt_id);
     }
@@ -227,9 +226,9 @@ impl_ucmd!(HwptAlloc, Cmd::HwptAlloc);
 
 /// `struct iommu_hwpt_set_dirty_tracking`: turn dirty tracking on or off.
 ///
-/// `decode`: a flag other than `IOMMU_HWPT_DIRTY_TRACKING_ENABLE`: `EOPNOTSUPP`
-/// (hw_pagetable.c:370-371). `__reserved` is not checked by the pinned C code, nor here. Then
-/// the paging HWPT lookup (hw_pagetable.c:373). No response.
+/// `decode`: a flag other than `IOMMU_HWPT_DIRTY_TRACKING_ENABLE`: `EOPNOTSUPP` (the first
+/// check of C `iommufd_hwpt_set_dirty_tracking()`). `__reserved` is not checked by the pinned
+/// C code, nor here. Then the paging HWPT lookup. No response.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct HwptSetDirtyTracking {
     /// `enum iommufd_hwpt_set_dirty_tracking_flags`.
@@ -260,7 +259,7 @@ impl HwptSetDirtyTracking {
     /// Decodes and checks the command (see the type's documentation).
     pub fn decode(buf: &[u8]) -> Result<Self> {
         let flags = Self::FLAGS.get_u32(buf);
-        // hw_pagetable.c:370-371
+        // First check of C `iommufd_hwpt_set_dirty_tracking()`.
         if flags & !IOMMU_HWPT_DIRTY_TRACKING_ENABLE != 0 {
             return Err(Errno::EOPNOTSUPP);
         }
@@ -270,7 +269,7 @@ impl HwptSetDirtyTracking {
         })
     }
 
-    /// Whether to enable (hw_pagetable.c:378).
+    /// Whether to enable (C `iommufd_hwpt_set_dirty_tracking()`).
     pub fn enable(&self) -> bool {
         self.flags & IOMMU_HWPT_DIRTY_TRACKING_ENABLE != 0
     }
@@ -293,10 +292,10 @@ impl_ucmd!(HwptSetDirtyTracking, Cmd::HwptSetDirtyTracking);
 /// range into a user bitmap.
 ///
 /// `decode`: a flag other than `IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR`, or `__reserved != 0`:
-/// `EOPNOTSUPP` (hw_pagetable.c:394-396). Then the paging HWPT lookup (hw_pagetable.c:398),
-/// then [`HwptGetDirtyBitmap::check_iova_range`] with the IOAS's IOVA alignment
-/// (`iommufd_check_iova_range()`, io_pagetable.c:518-545, called at io_pagetable.c:554). No
-/// response struct (the bitmap is written to user memory).
+/// `EOPNOTSUPP` (the first check of C `iommufd_hwpt_get_dirty_bitmap()`). Then the paging HWPT
+/// lookup, then [`HwptGetDirtyBitmap::check_iova_range`] with the IOAS's IOVA alignment
+/// (`iommufd_check_iova_range()`, called first thing in `iopt_read_and_clear_dirty_data()`).
+/// No response struct (the bitmap is written to user memory).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct HwptGetDirtyBitmap {
     /// The paging HWPT.
@@ -347,7 +346,7 @@ impl HwptGetDirtyBitmap {
     /// Decodes and checks the command (see the type's documentation).
     pub fn decode(buf: &[u8]) -> Result<Self> {
         let flags = Self::FLAGS.get_u32(buf);
-        // hw_pagetable.c:394-396
+        // First check of C `iommufd_hwpt_get_dirty_bitmap()`.
         if flags & !IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR != 0 || !Self::RESERVED.is_zero(buf) {
             return Err(Errno::EOPNOTSUPP);
         }
@@ -366,15 +365,15 @@ impl HwptGetDirtyBitmap {
         self.flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR != 0
     }
 
-    /// `iommufd_check_iova_range()` (io_pagetable.c:518-545), done after the HWPT lookup with
-    /// `iova_alignment` the IOAS's: returns the last IOVA of the range, or
+    /// C `iommufd_check_iova_range()`, done after the HWPT lookup with `iova_alignment` the
+    /// IOAS's: returns the last IOVA of the range, or, in C's order,
     ///
-    /// - `length == 0`: `EINVAL` (io_pagetable.c:524-525);
-    /// - `iova + length - 1` overflows: `EOVERFLOW` (io_pagetable.c:527-528);
-    /// - `iova` or the last IOVA above `ULONG_MAX`: `EOVERFLOW` (io_pagetable.c:530-531);
-    /// - `iova` or `last + 1` not aligned to `iova_alignment`: `EINVAL` (io_pagetable.c:533-535);
-    /// - `page_size == 0`: `EINVAL` (io_pagetable.c:537-538);
-    /// - `iova` or `last + 1` not aligned to `page_size`: `EINVAL` (io_pagetable.c:540-542).
+    /// - `length == 0`: `EINVAL`;
+    /// - `iova + length - 1` overflows: `EOVERFLOW`;
+    /// - `iova` or the last IOVA above `ULONG_MAX`: `EOVERFLOW`;
+    /// - `iova` or `last + 1` not aligned to `iova_alignment`: `EINVAL`;
+    /// - `page_size == 0`: `EINVAL`;
+    /// - `iova` or `last + 1` not aligned to `page_size`: `EINVAL`.
     ///
     /// The alignment tests are C's mask tests (`x & (align - 1)`), exact for powers of two.
     pub fn check_iova_range(&self, iova_alignment: u64) -> Result<u64> {
@@ -423,18 +422,18 @@ impl_ucmd!(HwptGetDirtyBitmap, Cmd::HwptGetDirtyBitmap);
 
 /// `struct iommu_hwpt_invalidate`: invalidate the caches of a nested HWPT.
 ///
-/// `decode`, in the order of `iommufd_hwpt_invalidate()` (hw_pagetable.c:413-458):
+/// `decode`, in the order of C `iommufd_hwpt_invalidate()`:
 ///
-/// 1. `__reserved != 0`: `EOPNOTSUPP` (hw_pagetable.c:426-429);
+/// 1. `__reserved != 0`: `EOPNOTSUPP`;
 /// 2. `entry_num != 0` and (`data_uptr == 0`, `entry_len == 0`, `entry_len > PAGE_SIZE` or
-///    `entry_num > IOMMU_HWPT_INVALIDATE_ENTRY_NUM_MAX`): `EINVAL` (hw_pagetable.c:435-440).
+///    `entry_num > IOMMU_HWPT_INVALIDATE_ENTRY_NUM_MAX`): `EINVAL`.
 ///
-/// Then the nested HWPT lookup (hw_pagetable.c:442) and the driver's `cache_invalidate_user`.
+/// Then the nested HWPT lookup and the driver's `cache_invalidate_user`.
 ///
-/// Unlike the other commands this one responds on every path, errors included
-/// (hw_pagetable.c:453-457): `entry_num` is set to the number of entries handled (0 when a
-/// check or the lookup failed) and the struct copied back; if that copy faults the result is
-/// `EFAULT`, else the handler's errno. So when `decode` fails the shell must still call
+/// Unlike the other commands this one responds on every path, errors included (the `out:`
+/// label of `iommufd_hwpt_invalidate()`): `entry_num` is set to the number of entries handled
+/// (0 when a check or the lookup failed) and the struct copied back; if that copy faults the
+/// result is `EFAULT`, else the handler's errno. So when `decode` fails the shell must still call
 /// [`HwptInvalidate::put_entry_num`]`(buf, 0)` and respond.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct HwptInvalidate {
@@ -486,14 +485,14 @@ impl HwptInvalidate {
     /// Decodes and checks the command (see the type's documentation); `page_size` is the
     /// kernel's `PAGE_SIZE`, the cap on `entry_len`.
     pub fn decode_with_page_size(buf: &[u8], page_size: u64) -> Result<Self> {
-        // hw_pagetable.c:426-429
+        // First check of C `iommufd_hwpt_invalidate()`.
         if !Self::RESERVED.is_zero(buf) {
             return Err(Errno::EOPNOTSUPP);
         }
         let data_uptr = Self::DATA_UPTR.get_u64(buf);
         let entry_len = Self::ENTRY_LEN.get_u32(buf);
         let entry_num = Self::ENTRY_NUM.get_u32(buf);
-        // hw_pagetable.c:435-440
+        // Second check of C `iommufd_hwpt_invalidate()`.
         if entry_num != 0
             && (data_uptr == 0
                 || entry_len == 0
@@ -512,7 +511,7 @@ impl HwptInvalidate {
     }
 
     /// Writes `entry_num` into a command buffer: the response of every path, including a
-    /// failed `decode` (with 0, hw_pagetable.c:423, 454).
+    /// failed `decode` (with 0, as C `iommufd_hwpt_invalidate()` initializes `done_num`).
     pub fn put_entry_num(buf: &mut [u8], done_num: u32) {
         Self::ENTRY_NUM.put_u32(buf, done_num);
     }
@@ -528,7 +527,7 @@ impl HwptInvalidate {
         Self::RESERVED.put_u32(buf, 0);
     }
 
-    /// Writes `entry_num`, the number of entries handled (hw_pagetable.c:450, 454).
+    /// Writes `entry_num`, the number of entries handled (C `iommufd_hwpt_invalidate()`).
     pub fn encode_response(&self, buf: &mut [u8]) {
         Self::put_entry_num(buf, self.entry_num);
     }

@@ -21,8 +21,8 @@ pub const IOMMU_IOAS_MAP_VALID_FLAGS: u32 =
 
 /// `struct iommu_ioas_alloc`: allocate an IOAS.
 ///
-/// `decode`: `flags != 0`: `EOPNOTSUPP` (ioas.c:43-44). The handler then allocates the object
-/// (ioas.c:46) and responds with its id (ioas.c:50-51).
+/// `decode`: `flags != 0`: `EOPNOTSUPP` (the first check of C `iommufd_ioas_alloc_ioctl()`).
+/// The handler then allocates the object and responds with its id.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct IoasAlloc {
     /// Output: the new IOAS's id.
@@ -47,7 +47,7 @@ impl IoasAlloc {
 
     /// Decodes and checks the command (see the type's documentation).
     pub fn decode(buf: &[u8]) -> Result<Self> {
-        // ioas.c:43-44
+        // First check of C `iommufd_ioas_alloc_ioctl()`.
         if Self::FLAGS.get_u32(buf) != 0 {
             return Err(Errno::EOPNOTSUPP);
         }
@@ -60,7 +60,7 @@ impl IoasAlloc {
         Self::FLAGS.put_u32(buf, 0);
     }
 
-    /// Writes `out_ioas_id` (ioas.c:50).
+    /// Writes `out_ioas_id` (C `iommufd_ioas_alloc_ioctl()`).
     pub fn encode_response(&self, buf: &mut [u8]) {
         Self::OUT_IOAS_ID.put_u32(buf, self.out_ioas_id);
     }
@@ -100,7 +100,7 @@ impl IovaRange {
         }
     }
 
-    /// The element's bytes (as copied to the user array, ioas.c:88-94).
+    /// The element's bytes (as copied to the user array by C `iommufd_ioas_iova_ranges()`).
     pub fn to_bytes(self) -> [u8; Self::SIZE] {
         let mut b = [0u8; Self::SIZE];
         Self::START.put_u64(&mut b, self.start);
@@ -109,8 +109,8 @@ impl IovaRange {
     }
 
     /// The check `IOMMU_IOAS_ALLOW_IOVAS` makes on each element it loads, after the IOAS
-    /// lookup: `start >= last`: `EINVAL` (ioas.c:125-126). (The overlap check that follows,
-    /// ioas.c:128-129, also `EINVAL`, needs the tree being built.)
+    /// lookup: `start >= last`: `EINVAL` (C `iommufd_ioas_load_iovas()`). (The overlap check
+    /// that follows there, also `EINVAL`, needs the tree being built.)
     pub fn check_allowed(&self) -> Result {
         if self.start >= self.last {
             return Err(Errno::EINVAL);
@@ -121,10 +121,10 @@ impl IovaRange {
 
 /// `struct iommu_ioas_iova_ranges`: read the allowed IOVA ranges of an IOAS.
 ///
-/// `decode`: `__reserved != 0`: `EOPNOTSUPP` (ioas.c:71-72). Then the IOAS lookup (ioas.c:74,
-/// `ENOENT`). The response (ioas.c:101) carries `num_iovas` (the total count, ioas.c:81, 99) and
-/// `out_iova_alignment` (ioas.c:82); only after responding does the handler return `EMSGSIZE`
-/// if the count exceeds the input `num_iovas` (ioas.c:104-105).
+/// `decode`: `__reserved != 0`: `EOPNOTSUPP` (the first check of C
+/// `iommufd_ioas_iova_ranges()`). Then the IOAS lookup (`ENOENT`). The response carries
+/// `num_iovas` (the total count) and `out_iova_alignment`; only after responding does the
+/// handler return `EMSGSIZE` if the count exceeds the input `num_iovas`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct IoasIovaRanges {
     /// The IOAS.
@@ -164,7 +164,7 @@ impl IoasIovaRanges {
 
     /// Decodes and checks the command (see the type's documentation).
     pub fn decode(buf: &[u8]) -> Result<Self> {
-        // ioas.c:71-72
+        // First check of C `iommufd_ioas_iova_ranges()`.
         if !Self::RESERVED.is_zero(buf) {
             return Err(Errno::EOPNOTSUPP);
         }
@@ -185,7 +185,7 @@ impl IoasIovaRanges {
         Self::ALLOWED_IOVAS.put_u64(buf, self.allowed_iovas);
     }
 
-    /// Writes `num_iovas` and `out_iova_alignment` (ioas.c:81-82, 99).
+    /// Writes `num_iovas` and `out_iova_alignment` (C `iommufd_ioas_iova_ranges()`).
     pub fn encode_response(&self, buf: &mut [u8]) {
         Self::NUM_IOVAS.put_u32(buf, self.num_iovas);
         Self::OUT_IOVA_ALIGNMENT.put_u64(buf, self.out_iova_alignment);
@@ -196,9 +196,10 @@ impl_ucmd!(IoasIovaRanges, Cmd::IoasIovaRanges);
 
 /// `struct iommu_ioas_allow_iovas`: replace the allowed IOVA ranges of an IOAS.
 ///
-/// `decode`: `__reserved != 0`: `EOPNOTSUPP` (ioas.c:151-152). Then the IOAS lookup
-/// (ioas.c:154), then each of the `num_iovas` elements is copied (`EFAULT`) and checked
-/// ([`IovaRange::check_allowed`], ioas.c:118-129). No response.
+/// `decode`: `__reserved != 0`: `EOPNOTSUPP` (the first check of C
+/// `iommufd_ioas_allow_iovas()`). Then the IOAS lookup, then each of the `num_iovas` elements
+/// is copied (`EFAULT`) and checked ([`IovaRange::check_allowed`], C
+/// `iommufd_ioas_load_iovas()`). No response.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct IoasAllowIovas {
     /// The IOAS.
@@ -233,7 +234,7 @@ impl IoasAllowIovas {
 
     /// Decodes and checks the command (see the type's documentation).
     pub fn decode(buf: &[u8]) -> Result<Self> {
-        // ioas.c:151-152
+        // First check of C `iommufd_ioas_allow_iovas()`.
         if !Self::RESERVED.is_zero(buf) {
             return Err(Errno::EOPNOTSUPP);
         }
@@ -261,15 +262,14 @@ impl_ucmd!(IoasAllowIovas, Cmd::IoasAllowIovas);
 
 /// `struct iommu_ioas_map`: map user memory into an IOAS.
 ///
-/// `decode`, in the order of `iommufd_ioas_map()` (ioas.c:200-237):
+/// `decode`, in the order of C `iommufd_ioas_map()`:
 ///
-/// 1. a flag outside `enum iommufd_ioas_map_flags`, or `__reserved != 0`: `EOPNOTSUPP`
-///    (ioas.c:208-212);
-/// 2. `iova >= ULONG_MAX` or `length >= ULONG_MAX`: `EOVERFLOW` (ioas.c:213-214);
-/// 3. neither `WRITEABLE` nor `READABLE`: `EINVAL` (ioas.c:216-218).
+/// 1. a flag outside `enum iommufd_ioas_map_flags`, or `__reserved != 0`: `EOPNOTSUPP`;
+/// 2. `iova >= ULONG_MAX` or `length >= ULONG_MAX`: `EOVERFLOW`;
+/// 3. neither `WRITEABLE` nor `READABLE`: `EINVAL`.
 ///
-/// Then the IOAS lookup (ioas.c:220, `ENOENT`) and `iopt_map_user_pages()` (ioas.c:226). The
-/// response carries the IOVA the mapping was placed at (ioas.c:232-233).
+/// Then the IOAS lookup (`ENOENT`) and `iopt_map_user_pages()`. The response carries the IOVA
+/// the mapping was placed at.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct IoasMap {
     /// `enum iommufd_ioas_map_flags`.
@@ -315,17 +315,17 @@ impl IoasMap {
     /// Decodes and checks the command (see the type's documentation).
     pub fn decode(buf: &[u8]) -> Result<Self> {
         let flags = Self::FLAGS.get_u32(buf);
-        // ioas.c:208-212
+        // First check of C `iommufd_ioas_map()`.
         if flags & !IOMMU_IOAS_MAP_VALID_FLAGS != 0 || !Self::RESERVED.is_zero(buf) {
             return Err(Errno::EOPNOTSUPP);
         }
         let iova = Self::IOVA.get_u64(buf);
         let length = Self::LENGTH.get_u64(buf);
-        // ioas.c:213-214
+        // Second check of C `iommufd_ioas_map()`.
         if ge_ulong_max(iova) || ge_ulong_max(length) {
             return Err(Errno::EOVERFLOW);
         }
-        // ioas.c:216-218
+        // Third check of C `iommufd_ioas_map()`.
         if flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE) == 0 {
             return Err(Errno::EINVAL);
         }
@@ -338,7 +338,7 @@ impl IoasMap {
         })
     }
 
-    /// Whether the IOVA is given (`FIXED_IOVA`) rather than allocated (ioas.c:224-225).
+    /// Whether the IOVA is given (`FIXED_IOVA`) rather than allocated (C `iommufd_ioas_map()`).
     pub fn fixed_iova(&self) -> bool {
         self.flags & IOMMU_IOAS_MAP_FIXED_IOVA != 0
     }
@@ -354,7 +354,7 @@ impl IoasMap {
         Self::IOVA.put_u64(buf, self.iova);
     }
 
-    /// Writes `iova` (ioas.c:232).
+    /// Writes `iova` (C `iommufd_ioas_map()`).
     pub fn encode_response(&self, buf: &mut [u8]) {
         Self::IOVA.put_u64(buf, self.iova);
     }
@@ -364,18 +364,18 @@ impl_ucmd!(IoasMap, Cmd::IoasMap);
 
 /// `struct iommu_ioas_copy`: map pages already mapped in one IOAS into another.
 ///
-/// `decode`, in the order of `iommufd_ioas_copy()` (ioas.c:239-294):
+/// `decode`, in the order of C `iommufd_ioas_copy()`:
 ///
-/// 0. only with the mock (`CONFIG_IOMMUFD_TEST`, [`IoasCopy::decode_mock`]):
-///    `iommufd_test_syz_conv_iova_id()` (ioas.c:249-250, selftest.c:108-122): if `flags` has
+/// 0. only with the mock (`CONFIG_IOMMUFD_TEST`, [`IoasCopy::decode_mock`]): the call of C
+///    `iommufd_test_syz_conv_iova_id()` (`selftest.c`): if `flags` has
 ///    `MOCK_FLAGS_ACCESS_SYZ` the bit is cleared and `src_iova` converted, which looks up
 ///    `src_ioas_id` (a failed lookup leaves `src_iova` as it is, without an error);
-/// 1. a flag outside `enum iommufd_ioas_map_flags`: `EOPNOTSUPP` (ioas.c:252-255);
-/// 2. `length`, `src_iova` or `dst_iova` `>= ULONG_MAX`: `EOVERFLOW` (ioas.c:256-258);
-/// 3. neither `WRITEABLE` nor `READABLE`: `EINVAL` (ioas.c:260-262).
+/// 1. a flag outside `enum iommufd_ioas_map_flags`: `EOPNOTSUPP`;
+/// 2. `length`, `src_iova` or `dst_iova` `>= ULONG_MAX`: `EOVERFLOW`;
+/// 3. neither `WRITEABLE` nor `READABLE`: `EINVAL`.
 ///
-/// Then the source IOAS lookup (ioas.c:264). The response (ioas.c:287-288) is the whole
-/// struct, with `dst_iova` set, and `flags`/`src_iova` as step 0 left them.
+/// Then the source IOAS lookup. The response is the whole struct, with `dst_iova` set, and
+/// `flags`/`src_iova` as step 0 left them.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct IoasCopy {
     /// `enum iommufd_ioas_map_flags`.
@@ -432,15 +432,15 @@ impl IoasCopy {
     }
 
     fn check(self) -> Result<Self> {
-        // ioas.c:252-255
+        // First check of C `iommufd_ioas_copy()` (after the syzkaller conversion).
         if self.flags & !IOMMU_IOAS_MAP_VALID_FLAGS != 0 {
             return Err(Errno::EOPNOTSUPP);
         }
-        // ioas.c:256-258
+        // Second check of C `iommufd_ioas_copy()`.
         if ge_ulong_max(self.length) || ge_ulong_max(self.src_iova) || ge_ulong_max(self.dst_iova) {
             return Err(Errno::EOVERFLOW);
         }
-        // ioas.c:260-262
+        // Third check of C `iommufd_ioas_copy()`.
         if self.flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE) == 0 {
             return Err(Errno::EINVAL);
         }
@@ -458,10 +458,11 @@ impl IoasCopy {
     /// must return the new `src_iova`: `src_iova` itself if `src_ioas_id` is not an IOAS,
     /// else the IOVA of its `nth_area`-th area plus `offset`, or 0 if there is no such area,
     /// `(nth_area, offset)` being [`super::test_cmd::syz_layout`]`(src_iova)`
-    /// (selftest.c:68-91, 117-121). The bit is cleared before the checks, as C does.
+    /// (C `__iommufd_test_syz_conv_iova()` and `iommufd_test_syz_conv_iova_id()`). The bit is
+    /// cleared before the checks, as C does.
     pub fn decode_mock(buf: &[u8], syz_conv: impl FnOnce(u32, u64) -> u64) -> Result<Self> {
         let mut c = Self::raw(buf);
-        // selftest.c:113-121
+        // C `iommufd_test_syz_conv_iova_id()`
         if c.flags & MOCK_FLAGS_ACCESS_SYZ != 0 {
             c.flags &= !MOCK_FLAGS_ACCESS_SYZ;
             c.src_iova = syz_conv(c.src_ioas_id, c.src_iova);
@@ -469,7 +470,7 @@ impl IoasCopy {
         c.check()
     }
 
-    /// Whether the IOVA is given (`FIXED_IOVA`) rather than allocated (ioas.c:279-280).
+    /// Whether the IOVA is given (`FIXED_IOVA`) rather than allocated (C `iommufd_ioas_copy()`).
     pub fn fixed_iova(&self) -> bool {
         self.flags & IOMMU_IOAS_MAP_FIXED_IOVA != 0
     }
@@ -485,7 +486,7 @@ impl IoasCopy {
         Self::SRC_IOVA.put_u64(buf, self.src_iova);
     }
 
-    /// Writes `dst_iova` (ioas.c:287), and `flags` and `src_iova`, which the syzkaller
+    /// Writes `dst_iova` (C `iommufd_ioas_copy()`), and `flags` and `src_iova`, which the syzkaller
     /// conversion may have changed in C's buffer before it is copied back.
     pub fn encode_response(&self, buf: &mut [u8]) {
         Self::FLAGS.put_u32(buf, self.flags);
@@ -499,9 +500,10 @@ impl_ucmd!(IoasCopy, Cmd::IoasCopy);
 /// What an `IOMMU_IOAS_UNMAP` asks for, once checked ([`IoasUnmap::range`]).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum UnmapRange {
-    /// `iova == 0 && length == U64_MAX`: everything (`iopt_unmap_all()`, ioas.c:307-310).
+    /// `iova == 0 && length == U64_MAX`: everything (`iopt_unmap_all()`, C
+    /// `iommufd_ioas_unmap()`).
     All,
-    /// An IOVA range (`iopt_unmap_iova()`, ioas.c:316-317).
+    /// An IOVA range (`iopt_unmap_iova()`, C `iommufd_ioas_unmap()`).
     Range {
         /// First IOVA.
         iova: u64,
@@ -512,10 +514,9 @@ pub enum UnmapRange {
 
 /// `struct iommu_ioas_unmap`: unmap an IOVA range.
 ///
-/// `iommufd_ioas_unmap()` (ioas.c:296-332) checks nothing before the IOAS lookup
-/// (ioas.c:303): `decode` cannot fail. After it, [`IoasUnmap::range`] (ioas.c:307-315,
-/// `EOVERFLOW`), then `ENOENT` if nothing was unmapped (ioas.c:320-322). The response carries
-/// the number of bytes unmapped in `length` (ioas.c:326-327).
+/// C `iommufd_ioas_unmap()` checks nothing before the IOAS lookup: `decode` cannot fail.
+/// After it, [`IoasUnmap::range`] (`EOVERFLOW`), then `ENOENT` if nothing was unmapped. The
+/// response carries the number of bytes unmapped in `length`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct IoasUnmap {
     /// The IOAS.
@@ -554,9 +555,8 @@ impl IoasUnmap {
         })
     }
 
-    /// The range to unmap, checked as C does after the IOAS lookup: all for `0, U64_MAX`
-    /// (ioas.c:307), else `EOVERFLOW` if `iova` or `length` is `>= ULONG_MAX`
-    /// (ioas.c:312-315).
+    /// The range to unmap, checked as C `iommufd_ioas_unmap()` does after the IOAS lookup: all
+    /// for `0, U64_MAX`, else `EOVERFLOW` if `iova` or `length` is `>= ULONG_MAX`.
     pub fn range(&self) -> Result<UnmapRange> {
         if self.iova == 0 && self.length == u64::MAX {
             return Ok(UnmapRange::All);
@@ -578,7 +578,7 @@ impl IoasUnmap {
         Self::LENGTH.put_u64(buf, self.length);
     }
 
-    /// Writes `length`, the bytes unmapped (ioas.c:326).
+    /// Writes `length`, the bytes unmapped (C `iommufd_ioas_unmap()`).
     pub fn encode_response(&self, buf: &mut [u8]) {
         Self::LENGTH.put_u64(buf, self.length);
     }

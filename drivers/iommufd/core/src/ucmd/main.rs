@@ -9,8 +9,8 @@ use super::{impl_ucmd, Field, Layout, SIZE_FIELD};
 
 /// `struct iommu_destroy`: destroy any destroyable object.
 ///
-/// `iommufd_destroy()` (main.c:247-252) checks nothing itself: it goes straight to
-/// `iommufd_object_remove()` (main.c:251), which answers `ENOENT` for an unknown id (and
+/// C `iommufd_destroy()` checks nothing itself: it goes straight to
+/// `iommufd_object_remove()`, which answers `ENOENT` for an unknown id (and
 /// `EBUSY` for an object still in use). There is no response.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Destroy {
@@ -28,7 +28,7 @@ impl Destroy {
         fields: &[SIZE_FIELD.desc(), Self::ID.desc()],
     };
 
-    /// Decodes the command; it cannot fail (main.c:247-252 has no checks).
+    /// Decodes the command; it cannot fail (C `iommufd_destroy()` has no checks).
     pub fn decode(buf: &[u8]) -> Result<Self> {
         Ok(Self {
             id: Self::ID.get_u32(buf),
@@ -97,26 +97,25 @@ impl OptionOp {
 
 /// `struct iommu_option`: get or set an option.
 ///
-/// Checks of `decode`, in the order of `iommufd_option()` (main.c:315-339):
+/// Checks of `decode`, in the order of C `iommufd_option()`:
 ///
-/// 1. `__reserved != 0`: `EOPNOTSUPP` (main.c:320-321);
-/// 2. `option_id` neither `RLIMIT_MODE` nor `HUGE_PAGES`: `EOPNOTSUPP` (main.c:323-331);
-/// 3. for `RLIMIT_MODE` (`iommufd_option_rlimit_mode()`, ioas.c:334-366), which looks up no
-///    object: `object_id != 0`: `EOPNOTSUPP` (ioas.c:337-338); `op` neither `GET` nor `SET`:
-///    `EOPNOTSUPP` (ioas.c:340, 344, 365).
+/// 1. `__reserved != 0`: `EOPNOTSUPP`;
+/// 2. `option_id` neither `RLIMIT_MODE` nor `HUGE_PAGES`: `EOPNOTSUPP` (the `switch`);
+/// 3. for `RLIMIT_MODE` (C `iommufd_option_rlimit_mode()`), which looks up no object:
+///    `object_id != 0`: `EOPNOTSUPP`; `op` neither `GET` nor `SET`: `EOPNOTSUPP`.
 ///
 /// Left to the shell, in this order:
 ///
-/// - `RLIMIT_MODE` + `SET`: `!capable(CAP_SYS_RESOURCE)`: `EPERM` (ioas.c:347-348); objects
-///   already exist: `EBUSY` (ioas.c:350-352); then [`IommuOption::set_value`] (`EINVAL` unless
-///   `val64` is 0 or 1, ioas.c:354-359);
-/// - `HUGE_PAGES` (`iommufd_ioas_option()`, ioas.c:387-410): the IOAS lookup of `object_id`
-///   (ioas.c:396, `ENOENT`), then [`IommuOption::op_kind`] (`EOPNOTSUPP`, ioas.c:371-384) and
-///   for `SET` [`IommuOption::set_value`] (`EINVAL`, ioas.c:376-382).
+/// - `RLIMIT_MODE` + `SET` (still `iommufd_option_rlimit_mode()`): `!capable(CAP_SYS_RESOURCE)`:
+///   `EPERM`; objects already exist: `EBUSY`; then [`IommuOption::set_value`] (`EINVAL` unless
+///   `val64` is 0 or 1);
+/// - `HUGE_PAGES` (C `iommufd_ioas_option()`): the IOAS lookup of `object_id` (`ENOENT`),
+///   then, in `iommufd_ioas_option_huge_pages()`, [`IommuOption::op_kind`] (`EOPNOTSUPP`) and
+///   for `SET` [`IommuOption::set_value`] (`EINVAL`).
 ///
 /// The response is not `iommufd_ucmd_respond()`: only `val64` is copied back, to its place in
-/// the user struct, whatever the user's size (main.c:335-337); see
-/// [`IommuOption::RESPONSE_RANGE`].
+/// the user struct, whatever the user's size (the `copy_to_user()` at the end of
+/// `iommufd_option()`); see [`IommuOption::RESPONSE_RANGE`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct IommuOption {
     /// The option.
@@ -154,25 +153,25 @@ impl IommuOption {
         ],
     };
     /// The bytes of the buffer that go back to the user on success: `val64` only
-    /// (main.c:335-337), at the same offset in the user struct.
+    /// (C `iommufd_option()`), at the same offset in the user struct.
     pub const RESPONSE_RANGE: core::ops::Range<usize> = 16..24;
 
     /// Decodes and checks the command (see the type's documentation).
     pub fn decode(buf: &[u8]) -> Result<Self> {
-        // main.c:320-321
+        // First check of C `iommufd_option()`.
         if !Self::RESERVED.is_zero(buf) {
             return Err(Errno::EOPNOTSUPP);
         }
         let op = Self::OP.get_u16(buf);
         let object_id = Self::OBJECT_ID.get_u32(buf);
-        // main.c:323-331
+        // The `switch` of C `iommufd_option()`.
         let option_id = match Self::OPTION_ID.get_u32(buf) {
             IOMMU_OPTION_RLIMIT_MODE => {
-                // ioas.c:337-338
+                // First check of C `iommufd_option_rlimit_mode()`.
                 if object_id != 0 {
                     return Err(Errno::EOPNOTSUPP);
                 }
-                // ioas.c:340, 344, 365
+                // The `op` tests of C `iommufd_option_rlimit_mode()`.
                 if OptionOp::from_raw(op).is_none() {
                     return Err(Errno::EOPNOTSUPP);
                 }
@@ -190,13 +189,15 @@ impl IommuOption {
     }
 
     /// The op; `EOPNOTSUPP` if it is neither `GET` nor `SET`. For `HUGE_PAGES` this check comes
-    /// after the IOAS lookup (ioas.c:371-384); for `RLIMIT_MODE` `decode` already made it.
+    /// after the IOAS lookup (C `iommufd_ioas_option_huge_pages()`); for `RLIMIT_MODE`
+    /// `decode` already made it.
     pub fn op_kind(&self) -> Result<OptionOp> {
         OptionOp::from_raw(self.op).ok_or(Errno::EOPNOTSUPP)
     }
 
-    /// The boolean a `SET` stores: `val64` 0 or 1, else `EINVAL` (ioas.c:354-359 for
-    /// `RLIMIT_MODE`, after the `EPERM` and `EBUSY` checks; ioas.c:376-382 for `HUGE_PAGES`).
+    /// The boolean a `SET` stores: `val64` 0 or 1, else `EINVAL` (C
+    /// `iommufd_option_rlimit_mode()` for `RLIMIT_MODE`, after the `EPERM` and `EBUSY` checks;
+    /// C `iommufd_ioas_option_huge_pages()` for `HUGE_PAGES`).
     pub fn set_value(&self) -> Result<bool> {
         match self.val64 {
             0 => Ok(false),
@@ -215,7 +216,8 @@ impl IommuOption {
         Self::VAL64.put_u64(buf, self.val64);
     }
 
-    /// Writes `val64` (set by a `GET`, ioas.c:341 and 372), the only field copied back.
+    /// Writes `val64` (set by a `GET`, C `iommufd_option_rlimit_mode()` and
+    /// `iommufd_ioas_option_huge_pages()`), the only field copied back.
     pub fn encode_response(&self, buf: &mut [u8]) {
         Self::VAL64.put_u64(buf, self.val64);
     }
@@ -248,7 +250,8 @@ mod tests {
 
     #[test]
     fn option_errnos() {
-        // main.c:320 comes first, even with a bad option_id.
+        // The `__reserved` check of C `iommufd_option()` comes first, even with a bad
+        // option_id.
         assert_eq!(
             IommuOption::decode(&opt(9, 0, 1, 0, 0)),
             Err(Errno::EOPNOTSUPP)

@@ -102,17 +102,17 @@ pub const IOMMU_HWPT_INVALIDATE_DATA_SELFTEST_INVALID: u32 = 0xdad_beef;
 pub const IOMMU_TEST_INVALIDATE_FLAG_ALL: u32 = 1 << 0;
 
 /// The cap on `ACCESS_PAGES` and `ACCESS_RW` lengths, above which they answer `ENOMEM`
-/// (`16*1024*1024`, selftest.c:1217, 1310).
+/// (`16*1024*1024`, C `iommufd_test_access_pages()` and `iommufd_test_access_rw()`).
 pub const MOCK_ACCESS_MAX_LENGTH: u64 = 16 * 1024 * 1024;
 /// The cap on the number of bits of an `IOMMU_TEST_OP_DIRTY` bitmap (`SZ_16M *
-/// BITS_PER_BYTE`, selftest.c:1374).
+/// BITS_PER_BYTE`, C `iommufd_test_dirty()`).
 pub const MOCK_DIRTY_MAX_BITS: u64 = (16 << 20) * 8;
 /// The smallest `SET_TEMP_MEMORY_LIMIT` (`sizeof(unsigned long) + sizeof(u32)`,
-/// selftest.c:1525-1526).
+/// C `iommufd_test()`).
 pub const MOCK_MEMORY_LIMIT_MIN: u32 = (core::mem::size_of::<usize>() + 4) as u32;
 
 /// Splits a syzkaller-mode IOVA into `(nth_area, offset)`: C reads the `u64` as `struct
-/// syz_layout { __u32 nth_area; __u32 offset; }` (selftest.c:71-76).
+/// syz_layout { __u32 nth_area; __u32 offset; }` (C `__iommufd_test_syz_conv_iova()`).
 pub fn syz_layout(iova: u64) -> (u32, u32) {
     let b = iova.to_ne_bytes();
     (
@@ -241,7 +241,7 @@ pub enum TestOp {
     /// `IOMMU_TEST_OP_MD_CHECK_IOTLB` (`id`: the nested mock HWPT): check an IOTLB entry.
     MdCheckIotlb {
         /// The entry (`> MOCK_NESTED_DOMAIN_IOTLB_ID_MAX`: `EINVAL` after the lookup,
-        /// selftest.c:974-976).
+        /// C `iommufd_test_md_check_iotlb()`).
         id: u32,
         /// The expected value.
         iotlb: u32,
@@ -302,36 +302,40 @@ pub enum TestOp {
 
 /// `struct iommu_test_cmd`.
 ///
-/// `decode` dispatches on `op` as `iommufd_test()` (selftest.c:1474-1541), `EOPNOTSUPP` for an
-/// unknown one (selftest.c:1538-1539), and makes each op's checks that precede its first
-/// lookup or side effect; neither `__reserved` nor `last` is checked by C:
+/// `decode` dispatches on `op` as C `iommufd_test()` does, `EOPNOTSUPP` for an unknown one
+/// (its `default:` case), and makes each op's checks that precede its first lookup or side
+/// effect; neither `__reserved` nor `last` is checked by C:
 ///
-/// - `ADD_RESERVED`: `length == 0`: `EINVAL` (selftest.c:854-855); `start + length - 1`
-///   overflows: `EOVERFLOW` (selftest.c:856-857); then the IOAS lookup (selftest.c:859);
-/// - `MOCK_DOMAIN`: nothing (the union's `dev_flags` is ignored, selftest.c:750, 761);
+/// - `ADD_RESERVED` (C `iommufd_test_add_reserved()`): `length == 0`: `EINVAL`;
+///   `start + length - 1` overflows: `EOVERFLOW`; then the IOAS lookup;
+/// - `MOCK_DOMAIN`: nothing (the union's `dev_flags` is ignored, C
+///   `iommufd_test_mock_domain()`);
 /// - `MOCK_DOMAIN_FLAGS`: a device flag other than `NO_DIRTY`, `HUGE_IOVA` and `PASID` (the
-///   last from the later uAPI): `EINVAL` (`mock_dev_create()`, selftest.c:698-700). In C this
-///   comes after `iommufd_object_alloc()` (selftest.c:754), an allocation whose only failures
-///   (`ENOMEM`) do not depend on the input and which is undone on error; it is hoisted here;
-/// - `MD_CHECK_MAP`: `iova`, `length` or `uptr` not a multiple of `MOCK_IO_PAGE_SIZE`
-///   (`PAGE_SIZE / 2`), or `uptr + length` overflows: `EINVAL` (selftest.c:879-882); then the
-///   HWPT lookup (selftest.c:884);
-/// - `MD_CHECK_REFS`: `length` or `uptr` not a multiple of `PAGE_SIZE`, or `uptr + length`
-///   overflows: `EINVAL` (selftest.c:931-933); no lookup follows, only page pinning;
-/// - `CREATE_ACCESS`: a flag other than `NEEDS_PIN_PAGES`: `EOPNOTSUPP` (selftest.c:1122-1123);
-/// - `ACCESS_PAGES`: `length > 16 MiB`: `ENOMEM` (selftest.c:1217-1218); a flag other than
-///   `ACCESS_WRITE` and `ACCESS_SYZ`: `EOPNOTSUPP` (selftest.c:1220-1221); then the access fd
-///   lookup (selftest.c:1223);
-/// - `ACCESS_RW`: `length > 16 MiB`: `ENOMEM` (selftest.c:1310-1311); a flag other than
-///   `RW_WRITE`, `RW_SLOW_PATH` and `ACCESS_SYZ`: `EOPNOTSUPP` (selftest.c:1313-1315);
-/// - `SET_TEMP_MEMORY_LIMIT`: `limit < sizeof(unsigned long) + sizeof(u32)`: `EINVAL`
-///   (selftest.c:1525-1527);
-/// - `DIRTY`: `page_size == 0`, `length == 0`, `iova` or `length` not a multiple of
-///   `page_size`, or `uptr == 0`: `EINVAL` (selftest.c:1370-1372); more than
-///   `SZ_16M * BITS_PER_BYTE` pages: `EOVERFLOW` (selftest.c:1373-1375); then the HWPT lookup
-///   (selftest.c:1377);
+///   last from the later uAPI): `EINVAL` (C `mock_dev_create()`). In C this comes after the
+///   `iommufd_object_alloc()` of `iommufd_test_mock_domain()`, an allocation whose only
+///   failures (`ENOMEM`) do not depend on the input and which is undone on error; it is
+///   hoisted here;
+/// - `MD_CHECK_MAP` (C `iommufd_test_md_check_pa()`): `iova`, `length` or `uptr` not a
+///   multiple of `MOCK_IO_PAGE_SIZE` (`PAGE_SIZE / 2`), or `uptr + length` overflows:
+///   `EINVAL`; then the HWPT lookup;
+/// - `MD_CHECK_REFS` (C `iommufd_test_md_check_refs()`): `length` or `uptr` not a multiple of
+///   `PAGE_SIZE`, or `uptr + length` overflows: `EINVAL`; no lookup follows, only page
+///   pinning;
+/// - `CREATE_ACCESS`: a flag other than `NEEDS_PIN_PAGES`: `EOPNOTSUPP` (C
+///   `iommufd_test_create_access()`);
+/// - `ACCESS_PAGES` (C `iommufd_test_access_pages()`): `length > 16 MiB`: `ENOMEM`; a flag
+///   other than `ACCESS_WRITE` and `ACCESS_SYZ`: `EOPNOTSUPP`; then the access fd lookup;
+/// - `ACCESS_RW` (C `iommufd_test_access_rw()`): `length > 16 MiB`: `ENOMEM`; a flag other
+///   than `RW_WRITE`, `RW_SLOW_PATH` and `ACCESS_SYZ`: `EOPNOTSUPP`;
+/// - `SET_TEMP_MEMORY_LIMIT`: `limit < sizeof(unsigned long) + sizeof(u32)`: `EINVAL` (in
+///   C `iommufd_test()` itself);
+/// - `DIRTY` (C `iommufd_test_dirty()`): `page_size == 0`, `length == 0`, `iova` or `length`
+///   not a multiple of `page_size`, or `uptr == 0`: `EINVAL`; more than
+///   `SZ_16M * BITS_PER_BYTE` pages: `EOVERFLOW`; then the HWPT lookup;
 /// - `MOCK_DOMAIN_REPLACE`, `ACCESS_REPLACE_IOAS`, `DESTROY_ACCESS_PAGES`, `MD_CHECK_IOTLB`,
-///   `TRIGGER_IOPF`: nothing before their lookup (selftest.c:820, 1173, 1042, 967, 1433);
+///   `TRIGGER_IOPF`: nothing before their lookup (C `iommufd_test_mock_domain_replace()`,
+///   `iommufd_test_access_replace_ioas()`, `iommufd_test_access_item_destroy()`,
+///   `iommufd_test_md_check_iotlb()`, `iommufd_test_trigger_iopf()`);
 /// - `PASID_ATTACH`, `PASID_REPLACE`, `PASID_DETACH`, `PASID_CHECK_HWPT` (later uAPI,
 ///   `iommufd_test_pasid_attach()` and its siblings) and `RS_PASID_ASSIGN`: nothing before the
 ///   selftest device lookup; the PASID is checked after it, against that device
@@ -342,11 +346,12 @@ pub enum TestOp {
 /// `EOPNOTSUPP`, as any unknown op.
 ///
 /// Responses (`iommufd_ucmd_respond(ucmd, sizeof(*cmd))`): `MOCK_DOMAIN(_FLAGS)` the three ids
-/// (selftest.c:785-788), `MOCK_DOMAIN_REPLACE` `pt_id` (selftest.c:837-838), `CREATE_ACCESS`
-/// `out_access_fd` (selftest.c:1148-1149), `ACCESS_PAGES` `out_access_pages_id`
-/// (selftest.c:1280-1281), `DIRTY` `out_nr_dirty` (selftest.c:1417-1418); `PASID_ATTACH` and
-/// `PASID_REPLACE` `pt_id` (the HWPT attached, as `iommufd_device_attach()` writes it back),
-/// `RS_PASID_ASSIGN` `out_pasid`.
+/// (C `iommufd_test_mock_domain()`), `MOCK_DOMAIN_REPLACE` `pt_id` (C
+/// `iommufd_test_mock_domain_replace()`), `CREATE_ACCESS` `out_access_fd` (C
+/// `iommufd_test_create_access()`), `ACCESS_PAGES` `out_access_pages_id` (C
+/// `iommufd_test_access_pages()`), `DIRTY` `out_nr_dirty` (C `iommufd_test_dirty()`);
+/// `PASID_ATTACH` and `PASID_REPLACE` `pt_id` (the HWPT attached, as `iommufd_device_attach()`
+/// writes it back), `RS_PASID_ASSIGN` `out_pasid`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct TestCmd {
     /// The object the op applies to (an IOAS, HWPT, device object or access fd, by op).
@@ -558,11 +563,11 @@ impl TestCmd {
             IOMMU_TEST_OP_ADD_RESERVED => {
                 let start = Self::ADD_RESERVED_START.get_u64(buf);
                 let length = Self::ADD_RESERVED_LENGTH.get_u64(buf);
-                // selftest.c:854-855
+                // First check of C `iommufd_test_add_reserved()`.
                 if length == 0 {
                     return Err(Errno::EINVAL);
                 }
-                // selftest.c:856-857
+                // Second check of C `iommufd_test_add_reserved()`.
                 if start.checked_add(length - 1).is_none() {
                     return Err(Errno::EOVERFLOW);
                 }
@@ -575,7 +580,8 @@ impl TestCmd {
             },
             IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS => {
                 let dev_flags = Self::MOCK_DOMAIN_FLAGS_DEV_FLAGS.get_u32(buf);
-                // selftest.c:698-700 (hoisted above selftest.c:754; PASID from the later uAPI)
+                // C `mock_dev_create()` (hoisted above the `iommufd_object_alloc()` of
+                // `iommufd_test_mock_domain()`; PASID from the later uAPI)
                 if dev_flags & !MOCK_FLAGS_DEVICE_VALID != 0 {
                     return Err(Errno::EINVAL);
                 }
@@ -591,7 +597,7 @@ impl TestCmd {
                 let length = Self::CHECK_MAP_LENGTH.get_u64(buf);
                 let uptr = Self::CHECK_MAP_UPTR.get_u64(buf);
                 let mock_io_page_size = page_size / 2;
-                // selftest.c:879-882
+                // First check of C `iommufd_test_md_check_pa()`.
                 if misaligned(iova, mock_io_page_size)
                     || misaligned(length, mock_io_page_size)
                     || misaligned(uptr, mock_io_page_size)
@@ -604,7 +610,7 @@ impl TestCmd {
             IOMMU_TEST_OP_MD_CHECK_REFS => {
                 let length = Self::CHECK_REFS_LENGTH.get_u64(buf);
                 let uptr = Self::CHECK_REFS_UPTR.get_u64(buf);
-                // selftest.c:931-933
+                // First check of C `iommufd_test_md_check_refs()`.
                 if misaligned(length, page_size)
                     || misaligned(uptr, page_size)
                     || uptr.checked_add(length).is_none()
@@ -619,7 +625,7 @@ impl TestCmd {
             }
             IOMMU_TEST_OP_CREATE_ACCESS => {
                 let flags = Self::CREATE_ACCESS_FLAGS.get_u32(buf);
-                // selftest.c:1122-1123
+                // First check of C `iommufd_test_create_access()`.
                 if flags & !MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES != 0 {
                     return Err(Errno::EOPNOTSUPP);
                 }
@@ -634,11 +640,11 @@ impl TestCmd {
             IOMMU_TEST_OP_ACCESS_PAGES => {
                 let length = Self::ACCESS_PAGES_LENGTH.get_u64(buf);
                 let flags = Self::ACCESS_PAGES_FLAGS.get_u32(buf);
-                // selftest.c:1217-1218
+                // First check of C `iommufd_test_access_pages()`.
                 if length > MOCK_ACCESS_MAX_LENGTH {
                     return Err(Errno::ENOMEM);
                 }
-                // selftest.c:1220-1221
+                // Second check of C `iommufd_test_access_pages()`.
                 if flags & !(MOCK_FLAGS_ACCESS_WRITE | MOCK_FLAGS_ACCESS_SYZ) != 0 {
                     return Err(Errno::EOPNOTSUPP);
                 }
@@ -653,11 +659,11 @@ impl TestCmd {
             IOMMU_TEST_OP_ACCESS_RW => {
                 let length = Self::ACCESS_RW_LENGTH.get_u64(buf);
                 let flags = Self::ACCESS_RW_FLAGS.get_u32(buf);
-                // selftest.c:1310-1311
+                // First check of C `iommufd_test_access_rw()`.
                 if length > MOCK_ACCESS_MAX_LENGTH {
                     return Err(Errno::ENOMEM);
                 }
-                // selftest.c:1313-1315
+                // Second check of C `iommufd_test_access_rw()`.
                 if flags
                     & !(MOCK_ACCESS_RW_WRITE | MOCK_ACCESS_RW_SLOW_PATH | MOCK_FLAGS_ACCESS_SYZ)
                     != 0
@@ -673,7 +679,7 @@ impl TestCmd {
             }
             IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT => {
                 let limit = Self::MEMORY_LIMIT_LIMIT.get_u32(buf);
-                // selftest.c:1525-1527
+                // The `SET_TEMP_MEMORY_LIMIT` case of C `iommufd_test()`.
                 if limit < MOCK_MEMORY_LIMIT_MIN {
                     return Err(Errno::EINVAL);
                 }
@@ -690,7 +696,8 @@ impl TestCmd {
                 let length = Self::DIRTY_LENGTH.get_u64(buf);
                 let dirty_page_size = Self::DIRTY_PAGE_SIZE.get_u64(buf);
                 let uptr = Self::DIRTY_UPTR.get_u64(buf);
-                // selftest.c:1370-1372 (`page_size == 0` first, so the remainders are defined)
+                // First check of C `iommufd_test_dirty()` (`page_size == 0` first, so the
+                // remainders are defined)
                 if dirty_page_size == 0
                     || length == 0
                     || misaligned(iova, dirty_page_size)
@@ -699,7 +706,7 @@ impl TestCmd {
                 {
                     return Err(Errno::EINVAL);
                 }
-                // selftest.c:1373-1375
+                // Second check of C `iommufd_test_dirty()`.
                 if length / dirty_page_size > MOCK_DIRTY_MAX_BITS {
                     return Err(Errno::EOVERFLOW);
                 }
@@ -744,7 +751,8 @@ impl TestCmd {
                 out_pasid: 0,
                 pt_id: Self::PASID_ASSIGN_PT_ID.get_u32(buf),
             },
-            // selftest.c:1538-1539 (`DEV_CHECK_CACHE` and `TRIGGER_VEVENT` too)
+            // The `default:` case of C `iommufd_test()` (`DEV_CHECK_CACHE` and
+            // `TRIGGER_VEVENT` too)
             _ => return Err(Errno::EOPNOTSUPP),
         };
         Ok(Self { id, op })
@@ -777,7 +785,7 @@ impl TestCmd {
     }
 
     /// The mock device flags a `MOCK_DOMAIN` op creates its device with (0 for plain
-    /// `MOCK_DOMAIN`, selftest.c:750, 761-762); `None` for the other ops.
+    /// `MOCK_DOMAIN`, C `iommufd_test_mock_domain()`); `None` for the other ops.
     pub fn mock_dev_flags(&self) -> Option<u32> {
         match self.op {
             TestOp::MockDomain { .. } => Some(0),

@@ -37,14 +37,14 @@ impl VfioIoasOp {
 
 /// `struct iommu_vfio_ioas`: get, set or clear the VFIO compatibility IOAS.
 ///
-/// `decode`, in the order of `iommufd_vfio_ioas()` (vfio_compat.c:123-157):
+/// `decode`, in the order of C `iommufd_vfio_ioas()`:
 ///
-/// 1. `__reserved != 0`: `EOPNOTSUPP` (vfio_compat.c:128-129);
-/// 2. `op` not `GET`, `SET` or `CLEAR`: `EOPNOTSUPP` (vfio_compat.c:130, 154-155).
+/// 1. `__reserved != 0`: `EOPNOTSUPP`;
+/// 2. `op` not `GET`, `SET` or `CLEAR`: `EOPNOTSUPP` (the `switch`'s `default:` case).
 ///
-/// Then `GET` looks up (or creates) the compatibility IOAS (vfio_compat.c:132, `ENODEV`
-/// possible) and responds with its id (vfio_compat.c:135-137); `SET` looks up `ioas_id`
-/// (vfio_compat.c:140, `ENOENT`) and does not respond; `CLEAR` neither looks up nor responds.
+/// Then `GET` looks up (or creates) the compatibility IOAS (`get_compat_ioas()`, `ENODEV`
+/// possible) and responds with its id; `SET` looks up `ioas_id` (`ENOENT`) and does not
+/// respond; `CLEAR` neither looks up nor responds.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct VfioIoas {
     /// Input for `SET`; output for `GET`.
@@ -74,11 +74,11 @@ impl VfioIoas {
 
     /// Decodes and checks the command (see the type's documentation).
     pub fn decode(buf: &[u8]) -> Result<Self> {
-        // vfio_compat.c:128-129
+        // First check of C `iommufd_vfio_ioas()`.
         if !Self::RESERVED.is_zero(buf) {
             return Err(Errno::EOPNOTSUPP);
         }
-        // vfio_compat.c:130-155
+        // The `switch` of C `iommufd_vfio_ioas()`.
         let op = match Self::OP.get_u16(buf) {
             IOMMU_VFIO_IOAS_GET => VfioIoasOp::Get,
             IOMMU_VFIO_IOAS_SET => VfioIoasOp::Set,
@@ -99,7 +99,7 @@ impl VfioIoas {
         Self::RESERVED.put_u16(buf, 0);
     }
 
-    /// Writes `ioas_id` (the `GET` response, vfio_compat.c:135).
+    /// Writes `ioas_id` (the `GET` response of C `iommufd_vfio_ioas()`).
     pub fn encode_response(&self, buf: &mut [u8]) {
         Self::IOAS_ID.put_u32(buf, self.ioas_id);
     }
