@@ -20,4 +20,5 @@ pub mod pasid;
 pub mod storage;
 pub mod uapi;
 pub mod ucmd;
+pub mod vendor;
 pub mod vfio_compat;
