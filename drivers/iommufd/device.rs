@@ -860,7 +860,7 @@ pub(crate) fn get_hw_info_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         return Err(e);
     }
     let copy_len = cmd.data_len.min(len) as usize;
-    let rc = (|| {
+    let rc = (|| -> Result<(), Errno> {
         if copy_len > 0 {
             // SAFETY: The driver returned `len` bytes at `data`.
             let src = unsafe { core::slice::from_raw_parts(data as *const u8, copy_len) };
