@@ -11,7 +11,7 @@ export IOMMUFD_RS_OUT := $(OUT)
 TEST_TIMEOUT ?= 2400
 RUN_TIMEOUT ?= 600
 # The second boot (plan pci): QEMU's edu device behind an emulated Intel VT-d IOMMU.
-PCI_TIMEOUT ?= 400
+PCI_TIMEOUT ?= 1500
 
 BENCH_TIMEOUT ?= 1800
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # make test: the upstream selftests and ours, against the C module, then against ours.
 # vfio_mtty needs the kernel's vfio stack and an mtty mdev on top of the loaded iommufd.ko;
-# vfio_edu needs an IOMMU and the edu device: plan-pci.sh, in a second boot.
+# vfio_edu and qemu_consumer need an IOMMU and the edu device: plan-pci.sh, in a second boot.
 #
 # iommufd_fail_nth's map_two_domains gives up after 400 fault-injection sites, and every
 # physically discontiguous run of its 2 MiB MAP_SHARED buffer costs one more (an IOMMU map call
@@ -23,6 +23,7 @@ for m in c rust; do
 		[ -x "$t" ] || continue
 		[ "$t" = /tests/rs_vfio_mtty ] && continue
 		[ "$t" = /tests/rs_vfio_edu ] && continue # the pci plan's (a second boot)
+		[ "$t" = /tests/rs_qemu_consumer ] && continue # the pci plan's too
 		run_suite ours "${t#/tests/rs_}" $m 600 "$t"
 	done
 	if load_vfio_mtty; then
