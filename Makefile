@@ -45,12 +45,13 @@ run: initramfs
 	@rc=0; for p in run pci; do \
 	if [ $$p = pci ]; then t=$(PCI_TIMEOUT); else t=$(RUN_TIMEOUT); fi; \
 	scripts/guest.sh $$p $$t || rc=1; \
-	echo; echo "---- guest output ($(OUT)/$$p/results.log)"; \
-	awk '/^### DMESG BEGIN/ { f = 1; next } /^### DMESG END/ { f = 0; next } !f' $(OUT)/$$p/results.log; \
+	echo; echo "---- guest '$$p': markers, failed cases, PASS/FAIL (everything: $(OUT)/$$p/results.log)"; \
+	awk '/^### DMESG BEGIN/ { f = 1; next } /^### DMESG END/ { f = 0; next } \
+		!f && /^(###|---|PASS:|FAIL:|not ok )/' $(OUT)/$$p/results.log; \
 	echo "---- kernel log: $(OUT)/$$p/dmesg.log, console: $(OUT)/$$p/console.log"; \
 	scripts/report.py --out $(OUT) --top $(CURDIR) --scan-only $$p || rc=1; \
 	if grep -q '^FAIL:' $(OUT)/$$p/results.log; then echo "$$p: FAIL lines above" >&2; rc=1; fi; \
-	done; exit $$rc
+	done; scripts/run_summary.py $(OUT) || rc=1; exit $$rc
 
 test: setup
 	@$(MAKE) --no-print-directory host-test
