@@ -80,8 +80,10 @@ kmemleak_report() {
 # the mtty sample, plus one mtty mdev (two ports) named $MTTY_UUID. (sh has no locals: the
 # helpers' variables are _v*, so they do not clobber a plan's loop variables.)
 export MTTY_UUID=83b8f4f2-509f-382f-3c1e-e6bfe0fa1001
+# Modules already loaded (vfio.ko by the pci plan's vfio-pci stack) are left as they are.
 load_vfio_mtty() {
 	for _vm in vfio mdev mtty; do
+		grep -q "^$_vm " /proc/modules && continue
 		[ -f $MODK/$_vm.ko ] || { echo "### ERROR $_vm.ko not in the initramfs"; return 1; }
 		insmod $MODK/$_vm.ko || { echo "### LOAD-FAILED module=$_vm"; return 1; }
 	done
@@ -91,12 +93,15 @@ load_vfio_mtty() {
 	echo "### LOADED module=vfio+mdev+mtty mdev=$MTTY_UUID type=$(cat "$_vt/name")"
 }
 
+# unload_vfio_mtty [keep-vfio]: keep-vfio leaves vfio.ko to the vfio-pci stack's unload.
 unload_vfio_mtty() {
 	_vrc=0
 	if [ -e /sys/bus/mdev/devices/$MTTY_UUID ]; then
 		echo 1 >/sys/bus/mdev/devices/$MTTY_UUID/remove || _vrc=1
 	fi
-	for _vm in mtty mdev vfio; do
+	_vms="mtty mdev vfio"
+	[ "$1" = keep-vfio ] && _vms="mtty mdev"
+	for _vm in $_vms; do
 		grep -q "^$_vm " /proc/modules || continue
 		rmmod $_vm || _vrc=1
 	done

@@ -22,31 +22,6 @@ unload_vfio_pci() {
 	done
 	[ $_vrc = 0 ] && echo "### UNLOADED module=vfio+vfio-pci" || echo "### UNLOAD-FAILED module=vfio+vfio-pci"
 }
-# The mtty sample and one mdev ($MTTY_UUID) on the vfio.ko load_vfio_pci inserted: lib.sh's
-# load_vfio_mtty inserts vfio.ko itself, so this inserts only the modules still missing.
-load_mtty() {
-	for _vm in vfio mdev mtty; do
-		grep -q "^$_vm " /proc/modules && continue
-		[ -f $MODK/$_vm.ko ] || { echo "### ERROR $_vm.ko not in the initramfs"; return 1; }
-		insmod $MODK/$_vm.ko || { echo "### LOAD-FAILED module=$_vm"; return 1; }
-	done
-	_vt=$(ls -d /sys/class/mdev_bus/mtty/mdev_supported_types/mtty-* 2>/dev/null | tail -n 1)
-	[ -n "$_vt" ] || { echo "### ERROR no mtty mdev types"; return 1; }
-	echo "$MTTY_UUID" >"$_vt/create" || { echo "### ERROR creating an mdev of $_vt"; return 1; }
-	echo "### LOADED module=mdev+mtty mdev=$MTTY_UUID type=$(cat "$_vt/name")"
-}
-# The mdev, mtty.ko and mdev.ko; vfio.ko stays for unload_vfio_pci.
-unload_mtty() {
-	_vrc=0
-	if [ -e /sys/bus/mdev/devices/$MTTY_UUID ]; then
-		echo 1 >/sys/bus/mdev/devices/$MTTY_UUID/remove || _vrc=1
-	fi
-	for _vm in mtty mdev; do
-		grep -q "^$_vm " /proc/modules || continue
-		rmmod $_vm || _vrc=1
-	done
-	[ $_vrc = 0 ] && echo "### UNLOADED module=mdev+mtty" || echo "### UNLOAD-FAILED module=mdev+mtty"
-}
 echo "--- the IOMMU and the edu device"
 ls /sys/class/iommu/
 for d in /sys/bus/pci/devices/*; do
@@ -64,14 +39,14 @@ for m in rust c; do
 			echo "FAIL: vfio_edu [$m] exited $rc"
 		fi
 		# Without the mdev only its cases fail (they say why): the others still run.
-		load_mtty || echo "FAIL: the mtty mdev did not load on the $m iommufd.ko"
+		load_vfio_mtty || echo "FAIL: the mtty mdev did not load on the $m iommufd.ko"
 		run_suite ours qemu_consumer $m 600 /tests/rs_qemu_consumer
 		if [ "$rc" = 0 ]; then
 			echo "PASS: QEMU 10 consumer on the $m iommufd.ko"
 		else
 			echo "FAIL: qemu_consumer [$m] exited $rc"
 		fi
-		unload_mtty
+		unload_vfio_mtty keep-vfio
 	else
 		run_suite ours vfio_edu $m 300 false # no cases, exit 1: counted as failed
 		run_suite ours qemu_consumer $m 600 false

@@ -61,10 +61,9 @@
 
 #include "kselftest_harness.h"
 #include "rs_utils.h"
+#include "rs_pci.h"
 
 #define QEMU10 "/opt/qemu10/qemu10"
-#define PCI_DEVICES "/sys/bus/pci/devices"
-#define VFIO_PCI_DRV "/sys/bus/pci/drivers/vfio-pci"
 #define MDEV_DEVICES "/sys/bus/mdev/devices"
 
 /* The harness's bound on one case; the deadlines below keep a normal one far below it. */
@@ -103,21 +102,6 @@
 #define VM_CANARY 0x2000000UL	/* VM_HOLE modulo the RAM size: where a wrap would land */
 #define XFER_LEN 4096
 #define TAIL_LEN 256		/* after dst: must stay untouched */
-
-/* hw/misc/edu.c, as in vfio_edu.c */
-#define EDU_VENDOR 0x1234
-#define EDU_DEVICE 0x11e8
-#define EDU_ID 0x00
-#define EDU_LIVENESS 0x04
-#define EDU_DMA_SRC 0x80
-#define EDU_DMA_DST 0x88
-#define EDU_DMA_CNT 0x90
-#define EDU_DMA_CMD 0x98
-#define EDU_DMA_RUN 0x1
-#define EDU_DMA_TO_RAM 0x2
-#define EDU_BUF 0x40000UL
-/* edu refuses (hw_error) a transfer reaching the last byte of its 4 KiB buffer. */
-#define EDU_XFER 2048
 
 /* samples/vfio-mdev/mtty.c: the config space's vendor and device IDs */
 #define MTTY_IDS 0x32534348
@@ -164,105 +148,6 @@ static long long now_ms(void)
 }
 
 /* ---- the guest's side: edu on vfio-pci, /proc figures, the kernel log ---- */
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
-}
-
-static long read_hex(const char *path)
-{
-	char buf[32] = {};
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? strtol(buf, NULL, 16) : -1;
-}
-
-/* The edu device's "DDDD:BB:DD.F" in @bdf; 0, or -ENOENT. */
-static int find_edu(char *bdf, size_t len)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *d = opendir(PCI_DEVICES);
-
-	if (!d)
-		return -ENOENT;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || strlen(de->d_name) >= len)
-			continue;
-		snprintf(path, sizeof(path), PCI_DEVICES "/%s/vendor", de->d_name);
-		if (read_hex(path) != EDU_VENDOR)
-			continue;
-		snprintf(path, sizeof(path), PCI_DEVICES "/%s/device", de->d_name);
-		if (read_hex(path) != EDU_DEVICE)
-			continue;
-		memcpy(bdf, de->d_name, strlen(de->d_name) + 1);
-		closedir(d);
-		return 0;
-	}
-	closedir(d);
-	return -ENOENT;
-}
-
-static void bound_driver(const char *bdf, char *drv, size_t len)
-{
-	char link[PATH_MAX], target[PATH_MAX];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), PCI_DEVICES "/%s/driver", bdf);
-	n = readlink(link, target, sizeof(target) - 1);
-	drv[0] = 0;
-	if (n < 0)
-		return;
-	target[n] = 0;
-	snprintf(drv, len, "%s", basename(target));
-}
-
-/* @bdf on vfio-pci (driver_override), whatever had it before. */
-static int bind_vfio_pci(const char *bdf)
-{
-	char path[PATH_MAX], drv[64];
-	int rc;
-
-	bound_driver(bdf, drv, sizeof(drv));
-	if (!strcmp(drv, "vfio-pci"))
-		return 0;
-	if (drv[0]) {
-		snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver/unbind", bdf);
-		rc = write_str(path, bdf);
-		if (rc)
-			return rc;
-	}
-	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver_override", bdf);
-	rc = write_str(path, "vfio-pci");
-	if (rc)
-		return rc;
-	return write_str(VFIO_PCI_DRV "/bind", bdf);
-}
-
-static void unbind_vfio_pci(const char *bdf)
-{
-	char path[PATH_MAX], drv[64];
-
-	bound_driver(bdf, drv, sizeof(drv));
-	if (!strcmp(drv, "vfio-pci"))
-		write_str(VFIO_PCI_DRV "/unbind", bdf);
-	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver_override", bdf);
-	write_str(path, "\n");
-}
 
 /* The VFIO group number of @bdf, or -1. */
 static int group_of(const char *bdf)
