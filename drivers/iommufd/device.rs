@@ -15,7 +15,12 @@ use crate::{
     fault,
     hw_pagetable::{dev_iommu_ops, Hwpt, HwptPaging},
     ioas::Ioas,
-    iommufd_core::{errno::Errno, pasid::PasidTable, ucmd::device::HwInfo},
+    iommufd_core::{
+        errno::Errno,
+        pasid::PasidTable,
+        ucmd::device::HwInfo,
+        vendor::{Target, Vendor},
+    },
     object::{self, Object},
     pasid::PasidAttach,
     storage::{swap_remove, KStorage},
@@ -251,6 +256,9 @@ pub(crate) struct Device {
     enforce_cache_coherency: bool,
     /// A selftest mock device: does not hold the context (C `iommufd_selftest_is_mock_dev`).
     is_mock: bool,
+    /// The IOMMU behind the device, for the vendor table ([`crate::vendor`]); `None` for one
+    /// the table does not know.
+    vendor: Option<Vendor>,
     /// C `iopf_enabled`: how often IOPF was turned on ([`fault::iopf_enable`]). Only changed
     /// with the group's lock (`Group::state`) held, which serializes it like C `iopf_lock`.
     pub(crate) iopf_enabled: AtomicU32,
@@ -281,6 +289,11 @@ impl Device {
     /// The `struct device`.
     pub(crate) fn dev(&self) -> *mut bindings::device {
         self.dev
+    }
+
+    /// The IOMMU behind the device, as the vendor table knows it.
+    pub(crate) fn vendor(&self) -> Option<&Vendor> {
+        self.vendor.as_ref()
     }
 
     /// The device's PASID count (`dev->iommu->max_pasids`); 0: no PASID support.
@@ -366,6 +379,13 @@ impl Device {
                 bindings::iommu_cap_IOMMU_CAP_ENFORCE_CACHE_COHERENCY,
             )
         };
+        #[cfg(CONFIG_IOMMUFD_TEST)]
+        // SAFETY: A mock device is live while bound (caller's guarantee).
+        let mock_flags = is_mock.then(|| unsafe { crate::mock::mock_dev_flags(dev) });
+        #[cfg(not(CONFIG_IOMMUFD_TEST))]
+        let mock_flags = None;
+        // SAFETY: `dev` is valid and has an IOMMU (claimed above).
+        let vendor = unsafe { crate::vendor::identify(dev, mock_flags) };
         if !is_mock {
             ctx.get_file();
         }
@@ -377,6 +397,7 @@ impl Device {
                 group,
                 enforce_cache_coherency: enforce,
                 is_mock,
+                vendor,
                 iopf_enabled: AtomicU32::new(0),
             },
             GFP_KERNEL_ACCOUNT,
@@ -507,6 +528,7 @@ impl Device {
     fn attach_device(&self, state: &mut GroupState, hwpt: &Hwpt) -> Result<(), Errno> {
         // The whole-device attach of a HWPT that cannot serve PASIDs locks PASIDs out.
         state.pasids.check_rid(hwpt.pasid_compat())?;
+        crate::vendor::check_attach(self, hwpt, Target::Rid)?;
         let mut handle = AttachHandle::new(self)?;
         if hwpt.has_fault() {
             fault::iopf_enable(self)?;
@@ -524,7 +546,11 @@ impl Device {
             if hwpt.has_fault() {
                 fault::iopf_disable(self);
             }
-            return Err(Errno(-rc));
+            return Err(crate::vendor::driver_refused(
+                self,
+                "RID attach",
+                Errno(-rc),
+            ));
         }
         state.handle = Some(handle);
         Ok(())
@@ -574,6 +600,7 @@ impl Device {
         }
         // As in `attach_device`: not while PASIDs are attached, unless PASID-compatible.
         state.pasids.check_rid(hwpt.pasid_compat())?;
+        crate::vendor::check_attach(self, hwpt, Target::Rid)?;
         let paging = hwpt.paging().clone();
         let old_paging = old.paging().clone();
         let same_ioas = Arc::ptr_eq(&paging.ioas, &old_paging.ioas);
@@ -654,7 +681,11 @@ impl Device {
                 fault::iopf_disable(self);
             }
             unreserve(&state, reserved);
-            return Err(Errno(-rc));
+            return Err(crate::vendor::driver_refused(
+                self,
+                "RID replace",
+                Errno(-rc),
+            ));
         }
         if let UserRef::Pending(n) = users {
             *n += num;

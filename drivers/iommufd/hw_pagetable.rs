@@ -20,7 +20,8 @@ use crate::{
         pasid::IOMMU_HWPT_ALLOC_PASID,
         ucmd::hwpt::{
             HwptAlloc, HwptGetDirtyBitmap, HwptInvalidate, HwptSetDirtyTracking,
-            IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_DATA_NONE, IOMMU_HWPT_FAULT_ID_VALID,
+            IOMMU_HWPT_ALLOC_DIRTY_TRACKING, IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_DATA_NONE,
+            IOMMU_HWPT_FAULT_ID_VALID,
         },
     },
     object::{self, Object},
@@ -153,6 +154,25 @@ impl Hwpt {
             Hwpt::Paging(_) => None,
             Hwpt::Nested(h) => h.fault.as_ref(),
         }
+    }
+
+    /// What the vendor table needs to know of this HWPT: its allocation flags (as far as they
+    /// shape the domain) and whether it is nested.
+    pub(crate) fn desc(&self) -> crate::iommufd_core::vendor::HwptDesc {
+        let mut flags = 0;
+        if let Hwpt::Paging(h) = self {
+            if h.nest_parent {
+                flags |= IOMMU_HWPT_ALLOC_NEST_PARENT;
+            }
+            // SAFETY: The domain is valid while the HWPT lives.
+            if !unsafe { (*h.domain().as_ptr()).dirty_ops }.is_null() {
+                flags |= IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
+            }
+        }
+        if self.pasid_compat() {
+            flags |= IOMMU_HWPT_ALLOC_PASID;
+        }
+        crate::vendor::desc(flags, matches!(self, Hwpt::Nested(_)))
     }
 
     /// Whether this HWPT may be attached to a PASID (C `hwpt->pasid_compat`): it was allocated
@@ -292,6 +312,8 @@ impl HwptPaging {
         // SAFETY: The driver's ops table is static.
         let alloc_user = unsafe { (*ops).domain_alloc_user };
         let pasid_compat = flags & IOMMU_HWPT_ALLOC_PASID != 0;
+        // Last before the driver: what this IOMMU cannot do is refused with the driver's errno.
+        crate::vendor::check_alloc(idev, flags, false, user_data.is_some())?;
         // `IOMMU_HWPT_ALLOC_PASID` is iommufd's own: 6.12's drivers refuse flags they do not
         // know, and any domain with `set_dev_pasid` can serve a PASID.
         let flags = flags & !IOMMU_HWPT_ALLOC_PASID;
@@ -311,7 +333,11 @@ impl HwptPaging {
             Ok(d) => d,
             Err(e) => {
                 ctx.objects().lock().table.remove_user(ioas_id);
-                return Err(e);
+                return Err(crate::vendor::driver_refused(
+                    idev,
+                    "paging domain allocation",
+                    e,
+                ));
             }
         };
         if alloc_user.is_some() {
@@ -392,6 +418,7 @@ impl HwptNested {
         if parent.auto_domain.load(Ordering::Relaxed) || !parent.nest_parent || owner != ops {
             return Err(Errno::EINVAL);
         }
+        crate::vendor::check_alloc(idev, flags, true, user_data.len != 0)?;
         ctx.objects().lock().table.add_user(parent.id)?;
         // SAFETY: A driver op for a device it probed, with a parent domain of its own and
         // user data valid for the call.
@@ -407,7 +434,11 @@ impl HwptNested {
             Ok(d) => d,
             Err(e) => {
                 ctx.objects().lock().table.remove_user(parent.id);
-                return Err(e);
+                return Err(crate::vendor::driver_refused(
+                    idev,
+                    "nested domain allocation",
+                    e,
+                ));
             }
         };
         // SAFETY: Freshly allocated for us.

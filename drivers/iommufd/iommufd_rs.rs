@@ -39,6 +39,7 @@ mod selftest;
 mod storage;
 mod test_hooks;
 mod user;
+mod vendor;
 mod vfio_compat;
 
 /// The `allow_unsafe_interrupts` module parameter (kept in `iommufd_shim.c`).

@@ -335,7 +335,7 @@ impl MockDevInner {
 ///
 /// `dev` is null or a live mock device (the iommu core only hands the mock ops devices that
 /// [`mock_probe_device`] accepted).
-unsafe fn mock_dev_flags(dev: *mut bindings::device) -> u32 {
+pub(crate) unsafe fn mock_dev_flags(dev: *mut bindings::device) -> u32 {
     if dev.is_null() {
         return 0;
     }

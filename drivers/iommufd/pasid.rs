@@ -26,6 +26,7 @@ use crate::{
     iommufd_core::{
         errno::Errno,
         pasid::{check_pasid, AttachPlan, Replace},
+        vendor::Target,
     },
     object::{self, Object},
     storage::swap_remove,
@@ -145,6 +146,7 @@ impl Device {
     /// Attaches the group's `pasid` to `hwpt` in the iommu core (IOPF turned on first for a
     /// HWPT with a fault object) and records it; `state.pasid_attach` has room for it.
     fn program_pasid(&self, state: &mut GroupState, pasid: u32, hwpt: &Hwpt) -> Result<(), Errno> {
+        crate::vendor::check_attach(self, hwpt, Target::Pasid)?;
         let handle = AttachHandle::new(self)?;
         if hwpt.has_fault() {
             fault::iopf_enable(self)?;
@@ -155,7 +157,7 @@ impl Device {
             if hwpt.has_fault() {
                 fault::iopf_disable(self);
             }
-            return Err(e);
+            return Err(crate::vendor::driver_refused(self, "PASID attach", e));
         }
         // Room was reserved by the caller.
         let _ = state.pasid_attach.push(
@@ -236,6 +238,7 @@ impl Device {
         if let Replace::Same = replace {
             return Ok(pt_id);
         }
+        crate::vendor::check_attach(self, &hwpt, Target::Pasid)?;
         let Some(pos) = state.pasid_attach.iter().position(|a| a.pasid == pasid) else {
             return Err(Errno::EINVAL);
         };

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The vendor layer: which IOMMU is behind a bound device, and the core's table of what each
+//! IOMMU and its 6.12 driver accept ([`crate::iommufd_core::vendor`]), applied on
+//! `IOMMU_HWPT_ALLOC` and on every attach, after iommufd's own rules and before the driver is
+//! called. A refusal carries upstream's errno and is logged once per rate-limit window with the
+//! rule's name; where the table allows and the driver still refuses, the driver's answer
+//! stands and the disagreement is logged the same way.
+//!
+//! Identification: the mock IOMMU by its device flags; Intel VT-d by its `hw_info`
+//! (`IOMMU_HW_INFO_TYPE_INTEL_VTD`: CAP and ECAP). Any other IOMMU (on 6.12, SMMUv3 has no
+//! `hw_info`) gets no early checks: the driver decides alone, as in C.
+//!
+//! Lock order: one table for the module, `Documentation/locking.md`. Here: no lock of its own.
+
+use crate::{
+    device::Device,
+    hw_pagetable::{dev_iommu_ops, Hwpt},
+    iommufd_core::{
+        errno::Errno,
+        ucmd::device::IOMMU_HW_INFO_TYPE_INTEL_VTD,
+        vendor::{self, HwptDesc, Refusal, Target, Vendor, VtdCaps},
+    },
+};
+use kernel::{bindings, c_str, prelude::*};
+
+/// `struct iommu_hw_info_vtd`: `flags`, `__reserved`, then the two registers.
+const VTD_INFO_LEN: usize = 24;
+
+/// The IOMMU behind `dev`, as far as the vendor table knows it; `mock_flags` are the device
+/// flags of a selftest mock device.
+///
+/// # Safety
+///
+/// `dev` must be a valid device probed by an IOMMU driver.
+pub(crate) unsafe fn identify(
+    dev: *mut bindings::device,
+    mock_flags: Option<u32>,
+) -> Option<Vendor> {
+    if let Some(flags) = mock_flags {
+        return Some(Vendor::Mock(vendor::MockCaps::from_dev_flags(flags)));
+    }
+    // SAFETY: `dev` has an IOMMU (caller's guarantee); the driver's ops are static.
+    let hw_info = unsafe { (*dev_iommu_ops(dev)).hw_info }?;
+    let (mut len, mut ty) = (0u32, 0u32);
+    // SAFETY: A driver op on a device it probed, with valid out parameters.
+    let data = unsafe { hw_info(dev, &mut len, &mut ty) };
+    let data = crate::error::ptr_err(data).ok()?;
+    let found = if ty == IOMMU_HW_INFO_TYPE_INTEL_VTD && len as usize >= VTD_INFO_LEN {
+        let mut raw = [0u8; VTD_INFO_LEN];
+        // SAFETY: The driver returned `len >= VTD_INFO_LEN` bytes at `data`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(data.as_ptr().cast::<u8>(), raw.as_mut_ptr(), raw.len())
+        };
+        let reg = |at: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&raw[at..at + 8]);
+            u64::from_ne_bytes(b)
+        };
+        Some(Vendor::IntelVtd(VtdCaps::decode(reg(8), reg(16))))
+    } else {
+        None
+    };
+    // SAFETY: The driver's kmalloc'ed info, freed once.
+    unsafe { bindings::kfree(data.as_ptr()) };
+    found
+}
+
+/// One line per rate-limit window (the kernel's `printk_ratelimit()`).
+fn log(what: &str, detail: core::fmt::Arguments<'_>) {
+    // SAFETY: Takes a NUL-terminated static name; callable from any context.
+    if unsafe { bindings::__printk_ratelimit(c_str!("iommufd_vendor").as_char_ptr()) } != 0 {
+        pr_info!("iommufd: {}: {}\n", what, detail);
+    }
+}
+
+/// The errno of a refusal, logged with its rule.
+fn refused(r: Refusal) -> Errno {
+    log("refused early", format_args!("{}", r));
+    r.errno()
+}
+
+/// The table's verdict on allocating a HWPT with `flags` (the user's, iommufd's own flags
+/// included) for `idev`: nested (on a parent HWPT), with driver data or not.
+pub(crate) fn check_alloc(
+    idev: &Device,
+    flags: u32,
+    nested: bool,
+    has_data: bool,
+) -> Result<(), Errno> {
+    match idev.vendor() {
+        Some(v) => vendor::check_alloc(v, flags, nested, has_data).map_err(refused),
+        None => Ok(()),
+    }
+}
+
+/// The table's verdict on attaching `hwpt` to `target` of `idev`.
+pub(crate) fn check_attach(idev: &Device, hwpt: &Hwpt, target: Target) -> Result<(), Errno> {
+    match idev.vendor() {
+        Some(v) => {
+            vendor::check_attach(v, &hwpt.desc(), target, idev.max_pasids()).map_err(refused)
+        }
+        None => Ok(()),
+    }
+}
+
+/// The driver refused (`e`) what the table allowed (`what`): its answer stands; logged, for
+/// the table to be corrected. Only a refusal on principle counts (`EINVAL`, `EOPNOTSUPP`,
+/// `ENODEV`); running out of memory or a busy PASID says nothing about the table.
+pub(crate) fn driver_refused(idev: &Device, what: &str, e: Errno) -> Errno {
+    let on_principle = e == Errno::EINVAL || e == Errno::EOPNOTSUPP || e == Errno::ENODEV;
+    if on_principle && idev.vendor().is_some() {
+        log(
+            "the driver refused what the vendor table allows",
+            format_args!("{} ({})", what, e.name()),
+        );
+    }
+    e
+}
+
+/// A HWPT as the table sees it (used by [`Hwpt::desc`]).
+pub(crate) fn desc(flags: u32, nested: bool) -> HwptDesc {
+    HwptDesc { flags, nested }
+}
