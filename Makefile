@@ -12,6 +12,8 @@ TEST_TIMEOUT ?= 2400
 RUN_TIMEOUT ?= 600
 # The second boot (plan pci): QEMU's edu device behind an emulated Intel VT-d IOMMU.
 PCI_TIMEOUT ?= 1500
+# The Intel IOMMU's other two modes (plans pci-sm, pci-sm-pasid): vfio_edu only.
+VTD_TIMEOUT ?= 400
 
 BENCH_TIMEOUT ?= 1800
 
@@ -58,6 +60,8 @@ test: setup
 	@if $(MAKE) --no-print-directory initramfs; then \
 		scripts/guest.sh test $(TEST_TIMEOUT) || true; \
 		scripts/guest.sh pci $(PCI_TIMEOUT) || true; \
+		scripts/guest.sh pci-sm $(VTD_TIMEOUT) || true; \
+		scripts/guest.sh pci-sm-pasid $(VTD_TIMEOUT) || true; \
 		scripts/report.py --out $(OUT) --top $(CURDIR); \
 	else \
 		echo "build failed: no guest run" >&2; \

@@ -14,9 +14,16 @@ mkdir -p "$RUN"
 # QEMU's edu device (1234:11e8, a DMA engine) for real DMA through vfio-pci.
 MACHINE=(-machine pc)
 APPEND=
-if [ "$plan" = pci ]; then
-	MACHINE=(-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on,caching-mode=on
-		-device edu)
+# The pci-sm plans give the Intel IOMMU its other modes: scalable (PASID tables), and scalable
+# with PASID support (QEMU 7.2's x-scalable-mode, x-pasid-mode).
+case $plan in
+pci) VTD= ;;
+pci-sm) VTD=,x-scalable-mode=on ;;
+pci-sm-pasid) VTD=,x-scalable-mode=on,x-pasid-mode=on ;;
+esac
+if [ "${plan%%-*}" = pci ]; then
+	MACHINE=(-machine q35,kernel-irqchip=split
+		-device "intel-iommu,intremap=on,caching-mode=on$VTD" -device edu)
 	APPEND=" intel_iommu=on"
 fi
 # Guest memory in MiB (the benchmark wants room for two 1 GiB buffers' worth of churn).

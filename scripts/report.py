@@ -368,23 +368,33 @@ def main():
             if ("ours", name, mod) not in suites:
                 s.add(False, f"ours [{mod}] {name} did not run")
 
-    # The second boot (plan pci): vfio_edu, real DMA through vfio-pci and an Intel IOMMU.
-    prun = os.path.join(out, "pci")
-    pstatus = read(os.path.join(prun, "status")).strip() or "missing"
-    psuites, _, _, pmarkers = parse_guest(read(os.path.join(prun, "results.log")))
-    print("\n== pci boot (edu behind an Intel VT-d IOMMU, vfio-pci)")
-    for (kind, name, mod), v in psuites.items():
-        for ok, case, sk, line in v["cases"]:
-            print(f"[{mod}] {name}: {line}")
-            s.add(ok, f"pci [{mod}] {name}: {case}", skip=sk)
-        if v["rc"] != 0 or not v["cases"]:
-            s.add(False, f"pci [{mod}] {name}: exit {v['rc']}, {len(v['cases'])} cases")
-    for mod in ("c", "rust"):
-        if not any(k[2] == mod for k in psuites):
-            s.add(False, f"pci [{mod}] vfio_edu did not run")
+    # The pci boots: real DMA through vfio-pci and an emulated Intel IOMMU. Plan pci (legacy
+    # mode): vfio_edu and qemu_consumer; plans pci-sm and pci-sm-pasid (the IOMMU's scalable
+    # modes): vfio_edu. Each must have run on both modules.
+    boots = [(run, status, markers, "guest")]
+    for plan, what, want in (
+        ("pci", "edu behind an Intel VT-d IOMMU (legacy mode), vfio-pci, QEMU 10", ("vfio_edu", "qemu_consumer")),
+        ("pci-sm", "the same IOMMU in scalable mode", ("vfio_edu",)),
+        ("pci-sm-pasid", "the same IOMMU in scalable mode with PASID support", ("vfio_edu",)),
+    ):
+        prun = os.path.join(out, plan)
+        pstatus = read(os.path.join(prun, "status")).strip() or "missing"
+        psuites, _, _, pmarkers = parse_guest(read(os.path.join(prun, "results.log")))
+        print(f"\n== {plan} boot ({what})")
+        for (kind, name, mod), v in psuites.items():
+            for ok, case, sk, line in v["cases"]:
+                print(f"[{mod}] {name}: {line}")
+                s.add(ok, f"{plan} [{mod}] {name}: {case}", skip=sk)
+            if v["rc"] != 0 or not v["cases"]:
+                s.add(False, f"{plan} [{mod}] {name}: exit {v['rc']}, {len(v['cases'])} cases")
+        for mod in ("c", "rust"):
+            for name in want:
+                if ("ours", name, mod) not in psuites:
+                    s.add(False, f"{plan} [{mod}] {name} did not run")
+        boots.append((prun, pstatus, pmarkers, f"{plan} guest"))
 
     # Module load/unload and the guests themselves.
-    for r, st, mk, what in ((run, status, markers, "guest"), (prun, pstatus, pmarkers, "pci guest")):
+    for r, st, mk, what in boots:
         print(f"\n== {what}")
         for m in mk:
             print(m)

@@ -333,6 +333,10 @@ impl HwptPaging {
             Ok(d) => d,
             Err(e) => {
                 ctx.objects().lock().table.remove_user(ioas_id);
+                // With driver data the refusal may be the data's, which the table does not see.
+                if user_data.is_some() {
+                    return Err(e);
+                }
                 return Err(crate::vendor::driver_refused(
                     idev,
                     "paging domain allocation",
@@ -434,11 +438,9 @@ impl HwptNested {
             Ok(d) => d,
             Err(e) => {
                 ctx.objects().lock().table.remove_user(parent.id);
-                return Err(crate::vendor::driver_refused(
-                    idev,
-                    "nested domain allocation",
-                    e,
-                ));
+                // Not a disagreement with the table: a nested domain's driver data (which the
+                // table does not see) is the driver's to refuse.
+                return Err(e);
             }
         };
         // SAFETY: Freshly allocated for us.

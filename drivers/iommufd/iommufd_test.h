@@ -36,6 +36,10 @@ enum {
 /* iommufd-rs only, far from upstream's numbers: "assign a PASID"
  * (iommufd_device_pasid_assign), see Documentation/attach.md. */
 #define IOMMU_TEST_OP_RS_PASID_ASSIGN 0x10001
+/* iommufd-rs only: PASID_ATTACH / PASID_DETACH (their union members) on any bound device,
+ * @id being its iommufd device object (a VFIO device's too), through the kAPI. */
+#define IOMMU_TEST_OP_RS_DEV_PASID_ATTACH 0x10002
+#define IOMMU_TEST_OP_RS_DEV_PASID_DETACH 0x10003
 
 enum {
 	MOCK_APERTURE_START = 1UL << 24,

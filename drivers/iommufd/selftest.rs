@@ -222,6 +222,30 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             Ok(())
         }
         TestOp::PasidCheckHwpt { pasid, hwpt_id } => pasid_check_hwpt(ucmd, cmd.id, pasid, hwpt_id),
+        // Any bound device (a VFIO device's iommufd device object too), through the kAPI: on
+        // real hardware this is the only way to a PASID on 6.12, whose vfio has none.
+        TestOp::DevPasidAttach { pasid, pt_id } => {
+            let idev = object::get_device(ucmd.ctx().objects(), cmd.id)?;
+            let mut id = pt_id;
+            // SAFETY: A bound device, held by the lookup.
+            error::from_rc(unsafe {
+                kapi::iommufd_device_pasid_attach(kapi_handle(&idev.arc()), pasid, &mut id)
+            })?;
+            let mut out = cmd;
+            out.op = TestOp::DevPasidAttach { pasid, pt_id: id };
+            out.encode_response(ucmd.buf_mut());
+            let rc = ucmd.respond();
+            if rc.is_err() {
+                idev.pasid_detach(pasid);
+            }
+            rc
+        }
+        TestOp::DevPasidDetach { pasid } => {
+            let idev = object::get_device(ucmd.ctx().objects(), cmd.id)?;
+            // SAFETY: As above.
+            unsafe { kapi::iommufd_device_pasid_detach(kapi_handle(&idev.arc()), pasid) };
+            Ok(())
+        }
     }
 }
 

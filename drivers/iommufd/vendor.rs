@@ -70,7 +70,7 @@ pub(crate) unsafe fn identify(
 fn log(what: &str, detail: core::fmt::Arguments<'_>) {
     // SAFETY: Takes a NUL-terminated static name; callable from any context.
     if unsafe { bindings::__printk_ratelimit(c_str!("iommufd_vendor").as_char_ptr()) } != 0 {
-        pr_info!("iommufd: {}: {}\n", what, detail);
+        pr_info!("{}: {}\n", what, detail);
     }
 }
 

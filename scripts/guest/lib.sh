@@ -108,3 +108,21 @@ unload_vfio_mtty() {
 	[ $_vrc = 0 ] && echo "### UNLOADED module=vfio+mdev+mtty" || echo "### UNLOAD-FAILED module=vfio+mdev+mtty"
 }
 
+
+# The kernel's vfio-pci stack on top of whichever iommufd.ko is loaded (the pci plans).
+VFIO_PCI_MODS="irqbypass vfio vfio-pci-core vfio-pci"
+load_vfio_pci() {
+	for _vm in $VFIO_PCI_MODS; do
+		[ -f $MODK/$_vm.ko ] || { echo "### ERROR $_vm.ko not in the initramfs"; return 1; }
+		insmod $MODK/$_vm.ko || { echo "### LOAD-FAILED module=$_vm"; return 1; }
+	done
+	echo "### LOADED module=vfio+vfio-pci"
+}
+unload_vfio_pci() {
+	_vrc=0
+	for _vm in vfio_pci vfio_pci_core vfio irqbypass; do
+		grep -q "^$_vm " /proc/modules || continue
+		rmmod $_vm || _vrc=1
+	done
+	[ $_vrc = 0 ] && echo "### UNLOADED module=vfio+vfio-pci" || echo "### UNLOAD-FAILED module=vfio+vfio-pci"
+}

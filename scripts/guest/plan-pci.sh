@@ -6,22 +6,6 @@
 # (/opt/qemu10) consumes /dev/iommu: rs_qemu_consumer assigns edu and an mtty mdev to a qtest VM
 # of its own, through -object iommufd and through the legacy VFIO container.
 . /etc/iommufd-rs/lib.sh
-VFIO_PCI_MODS="irqbypass vfio vfio-pci-core vfio-pci"
-load_vfio_pci() {
-	for _vm in $VFIO_PCI_MODS; do
-		[ -f $MODK/$_vm.ko ] || { echo "### ERROR $_vm.ko not in the initramfs"; return 1; }
-		insmod $MODK/$_vm.ko || { echo "### LOAD-FAILED module=$_vm"; return 1; }
-	done
-	echo "### LOADED module=vfio+vfio-pci"
-}
-unload_vfio_pci() {
-	_vrc=0
-	for _vm in vfio_pci vfio_pci_core vfio irqbypass; do
-		grep -q "^$_vm " /proc/modules || continue
-		rmmod $_vm || _vrc=1
-	done
-	[ $_vrc = 0 ] && echo "### UNLOADED module=vfio+vfio-pci" || echo "### UNLOAD-FAILED module=vfio+vfio-pci"
-}
 echo "--- the IOMMU and the edu device"
 ls /sys/class/iommu/
 for d in /sys/bus/pci/devices/*; do

@@ -694,6 +694,8 @@ fn test_cmd_seeds() -> Vec<Vec<u8>> {
             out_pasid: 0,
             pt_id: 3,
         },
+        TestOp::DevPasidAttach { pasid: 1, pt_id: 3 },
+        TestOp::DevPasidDetach { pasid: 1 },
     ];
     ops.iter().map(|&op| enc(TestCmd { id: 1, op })).collect()
 }
@@ -701,7 +703,7 @@ fn test_cmd_seeds() -> Vec<Vec<u8>> {
 #[test]
 fn fuzz_test_cmd() {
     let seeds = test_cmd_seeds();
-    assert_eq!(seeds.len(), 20, "one seed per op");
+    assert_eq!(seeds.len(), 22, "one seed per op");
     let s = run(
         "test_cmd",
         18,

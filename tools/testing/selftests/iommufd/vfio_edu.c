@@ -39,6 +39,7 @@
 
 #include "kselftest_harness.h"
 #include "rs_utils.h"
+#include "iommufd_test.h"
 #include "rs_pci.h"
 
 #define PAGE 4096UL
@@ -382,6 +383,70 @@ TEST_F(edu, vtd_hw_info_and_hwpt_alloc)
 	EXPECT_EQ(0, destroy(self->iommufd, hwpt));
 	ASSERT_EQ(0, edu_copy(self->bar, IOVA_SRC + 2 * PAGE, IOVA_DST, PAGE));
 	EXPECT_EQ(0, memcmp(self->dst, self->src + 2 * PAGE, PAGE));
+	EXPECT_EQ(0, unmap(self->iommufd, self->ioas, IOVA_SRC, BUF_SIZE, NULL));
+	EXPECT_EQ(0, unmap(self->iommufd, self->ioas, IOVA_DST, BUF_SIZE, NULL));
+	EXPECT_EQ(0, detach_pt(self->devfd));
+}
+
+#define VTD_ECAP_PASID (1ULL << 40) /* requests with PASID */
+
+/* IOMMU_TEST_CMD on @fd; 0 or -errno. */
+static int test_cmd(int fd, struct iommu_test_cmd *cmd)
+{
+	cmd->size = sizeof(*cmd);
+	return ioctl(fd, IOMMU_TEST_CMD, cmd) ? -errno : 0;
+}
+
+/*
+ * The PASID attach kind on real VT-d, in whichever mode the pci boot gave the Intel IOMMU
+ * (legacy; x-scalable-mode; x-scalable-mode + x-pasid-mode). No emulated PCI device has a PASID
+ * capability, so edu has no PASIDs in any mode: a PASID-compatible HWPT cannot be allocated for
+ * it (EOPNOTSUPP, as for the C module, to which the flag is unknown), and a PASID attach, which
+ * 6.12's vfio cannot ask for, goes through our kAPI by IOMMU_TEST_OP_RS_DEV_PASID_ATTACH and
+ * ends at the "device has no PASID" refusal (EINVAL) instead of the iommu core's silent 0. A
+ * module without the PASID kind (C) answers the op EOPNOTSUPP. The RID still works after it.
+ */
+TEST_F(edu, vtd_pasid_refused)
+{
+	struct iommu_test_cmd probe = {
+		.op = IOMMU_TEST_OP_PASID_CHECK_HWPT, .id = 0,
+	};
+	struct iommu_test_cmd att = {
+		.op = IOMMU_TEST_OP_RS_DEV_PASID_ATTACH, .id = self->devid,
+	};
+	struct iommu_test_cmd det = {
+		.op = IOMMU_TEST_OP_RS_DEV_PASID_DETACH, .id = self->devid,
+	};
+	uint64_t ecap;
+	uint32_t hwpt, pasid_hwpt;
+	bool has_pasid_kind;
+	int rc;
+
+	ASSERT_EQ(0, vtd_reg(self->bdf, "ecap", &ecap));
+	rc = test_cmd(self->iommufd, &probe);
+	has_pasid_kind = rc != -EOPNOTSUPP;
+	TH_LOG("VT-d ecap %#llx: scalable %d, PASID %d; this iommufd.ko has the PASID kind: %d",
+	       (unsigned long long)ecap, !!(ecap & VTD_ECAP_SMTS), !!(ecap & VTD_ECAP_PASID),
+	       has_pasid_kind);
+
+	EXPECT_EQ(-EOPNOTSUPP, hwpt_alloc(self->iommufd, self->devid, self->ioas,
+					  IOMMU_HWPT_ALLOC_PASID, 0, NULL, 0, &pasid_hwpt));
+	ASSERT_EQ(0, hwpt_alloc(self->iommufd, self->devid, self->ioas, 0, 0, NULL, 0, &hwpt));
+	att.pasid_attach.pasid = 1;
+	att.pasid_attach.pt_id = hwpt;
+	EXPECT_EQ(has_pasid_kind ? -EINVAL : -EOPNOTSUPP, test_cmd(self->iommufd, &att));
+	/* Not even an IOAS or a bogus PASID gets further on a device without PASIDs. */
+	att.pasid_attach.pt_id = self->ioas;
+	EXPECT_EQ(has_pasid_kind ? -EINVAL : -EOPNOTSUPP, test_cmd(self->iommufd, &att));
+	det.pasid_detach.pasid = 1;
+	EXPECT_EQ(has_pasid_kind ? 0 : -EOPNOTSUPP, test_cmd(self->iommufd, &det));
+	/* Nothing was taken: the HWPT can go, and the RID still carries DMA. */
+	EXPECT_EQ(0, destroy(self->iommufd, hwpt));
+	ASSERT_EQ(0, attach_pt(self->devfd, self->ioas));
+	ASSERT_EQ(0, map_fixed(self->iommufd, self->ioas, self->src, BUF_SIZE, IOVA_SRC));
+	ASSERT_EQ(0, map_fixed(self->iommufd, self->ioas, self->dst, BUF_SIZE, IOVA_DST));
+	ASSERT_EQ(0, edu_copy(self->bar, IOVA_SRC, IOVA_DST, PAGE));
+	EXPECT_EQ(0, memcmp(self->dst, self->src, PAGE));
 	EXPECT_EQ(0, unmap(self->iommufd, self->ioas, IOVA_SRC, BUF_SIZE, NULL));
 	EXPECT_EQ(0, unmap(self->iommufd, self->ioas, IOVA_DST, BUF_SIZE, NULL));
 	EXPECT_EQ(0, detach_pt(self->devfd));

@@ -56,6 +56,11 @@ pub const IOMMU_TEST_OP_PASID_CHECK_HWPT: u32 = 21;
 /// `IOMMU_TEST_OP_RS_PASID_ASSIGN` (iommufd-rs only, far from upstream's numbers): allocate a
 /// global PASID and attach a HWPT to it (`iommufd_device_pasid_assign`).
 pub const IOMMU_TEST_OP_RS_PASID_ASSIGN: u32 = 0x10001;
+/// `IOMMU_TEST_OP_RS_DEV_PASID_ATTACH` (iommufd-rs only): `PASID_ATTACH` on any bound device,
+/// named by its iommufd device object (a VFIO device too), through the kAPI.
+pub const IOMMU_TEST_OP_RS_DEV_PASID_ATTACH: u32 = 0x10002;
+/// `IOMMU_TEST_OP_RS_DEV_PASID_DETACH` (iommufd-rs only): its `PASID_DETACH`.
+pub const IOMMU_TEST_OP_RS_DEV_PASID_DETACH: u32 = 0x10003;
 
 /// `MOCK_APERTURE_START`.
 pub const MOCK_APERTURE_START: u64 = 1 << 24;
@@ -297,6 +302,20 @@ pub enum TestOp {
         out_pasid: u32,
         /// The HWPT.
         pt_id: u32,
+    },
+    /// `IOMMU_TEST_OP_RS_DEV_PASID_ATTACH` (`id`: an iommufd device object, e.g. a VFIO
+    /// device's): attach a HWPT to one PASID of it (the `pasid_attach` member).
+    DevPasidAttach {
+        /// The PASID.
+        pasid: u32,
+        /// Input: the HWPT; output: the HWPT attached.
+        pt_id: u32,
+    },
+    /// `IOMMU_TEST_OP_RS_DEV_PASID_DETACH` (`id`: an iommufd device object): detach a PASID
+    /// of it (the `pasid_detach` member).
+    DevPasidDetach {
+        /// The PASID.
+        pasid: u32,
     },
 }
 
@@ -751,6 +770,13 @@ impl TestCmd {
                 out_pasid: 0,
                 pt_id: Self::PASID_ASSIGN_PT_ID.get_u32(buf),
             },
+            IOMMU_TEST_OP_RS_DEV_PASID_ATTACH => TestOp::DevPasidAttach {
+                pasid: Self::PASID_ATTACH_PASID.get_u32(buf),
+                pt_id: Self::PASID_ATTACH_PT_ID.get_u32(buf),
+            },
+            IOMMU_TEST_OP_RS_DEV_PASID_DETACH => TestOp::DevPasidDetach {
+                pasid: Self::PASID_DETACH_PASID.get_u32(buf),
+            },
             // The `default:` case of C `iommufd_test()` (`DEV_CHECK_CACHE` and
             // `TRIGGER_VEVENT` too)
             _ => return Err(Errno::EOPNOTSUPP),
@@ -781,6 +807,8 @@ impl TestCmd {
             TestOp::PasidDetach { .. } => IOMMU_TEST_OP_PASID_DETACH,
             TestOp::PasidCheckHwpt { .. } => IOMMU_TEST_OP_PASID_CHECK_HWPT,
             TestOp::PasidAssign { .. } => IOMMU_TEST_OP_RS_PASID_ASSIGN,
+            TestOp::DevPasidAttach { .. } => IOMMU_TEST_OP_RS_DEV_PASID_ATTACH,
+            TestOp::DevPasidDetach { .. } => IOMMU_TEST_OP_RS_DEV_PASID_DETACH,
         }
     }
 
@@ -887,7 +915,7 @@ impl TestCmd {
                 Self::TRIGGER_IOPF_PERM.put_u32(buf, perm);
                 Self::TRIGGER_IOPF_ADDR.put_u64(buf, addr);
             }
-            TestOp::PasidAttach { pasid, pt_id } => {
+            TestOp::PasidAttach { pasid, pt_id } | TestOp::DevPasidAttach { pasid, pt_id } => {
                 Self::PASID_ATTACH_PASID.put_u32(buf, pasid);
                 Self::PASID_ATTACH_PT_ID.put_u32(buf, pt_id);
             }
@@ -895,7 +923,7 @@ impl TestCmd {
                 Self::PASID_REPLACE_PASID.put_u32(buf, pasid);
                 Self::PASID_REPLACE_PT_ID.put_u32(buf, pt_id);
             }
-            TestOp::PasidDetach { pasid } => {
+            TestOp::PasidDetach { pasid } | TestOp::DevPasidDetach { pasid } => {
                 Self::PASID_DETACH_PASID.put_u32(buf, pasid);
             }
             TestOp::PasidCheckHwpt { pasid, hwpt_id } => {
@@ -947,7 +975,7 @@ impl TestCmd {
             TestOp::Dirty { out_nr_dirty, .. } => {
                 Self::DIRTY_OUT_NR_DIRTY.put_u64(buf, out_nr_dirty);
             }
-            TestOp::PasidAttach { pt_id, .. } => {
+            TestOp::PasidAttach { pt_id, .. } | TestOp::DevPasidAttach { pt_id, .. } => {
                 Self::PASID_ATTACH_PT_ID.put_u32(buf, pt_id);
             }
             TestOp::PasidReplace { pt_id, .. } => {
@@ -966,6 +994,7 @@ impl TestCmd {
             | TestOp::MdCheckIotlb { .. }
             | TestOp::TriggerIopf { .. }
             | TestOp::PasidDetach { .. }
+            | TestOp::DevPasidDetach { .. }
             | TestOp::PasidCheckHwpt { .. } => {}
         }
     }
@@ -996,7 +1025,7 @@ mod tests {
             IOMMU_TEST_OP_TRIGGER_VEVENT,
             22,
             0x1_0000,
-            0x1_0002,
+            0x1_0004,
             0x8000_0000,
             u32::MAX,
         ] {
