@@ -172,7 +172,10 @@ impl Hwpt {
         if self.pasid_compat() {
             flags |= IOMMU_HWPT_ALLOC_PASID;
         }
-        crate::vendor::desc(flags, matches!(self, Hwpt::Nested(_)))
+        crate::iommufd_core::vendor::HwptDesc {
+            flags,
+            nested: matches!(self, Hwpt::Nested(_)),
+        }
     }
 
     /// Whether this HWPT may be attached to a PASID (C `hwpt->pasid_compat`): it was allocated

@@ -19,7 +19,7 @@ use crate::{
     iommufd_core::{
         errno::Errno,
         ucmd::device::IOMMU_HW_INFO_TYPE_INTEL_VTD,
-        vendor::{self, HwptDesc, Refusal, Target, Vendor, VtdCaps},
+        vendor::{self, Refusal, Target, Vendor, VtdCaps},
     },
 };
 use kernel::{bindings, c_str, prelude::*};
@@ -116,9 +116,4 @@ pub(crate) fn driver_refused(idev: &Device, what: &str, e: Errno) -> Errno {
         );
     }
     e
-}
-
-/// A HWPT as the table sees it (used by [`Hwpt::desc`]).
-pub(crate) fn desc(flags: u32, nested: bool) -> HwptDesc {
-    HwptDesc { flags, nested }
 }

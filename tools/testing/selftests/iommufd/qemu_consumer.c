@@ -149,20 +149,6 @@ static long long now_ms(void)
 
 /* ---- the guest's side: edu on vfio-pci, /proc figures, the kernel log ---- */
 
-/* The VFIO group number of @bdf, or -1. */
-static int group_of(const char *bdf)
-{
-	char link[PATH_MAX], target[PATH_MAX];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), PCI_DEVICES "/%s/iommu_group", bdf);
-	n = readlink(link, target, sizeof(target) - 1);
-	if (n < 0)
-		return -1;
-	target[n] = 0;
-	return atoi(basename(target));
-}
-
 /* A "Key:   N kB" line of @path (/proc/meminfo, /proc/PID/status), in kB; -1 if missing. */
 static long proc_kb(const char *path, const char *key)
 {

@@ -141,4 +141,18 @@ static inline void unbind_vfio_pci(const char *bdf)
 	write_str(path, "\n");
 }
 
+/* The VFIO group number of @bdf (its iommu_group link), or -1. */
+static inline int group_of(const char *bdf)
+{
+	char link[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), PCI_DEVICES "/%s/iommu_group", bdf);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return -1;
+	target[n] = 0;
+	return atoi(basename(target));
+}
+
 #endif

@@ -452,20 +452,6 @@ TEST_F(edu, vtd_pasid_refused)
 	EXPECT_EQ(0, detach_pt(self->devfd));
 }
 
-/* The VFIO group number of @bdf (its iommu_group link), or -1. */
-static int group_of(const char *bdf)
-{
-	char link[PATH_MAX], target[PATH_MAX];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), PCI_DEVICES "/%s/iommu_group", bdf);
-	n = readlink(link, target, sizeof(target) - 1);
-	if (n < 0)
-		return -1;
-	target[n] = 0;
-	return atoi(basename(target));
-}
-
 /*
  * What QEMU and DPDK do without the cdev: edu's VFIO group on /dev/vfio/vfio (the type1
  * container that iommufd emulates), VFIO_SET_IOMMU type1v2, VFIO_GROUP_GET_DEVICE_FD, and DMA
