@@ -51,6 +51,19 @@ step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 info() { printf '    %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# Take a machine-wide lock (held until this shell exits) so that two checkouts of the project
+# never boot two guests, or run two kernel builds, at once on this 2-core machine: the second
+# waits. The lock files live outside the cache and the checkout, so every clone shares them.
+#   machine_lock guest|kbuild
+machine_lock() {
+	local f=/tmp/iommufd-rs-$1.lock
+	exec 9>"$f"
+	if ! flock -n 9; then
+		info "waiting for another $1 on this machine to finish (lock $f)"
+		flock 9
+	fi
+}
+
 # Run a long command, printing a heartbeat line every 30 s and the log tail on failure.
 run_logged() {
 	local log=$1; shift

@@ -34,6 +34,7 @@ QEMU=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m "$MEM" "${MACHINE[@]}"
 	-append "console=ttyS0 loglevel=4 panic=-1 plan=$plan$APPEND"
 	-serial "file:$RUN/console.log" -serial "file:$RUN/results.log")
 echo "${QEMU[*]}" >"$RUN/cmdline"
+machine_lock guest
 step "booting the guest (plan $plan, timeout ${tmo} s); logs in $RUN"
 : >"$RUN/results.log"
 start=$SECONDS

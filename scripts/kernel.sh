@@ -106,6 +106,7 @@ build() {
 		info "kernel cache is warm: $KBUILD (overlay $oh)"
 		return
 	fi
+	machine_lock kbuild
 	apply_overlay
 	"${KMAKE[@]}" -s rustavailable >/dev/null || die "make rustavailable failed: Rust toolchain not usable"
 	step "building kernel $KVER_PIN (bzImage modules headers): cold about 10 min, warm seconds"
