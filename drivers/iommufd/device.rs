@@ -11,9 +11,8 @@
 
 use crate::{
     ctx::{CtxRef, Ucmd},
-    error::ptr_err,
     fault,
-    hw_pagetable::{dev_iommu_ops, Hwpt, HwptPaging},
+    hw_pagetable::{Hwpt, HwptPaging},
     ioas::Ioas,
     iommufd_core::{
         errno::Errno,
@@ -22,6 +21,7 @@ use crate::{
         vendor::{Target, Vendor},
     },
     object::{self, Object},
+    overlay::iommu::{self, Cap, DmaOwner, GroupAttachment},
     pasid::PasidAttach,
     storage::{swap_remove, KStorage},
     user,
@@ -31,71 +31,33 @@ use kernel::{
     bindings, new_mutex,
     prelude::*,
     sync::{Arc, Mutex},
+    types::ARef,
 };
 
 /// `IOMMU_HW_CAP_DIRTY_TRACKING`.
 const HW_CAP_DIRTY_TRACKING: u64 = 1 << 0;
 
-/// C `struct iommufd_attach_handle`: the iommu core's attach handle and the device, so that
-/// fault delivery can find the device.
-#[repr(C)]
-pub(crate) struct AttachHandle {
-    handle: bindings::iommu_attach_handle,
-    idev: *const Device,
-}
+/// The device an attach handle belongs to (C `struct iommufd_attach_handle`'s `idev`), so
+/// that fault delivery can find it.
+///
+/// # Invariants
+///
+/// Points to a live [`Device`] for as long as the handle is attached: a device detaches (and
+/// drops) every handle it attached before it is dropped.
+#[derive(Clone, Copy)]
+pub(crate) struct IdevPtr(pub(crate) *const Device);
 
-impl AttachHandle {
-    /// A handle for `idev`'s attachment of its group, before the iommu core fills it.
-    pub(crate) fn new(idev: &Device) -> Result<KBox<AttachHandle>, Errno> {
-        KBox::new(
-            AttachHandle {
-                handle: bindings::iommu_attach_handle {
-                    domain: core::ptr::null_mut(),
-                },
-                idev,
-            },
-            GFP_KERNEL,
-        )
-        .map_err(|_| Errno::ENOMEM)
-    }
+// SAFETY: Only a pointer to a `Device`, which is `Send` and `Sync`.
+unsafe impl Send for IdevPtr {}
+// SAFETY: As for `Send`.
+unsafe impl Sync for IdevPtr {}
 
-    /// The device that attached the group with this handle (C `handle->idev`).
-    pub(crate) fn idev(&self) -> *const Device {
-        self.idev
-    }
+/// The iommu core's attach handle as iommufd uses it (C `struct iommufd_attach_handle`).
+pub(crate) type AttachHandle = iommu::AttachHandle<IdevPtr>;
 
-    /// The iommu core's handle, as the core's IOPF groups point to it.
-    pub(crate) fn raw(&self) -> *mut bindings::iommu_attach_handle {
-        core::ptr::addr_of!(self.handle).cast_mut()
-    }
-}
-
-pub(crate) mod internal {
-    //! The iommu core's `IOMMUFD_INTERNAL` functions (declared in `drivers/iommu/iommu-priv.h`,
-    //! which bindgen does not see).
-    use kernel::bindings::{iommu_attach_handle, iommu_domain, iommu_group};
-    use kernel::ffi::{c_int, c_uint};
-
-    #[allow(improper_ctypes)]
-    extern "C" {
-        /// The handle attached on `pasid` of `group` (`ERR_PTR(-ENOENT)` if none).
-        pub(crate) fn iommu_attach_handle_get(
-            group: *mut iommu_group,
-            pasid: u32,
-            type_: c_uint,
-        ) -> *mut iommu_attach_handle;
-        pub(super) fn iommu_attach_group_handle(
-            domain: *mut iommu_domain,
-            group: *mut iommu_group,
-            handle: *mut iommu_attach_handle,
-        ) -> c_int;
-        pub(super) fn iommu_detach_group_handle(domain: *mut iommu_domain, group: *mut iommu_group);
-        pub(super) fn iommu_replace_group_handle(
-            group: *mut iommu_group,
-            new_domain: *mut iommu_domain,
-            handle: *mut iommu_attach_handle,
-        ) -> c_int;
-    }
+/// A handle for `idev`'s attachment of its group or of a PASID, before the core fills it.
+pub(crate) fn new_handle(idev: &Device) -> Result<Pin<KBox<AttachHandle>>, Errno> {
+    Ok(AttachHandle::new(IdevPtr(idev), GFP_KERNEL)?)
 }
 
 /// What a group's lock protects (C: `igroup->hwpt`, `device_list`, `sw_msi_start`, and the
@@ -110,63 +72,47 @@ pub(crate) struct GroupState {
     pub(crate) pasid_attach: KVec<PasidAttach>,
     /// PASIDs that [`Device::pasid_assign`] took from the global PASID space, by device ID:
     /// freed when detached.
-    pub(crate) assigned: KVec<(u32, u32)>,
-    /// The attach handle given to the iommu core for `hwpt`.
-    handle: Option<KBox<AttachHandle>>,
-    /// The attached devices (C `device_list`), by address.
-    devices: KVec<usize>,
+    pub(crate) assigned: KVec<(u32, iommu::GlobalPasid)>,
+    /// The group's attachment to `hwpt`'s domain, with the handle given to the iommu core.
+    attached: Option<GroupAttachment<IdevPtr>>,
+    /// The attached devices (C `device_list`): by address, with the device for the ones
+    /// whose reserved regions a replace moves.
+    devices: KVec<(usize, ARef<kernel::device::Device>)>,
     /// C `sw_msi_start`: the software MSI window of the group's devices.
     sw_msi_start: Option<u64>,
 }
 
 /// An IOMMU group as a context sees it (C `struct iommufd_group`).
-///
-/// # Invariants
-///
-/// `group` holds a reference (`iommu_group_get`), put on drop.
-#[pin_data(PinnedDrop)]
+#[pin_data]
 pub(crate) struct Group {
-    group: *mut bindings::iommu_group,
+    pub(crate) group: ARef<iommu::Group>,
     #[pin]
     pub(crate) state: Mutex<GroupState>,
-}
-
-// SAFETY: The iommu group is refcounted and usable from any thread; our state is under a lock.
-unsafe impl Send for Group {}
-// SAFETY: As for `Send`.
-unsafe impl Sync for Group {}
-
-#[pinned_drop]
-impl PinnedDrop for Group {
-    fn drop(self: Pin<&mut Self>) {
-        // SAFETY: By the type invariants we hold one reference.
-        unsafe { bindings::iommu_group_put(self.group) };
-    }
 }
 
 impl Group {
     /// The iommu group.
     pub(crate) fn raw(&self) -> *mut bindings::iommu_group {
-        self.group
+        self.group.as_raw()
     }
 }
 
 /// C `iommufd_get_group()`: the context's group object for `dev`'s group, created on first
 /// use. Each bound device counts once in `CtxObjects::groups`.
-fn get_group(ctx: CtxRef, dev: *mut bindings::device) -> Result<Arc<Group>, Errno> {
-    // SAFETY: `dev` is a valid device (caller's guarantee in `bind`).
-    let group = unsafe { bindings::iommu_group_get(dev) };
-    if group.is_null() {
-        return Err(Errno::ENODEV);
-    }
+fn get_group(ctx: CtxRef, dev: &kernel::device::Device) -> Result<Arc<Group>, Errno> {
+    let group = iommu::Group::get(dev).ok_or(Errno::ENODEV)?;
     let objects = ctx.objects();
     let mut guard = objects.lock();
-    if let Some(entry) = guard.groups.iter_mut().find(|(g, _)| g.group == group) {
+    if let Some(entry) = guard
+        .groups
+        .iter_mut()
+        .find(|(g, _)| g.raw() == group.as_raw())
+    {
         entry.1 += 1;
         let found = entry.0.clone();
         drop(guard);
-        // SAFETY: Our group object already holds a reference; drop the one just taken.
-        unsafe { bindings::iommu_group_put(group) };
+        // Our group object already holds a reference; the one just taken is put here.
+        drop(group);
         return Ok(found);
     }
     let new = Arc::pin_init(
@@ -178,7 +124,7 @@ fn get_group(ctx: CtxRef, dev: *mut bindings::device) -> Result<Arc<Group>, Errn
                     pasids: PasidTable::new(&KStorage),
                     pasid_attach: KVec::new(),
                     assigned: KVec::new(),
-                    handle: None,
+                    attached: None,
                     devices: KVec::new(),
                     sw_msi_start: None,
                 },
@@ -190,9 +136,8 @@ fn get_group(ctx: CtxRef, dev: *mut bindings::device) -> Result<Arc<Group>, Errn
     let new = match new {
         Ok(g) => g,
         Err(_) => {
+            // The group reference is put outside the table's lock.
             drop(guard);
-            // SAFETY: The reference taken above, not stored.
-            unsafe { bindings::iommu_group_put(group) };
             return Err(Errno::ENOMEM);
         }
     };
@@ -245,13 +190,15 @@ pub(crate) enum UserRef<'a> {
 ///
 /// # Invariants
 ///
-/// `dev` is valid from bind to the drop of this object: its driver (or the selftest) calls
-/// unbind before the device goes away. While bound we own its DMA (`iommu_device_claim_dma_owner`).
+/// `dma` is `Some` (we own the device's DMA) until `Drop` releases it.
 pub(crate) struct Device {
     /// The object ID.
     pub(crate) id: u32,
     pub(crate) ctx: CtxRef,
-    dev: *mut bindings::device,
+    /// The device: its driver (or the selftest) unbinds it before it goes away.
+    dev: ARef<kernel::device::Device>,
+    /// The DMA ownership claimed for the context.
+    dma: Option<DmaOwner>,
     pub(crate) group: Arc<Group>,
     enforce_cache_coherency: bool,
     /// A selftest mock device: does not hold the context (C `iommufd_selftest_is_mock_dev`).
@@ -264,11 +211,6 @@ pub(crate) struct Device {
     pub(crate) iopf_enabled: AtomicU32,
 }
 
-// SAFETY: `struct device` is refcounted and usable from any thread; the rest is immutable.
-unsafe impl Send for Device {}
-// SAFETY: As for `Send`.
-unsafe impl Sync for Device {}
-
 impl Drop for Device {
     fn drop(&mut self) {
         // Unbind detached every PASID; this only matters for a device whose driver never
@@ -276,8 +218,7 @@ impl Drop for Device {
         // of a group with PASIDs attached.
         self.pasid_detach_all();
         // C `iommufd_device_destroy()`.
-        // SAFETY: By the type invariants the device is valid and we own its DMA.
-        unsafe { bindings::iommu_device_release_dma_owner(self.dev) };
+        drop(self.dma.take());
         put_group(self.ctx, &self.group);
         if !self.is_mock {
             self.ctx.put_file();
@@ -286,9 +227,14 @@ impl Drop for Device {
 }
 
 impl Device {
-    /// The `struct device`.
+    /// The device.
+    pub(crate) fn device(&self) -> &kernel::device::Device {
+        &self.dev
+    }
+
+    /// The `struct device`, for C APIs that take one.
     pub(crate) fn dev(&self) -> *mut bindings::device {
-        self.dev
+        iommu::dev_raw(self.device())
     }
 
     /// The IOMMU behind the device, as the vendor table knows it.
@@ -298,9 +244,7 @@ impl Device {
 
     /// The device's PASID count (`dev->iommu->max_pasids`); 0: no PASID support.
     pub(crate) fn max_pasids(&self) -> u32 {
-        // SAFETY: A bound device has an IOMMU (type invariants), whose `max_pasids` is set at
-        // probe and not changed after.
-        unsafe { (*(*self.dev).iommu).max_pasids }
+        iommu::dev::max_pasids(self.device())
     }
 
     /// The device's key in the group's PASID table: its object ID, unique in the context
@@ -310,9 +254,8 @@ impl Device {
     }
 
     /// C `device_iommu_capable()`.
-    pub(crate) fn capable(&self, cap: bindings::iommu_cap) -> bool {
-        // SAFETY: The device is valid (type invariants).
-        unsafe { bindings::device_iommu_capable(self.dev, cap) }
+    pub(crate) fn capable(&self, cap: Cap) -> bool {
+        iommu::dev::capable(self.device(), cap)
     }
 
     /// Whether this is a selftest mock device.
@@ -337,15 +280,15 @@ impl Device {
         dev: *mut bindings::device,
         is_mock: bool,
     ) -> Result<Arc<Device>, Errno> {
-        // SAFETY: `dev` is valid (caller's guarantee).
-        if !unsafe {
-            bindings::device_iommu_capable(dev, bindings::iommu_cap_IOMMU_CAP_CACHE_COHERENCY)
-        } {
+        // SAFETY: `dev` is valid until `unbind` returns (caller's guarantee), which outlasts the
+        // reference taken here for the `Device`.
+        let dev: ARef<kernel::device::Device> =
+            unsafe { kernel::device::Device::as_ref(dev) }.into();
+        if !iommu::dev::capable(&dev, Cap::CacheCoherency) {
             return Err(Errno::EINVAL);
         }
-        let group = get_group(ctx, dev)?;
-        // SAFETY: The group is valid (we hold a reference).
-        if !is_mock && !unsafe { bindings::iommu_group_has_isolated_msi(group.group) } {
+        let group = get_group(ctx, &dev)?;
+        if !is_mock && !group.group.has_isolated_msi() {
             if !crate::allow_unsafe_interrupts() {
                 put_group(ctx, &group);
                 return Err(Errno::EPERM);
@@ -354,38 +297,32 @@ impl Device {
                 "iommufd: MSI interrupts are not secure, they cannot be isolated by the platform\n"
             );
         }
-        // SAFETY: `dev` is valid; the owner cookie is the context, valid while bound.
-        let rc = unsafe { bindings::iommu_device_claim_dma_owner(dev, ctx.as_ptr().cast()) };
-        if rc != 0 {
-            put_group(ctx, &group);
-            return Err(Errno(-rc));
-        }
+        let dma = match DmaOwner::claim(&dev, ctx.as_ptr().cast()) {
+            Ok(d) => d,
+            Err(e) => {
+                put_group(ctx, &group);
+                return Err(e.into());
+            }
+        };
         let objects = ctx.objects();
         // Not in the `match`: the error path takes the table's lock again.
         let reserved = objects.lock().table.reserve();
         let id = match reserved {
             Ok(id) => id,
             Err(e) => {
-                // SAFETY: Claimed just above.
-                unsafe { bindings::iommu_device_release_dma_owner(dev) };
+                drop(dma);
                 put_group(ctx, &group);
                 return Err(e);
             }
         };
-        // SAFETY: `dev` is valid.
-        let enforce = unsafe {
-            bindings::device_iommu_capable(
-                dev,
-                bindings::iommu_cap_IOMMU_CAP_ENFORCE_CACHE_COHERENCY,
-            )
-        };
+        let enforce = iommu::dev::capable(&dev, Cap::EnforceCacheCoherency);
         #[cfg(CONFIG_IOMMUFD_TEST)]
         // SAFETY: A mock device is live while bound (caller's guarantee).
-        let mock_flags = is_mock.then(|| unsafe { crate::mock::mock_dev_flags(dev) });
+        let mock_flags =
+            is_mock.then(|| unsafe { crate::mock::mock_dev_flags(iommu::dev_raw(&dev)) });
         #[cfg(not(CONFIG_IOMMUFD_TEST))]
         let mock_flags = None;
-        // SAFETY: `dev` is valid and has an IOMMU (claimed above).
-        let vendor = unsafe { crate::vendor::identify(dev, mock_flags) };
+        let vendor = crate::vendor::identify(&dev, mock_flags);
         if !is_mock {
             ctx.get_file();
         }
@@ -394,6 +331,7 @@ impl Device {
                 id,
                 ctx,
                 dev,
+                dma: Some(dma),
                 group,
                 enforce_cache_coherency: enforce,
                 is_mock,
@@ -450,11 +388,7 @@ impl Device {
     fn setup_msi(state: &GroupState, paging: &HwptPaging) -> Result<(), Errno> {
         if let Some(start) = state.sw_msi_start {
             if !paging.msi_cookie.load(Ordering::Relaxed) {
-                // SAFETY: The domain is valid while the HWPT lives.
-                let rc = unsafe { bindings::iommu_get_msi_cookie(paging.domain().as_ptr(), start) };
-                if rc != 0 {
-                    return Err(Errno(-rc));
-                }
+                paging.domain().get_msi_cookie(start)?;
                 paging.msi_cookie.store(true, Ordering::Relaxed);
             }
         }
@@ -467,13 +401,13 @@ impl Device {
         state: &mut GroupState,
         paging: &HwptPaging,
     ) -> Result<(), Errno> {
-        let sw_msi = paging.ioas.iopt().enforce_dev_resv_regions(self.dev)?;
+        let sw_msi = paging.ioas.iopt().enforce_dev_resv_regions(self.device())?;
         if sw_msi.is_some() {
             state.sw_msi_start = sw_msi;
         }
         if state.devices.is_empty() {
             if let Err(e) = Self::setup_msi(state, paging) {
-                paging.ioas.iopt().remove_dev_reserved(self.dev);
+                paging.ioas.iopt().remove_dev_reserved(self.device());
                 return Err(e);
             }
         }
@@ -510,16 +444,17 @@ impl Device {
             Ok(())
         })();
         if let Err(e) = rc {
-            paging.ioas.iopt().remove_dev_reserved(self.dev);
+            paging.ioas.iopt().remove_dev_reserved(self.device());
             return Err(e);
         }
         if let UserRef::Pending(n) = users {
             *n += 1;
         }
         // Room was reserved above.
-        let _ = state
-            .devices
-            .push(self as *const Device as usize, GFP_KERNEL_ACCOUNT);
+        let _ = state.devices.push(
+            (self as *const Device as usize, self.dev.clone()),
+            GFP_KERNEL_ACCOUNT,
+        );
         Ok(())
     }
 
@@ -529,31 +464,22 @@ impl Device {
         // The whole-device attach of a HWPT that cannot serve PASIDs locks PASIDs out.
         state.pasids.check_rid(hwpt.pasid_compat())?;
         crate::vendor::check_attach(self, hwpt, Target::Rid)?;
-        let mut handle = AttachHandle::new(self)?;
+        let handle = new_handle(self)?;
         if hwpt.has_fault() {
             fault::iopf_enable(self)?;
         }
-        // SAFETY: Domain and group are valid; the handle lives in `state.handle` until the
-        // group is detached or replaced.
-        let rc = unsafe {
-            internal::iommu_attach_group_handle(
-                hwpt.domain().as_ptr(),
-                self.group.group,
-                &mut handle.handle,
-            )
-        };
-        if rc != 0 {
-            if hwpt.has_fault() {
-                fault::iopf_disable(self);
+        match iommu::Group::attach(&self.group.group, hwpt.domain(), handle) {
+            Ok(attached) => {
+                state.attached = Some(attached);
+                Ok(())
             }
-            return Err(crate::vendor::driver_refused(
-                self,
-                "RID attach",
-                Errno(-rc),
-            ));
+            Err((e, _handle)) => {
+                if hwpt.has_fault() {
+                    fault::iopf_disable(self);
+                }
+                Err(crate::vendor::driver_refused(self, "RID attach", e.into()))
+            }
         }
-        state.handle = Some(handle);
-        Ok(())
     }
 
     /// C `iommufd_hw_pagetable_detach()`: returns the HWPT the device was attached to, whose
@@ -561,27 +487,23 @@ impl Device {
     pub(crate) fn hw_pagetable_detach(&self) -> Option<Hwpt> {
         let mut state = self.group.state.lock();
         let me = self as *const Device as usize;
-        let pos = state.devices.iter().position(|d| *d == me)?;
+        let pos = state.devices.iter().position(|d| d.0 == me)?;
         let _ = swap_remove(&mut state.devices, pos);
         let hwpt = state.hwpt.clone()?;
         if state.devices.is_empty() {
-            // SAFETY: The group is attached to this domain with our handle.
-            unsafe {
-                internal::iommu_detach_group_handle(hwpt.domain().as_ptr(), self.group.group)
-            };
+            let handle = state.attached.take().and_then(GroupAttachment::detach);
             state.hwpt = None;
             // C `iommufd_hwpt_detach_device()`: answer what is pending on the handle, then
             // free it.
-            let handle = state.handle.take();
             if hwpt.has_fault() {
                 if let Some(h) = &handle {
-                    fault::auto_response_faults(&hwpt, h.raw());
+                    fault::auto_response_faults(&hwpt, h.as_raw());
                 }
                 fault::iopf_disable(self);
             }
             drop(handle);
         }
-        hwpt.paging().ioas.iopt().remove_dev_reserved(self.dev);
+        hwpt.paging().ioas.iopt().remove_dev_reserved(self.device());
         Some(hwpt)
     }
 
@@ -592,7 +514,7 @@ impl Device {
             return Err(Errno::EINVAL);
         };
         let me = self as *const Device as usize;
-        if !state.devices.contains(&me) {
+        if !state.devices.iter().any(|d| d.0 == me) {
             return Err(Errno::EINVAL);
         }
         if old.same(hwpt) {
@@ -609,10 +531,7 @@ impl Device {
         let rc = (|| {
             if !same_ioas {
                 for d in state.devices.iter() {
-                    // SAFETY: Attached devices are bound, so alive (their unbind detaches
-                    // them first, under this lock).
-                    let dev = unsafe { (*(*d as *const Device)).dev };
-                    paging.ioas.iopt().enforce_dev_resv_regions(dev)?;
+                    paging.ioas.iopt().enforce_dev_resv_regions(&d.1)?;
                     reserved += 1;
                 }
             }
@@ -620,16 +539,14 @@ impl Device {
         })();
         let unreserve = |state: &GroupState, n: usize| {
             for d in state.devices.iter().take(n) {
-                // SAFETY: As above.
-                let dev = unsafe { (*(*d as *const Device)).dev };
-                paging.ioas.iopt().remove_dev_reserved(dev);
+                paging.ioas.iopt().remove_dev_reserved(&d.1);
             }
         };
         if let Err(e) = rc {
             unreserve(&state, reserved);
             return Err(e);
         }
-        let mut handle = match AttachHandle::new(self) {
+        let handle = match new_handle(self) {
             Ok(h) => h,
             Err(e) => {
                 unreserve(&state, reserved);
@@ -662,46 +579,39 @@ impl Device {
                 }
             }
         }
-        // SAFETY: Group and domain are valid; the handle is kept in `state.handle`.
-        let rc = unsafe {
-            internal::iommu_replace_group_handle(
-                self.group.group,
-                hwpt.domain().as_ptr(),
-                &mut handle.handle,
-            )
+        let replaced = match state.attached.as_mut() {
+            Some(a) => a.replace(hwpt.domain(), handle),
+            // Attached (`state.hwpt` is set), so the attachment is there.
+            None => Err(EINVAL),
         };
-        if rc != 0 {
-            if let UserRef::Table = users {
-                let mut guard = self.ctx.objects().lock();
-                for _ in 0..num {
-                    guard.table.remove_user(hwpt.id());
+        let old_handle = match replaced {
+            Ok(h) => h,
+            Err(e) => {
+                if let UserRef::Table = users {
+                    let mut guard = self.ctx.objects().lock();
+                    for _ in 0..num {
+                        guard.table.remove_user(hwpt.id());
+                    }
                 }
+                if iopf_on {
+                    fault::iopf_disable(self);
+                }
+                unreserve(&state, reserved);
+                return Err(crate::vendor::driver_refused(self, "RID replace", e.into()));
             }
-            if iopf_on {
-                fault::iopf_disable(self);
-            }
-            unreserve(&state, reserved);
-            return Err(crate::vendor::driver_refused(
-                self,
-                "RID replace",
-                Errno(-rc),
-            ));
-        }
+        };
         if let UserRef::Pending(n) = users {
             *n += num;
         }
         if !same_ioas {
             for d in state.devices.iter() {
-                // SAFETY: As above.
-                let dev = unsafe { (*(*d as *const Device)).dev };
-                old_paging.ioas.iopt().remove_dev_reserved(dev);
+                old_paging.ioas.iopt().remove_dev_reserved(&d.1);
             }
         }
         state.hwpt = Some(hwpt.clone());
-        let old_handle = state.handle.replace(handle);
         if old.has_fault() {
             if let Some(h) = &old_handle {
-                fault::auto_response_faults(&old, h.raw());
+                fault::auto_response_faults(&old, h.as_raw());
             }
             if !hwpt.has_fault() {
                 fault::iopf_disable(self);
@@ -863,56 +773,33 @@ impl Device {
 pub(crate) fn get_hw_info_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let mut cmd = HwInfo::decode(ucmd.buf())?;
     let idev = object::get_device(ucmd.ctx().objects(), cmd.dev_id)?;
-    let dev = idev.dev();
-    // SAFETY: A bound device has an IOMMU.
-    let ops = unsafe { dev_iommu_ops(dev) };
-    let mut len: u32 = 0;
-    let mut ty: u32 = 0;
-    // SAFETY: The driver's ops are static.
-    let data: *mut core::ffi::c_void = match unsafe { (*ops).hw_info } {
-        Some(f) => {
-            // SAFETY: A driver op for its device; the out params are valid.
-            let p = unsafe { f(dev, &mut len, &mut ty) };
-            ptr_err(p)?.as_ptr()
-        }
-        None => core::ptr::null_mut(),
+    let info = iommu::HwInfo::get(idev.device())?;
+    let (data, ty): (&[u8], u32) = match &info {
+        Some(i) => (i.data(), i.data_type()),
+        None => (&[], 0),
     };
-    let free = |p: *mut core::ffi::c_void| {
-        // SAFETY: `p` is null or the driver's kmalloc'ed info, freed once.
-        unsafe { bindings::kfree(p) };
-    };
-    if !data.is_null() && ty == 0 {
-        free(data);
+    if info.is_some() && ty == 0 {
         return Err(Errno::ENODEV);
     }
     // The 6.12.117 uAPI: a requested type the driver does not report.
-    if let Err(e) = cmd.check_requested_type(ty) {
-        free(data);
-        return Err(e);
-    }
+    cmd.check_requested_type(ty)?;
+    let len = data.len() as u32;
     let copy_len = cmd.data_len.min(len) as usize;
-    let rc = (|| -> Result<(), Errno> {
-        if copy_len > 0 {
-            // SAFETY: The driver returned `len` bytes at `data`.
-            let src = unsafe { core::slice::from_raw_parts(data as *const u8, copy_len) };
-            user::write(cmd.data_uptr as usize, src)?;
-        }
-        if copy_len < cmd.data_len as usize {
-            let at = user::offset(cmd.data_uptr as usize, copy_len)?;
-            user::clear(at, cmd.data_len as usize - copy_len)?;
-        }
-        Ok(())
-    })();
-    free(data);
-    rc?;
+    if copy_len > 0 {
+        user::write(cmd.data_uptr as usize, &data[..copy_len])?;
+    }
+    if copy_len < cmd.data_len as usize {
+        let at = user::offset(cmd.data_uptr as usize, copy_len)?;
+        user::clear(at, cmd.data_len as usize - copy_len)?;
+    }
+    drop(info);
     cmd.data_len = len;
     cmd.out_data_type = ty;
     cmd.out_capabilities = 0;
-    if idev.capable(bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING) {
+    if idev.capable(Cap::DirtyTracking) {
         cmd.out_capabilities |= HW_CAP_DIRTY_TRACKING;
     }
-    // SAFETY: A bound device's `iommu` is valid.
-    let max_pasids = unsafe { (*(*dev).iommu).max_pasids };
+    let max_pasids = idev.max_pasids();
     cmd.out_max_pasid_log2 = if max_pasids != 0 {
         (31 - max_pasids.leading_zeros()) as u8
     } else {

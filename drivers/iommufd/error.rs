@@ -21,6 +21,12 @@ pub(crate) fn errno_of(e: Error) -> Errno {
     Errno(-e.to_errno())
 }
 
+impl From<Error> for Errno {
+    fn from(e: Error) -> Errno {
+        errno_of(e)
+    }
+}
+
 /// A C return code (0, or a negative errno) as a `Result`.
 pub(crate) fn from_rc(rc: i32) -> Result<(), Errno> {
     if rc < 0 {

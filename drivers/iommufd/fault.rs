@@ -291,8 +291,9 @@ impl Fault {
         // is only attached through them), alive while the group is pending: detach and
         // replace answer the handle's groups (under `response`, which we hold) before freeing
         // it.
-        let idev: *const Device =
-            unsafe { (*(*group).attach_handle.cast::<AttachHandle>()).idev() };
+        let idev: *const Device = unsafe { AttachHandle::from_raw((*group).attach_handle) }
+            .data()
+            .0;
         // SAFETY: The device that attached the handle is bound while it is attached.
         let dev_id = unsafe { (*idev).id };
         // SAFETY: The group is ours; its fault list is not changed while it is pending.

@@ -11,9 +11,7 @@
 use crate::{
     ctx::{CtxRef, Ucmd},
     device::Device,
-    error::ptr_err,
     fault::{self, Fault},
-    io_pagetable::DomainPtr,
     ioas::Ioas,
     iommufd_core::{
         errno::Errno,
@@ -25,57 +23,13 @@ use crate::{
         },
     },
     object::{self, Object},
+    overlay::iommu::{self, Cap, Domain, UserData},
 };
-use core::{
-    ptr::NonNull,
-    sync::atomic::{AtomicBool, Ordering},
-};
-use kernel::{bindings, prelude::*, sync::Arc};
+use core::sync::atomic::{AtomicBool, Ordering};
+use kernel::{prelude::*, sync::Arc};
 
 /// C `IOMMU_HWPT_INVALIDATE_ENTRY_NUM_MAX`.
 const INVALIDATE_ENTRY_NUM_MAX: u32 = 1 << 19;
-
-/// C `dev_iommu_ops()`: the IOMMU driver's ops of a device with an IOMMU.
-///
-/// # Safety
-///
-/// `dev` must be a valid device probed by an IOMMU driver (bound devices are).
-pub(crate) unsafe fn dev_iommu_ops(dev: *mut bindings::device) -> *const bindings::iommu_ops {
-    // SAFETY: By the caller's guarantee `dev->iommu` and its `iommu_dev` are set and valid for
-    // as long as the device has its IOMMU (the whole bind).
-    unsafe { (*(*(*dev).iommu).iommu_dev).ops }
-}
-
-/// An owned `iommu_domain`, freed on drop.
-///
-/// # Invariants
-///
-/// `0` is a valid domain allocated for us and freed only by `Drop`.
-pub(crate) struct OwnedDomain(DomainPtr);
-
-impl OwnedDomain {
-    /// Takes ownership of a freshly allocated domain.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must be a valid domain that nobody else frees.
-    unsafe fn new(ptr: NonNull<bindings::iommu_domain>) -> OwnedDomain {
-        // SAFETY: Valid until our `Drop` frees it (caller's guarantee).
-        OwnedDomain(unsafe { DomainPtr::new(ptr) })
-    }
-
-    pub(crate) fn ptr(&self) -> DomainPtr {
-        self.0
-    }
-}
-
-impl Drop for OwnedDomain {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariants we own the domain; every user (io_pagetable, group
-        // attachment) was removed before the HWPT holding it was dropped.
-        unsafe { bindings::iommu_domain_free(self.0.as_ptr()) };
-    }
-}
 
 /// A paging HW page table (C `struct iommufd_hwpt_paging`).
 pub(crate) struct HwptPaging {
@@ -99,7 +53,7 @@ pub(crate) struct HwptPaging {
     pub(crate) pasid_compat: bool,
     // No fault object: C `iommufd_hwpt_paging_alloc()` rejects `IOMMU_HWPT_FAULT_ID_VALID`.
     // Dropped last: the domain is freed after it left the io_pagetable.
-    domain: OwnedDomain,
+    domain: Arc<Domain>,
 }
 
 /// A nested HW page table (C `struct iommufd_hwpt_nested`).
@@ -111,7 +65,7 @@ pub(crate) struct HwptNested {
     pub(crate) parent: Arc<HwptPaging>,
     /// C `pasid_compat`: allocated with `IOMMU_HWPT_ALLOC_PASID`.
     pub(crate) pasid_compat: bool,
-    domain: OwnedDomain,
+    domain: Arc<Domain>,
     /// C `hwpt->fault`: the fault object delivering its IOPFs, if any (holds a user
     /// reference, given back on drop). After `domain`: the domain's `fault_data` points to it,
     /// so it is dropped after the domain is freed.
@@ -133,10 +87,10 @@ impl Hwpt {
         }
     }
 
-    pub(crate) fn domain(&self) -> DomainPtr {
+    pub(crate) fn domain(&self) -> &Arc<Domain> {
         match self {
-            Hwpt::Paging(h) => h.domain.ptr(),
-            Hwpt::Nested(h) => h.domain.ptr(),
+            Hwpt::Paging(h) => &h.domain,
+            Hwpt::Nested(h) => &h.domain,
         }
     }
 
@@ -164,8 +118,7 @@ impl Hwpt {
             if h.nest_parent {
                 flags |= IOMMU_HWPT_ALLOC_NEST_PARENT;
             }
-            // SAFETY: The domain is valid while the HWPT lives.
-            if !unsafe { (*h.domain().as_ptr()).dirty_ops }.is_null() {
+            if h.domain.has_dirty_ops() {
                 flags |= IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
             }
         }
@@ -193,7 +146,7 @@ impl Hwpt {
     }
 
     pub(crate) fn same(&self, other: &Hwpt) -> bool {
-        self.domain() == other.domain()
+        Arc::ptr_eq(self.domain(), other.domain())
     }
 
     /// Whether this is an automatically managed paging domain.
@@ -234,7 +187,7 @@ impl Drop for HwptPaging {
         // C `iommufd_hwpt_paging_destroy()`.
         if self.in_ioas.load(Ordering::Relaxed) {
             self.ioas.hwpt_list_remove(self.id);
-            self.ioas.iopt().remove_domain(self.domain.ptr());
+            self.ioas.iopt().remove_domain(&self.domain);
         }
         let objects = self.ctx.objects();
         let mut guard = objects.lock();
@@ -256,8 +209,8 @@ impl Drop for HwptNested {
 
 impl HwptPaging {
     /// The domain.
-    pub(crate) fn domain(&self) -> DomainPtr {
-        self.domain.ptr()
+    pub(crate) fn domain(&self) -> &Arc<Domain> {
+        &self.domain
     }
 
     /// C `iommufd_hwpt_paging_abort()`: takes the domain out of the IOAS with `ioas.hwpts`
@@ -267,7 +220,7 @@ impl HwptPaging {
             if let Some(pos) = list.iter().position(|x| *x == self.id) {
                 let _ = crate::storage::swap_remove(list, pos);
             }
-            self.ioas.iopt().remove_domain(self.domain.ptr());
+            self.ioas.iopt().remove_domain(&self.domain);
         }
     }
 
@@ -276,13 +229,8 @@ impl HwptPaging {
         if self.enforce_cache_coherency.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let dom = self.domain.ptr().as_ptr();
-        // SAFETY: The domain is valid (owned); its ops table is the driver's static one.
-        let op = unsafe { (*(*dom).ops).enforce_cache_coherency };
-        if let Some(f) = op {
-            // SAFETY: A driver op on its own domain.
-            let ok = unsafe { f(dom) };
-            self.enforce_cache_coherency.store(ok, Ordering::Relaxed);
+        if self.domain.enforce_cache_coherency().is_ok() {
+            self.enforce_cache_coherency.store(true, Ordering::Relaxed);
         }
         if !self.enforce_cache_coherency.load(Ordering::Relaxed) {
             return Err(Errno::EINVAL);
@@ -306,14 +254,11 @@ impl HwptPaging {
         idev: &Device,
         flags: u32,
         immediate_attach: bool,
-        user_data: Option<&bindings::iommu_user_data>,
+        user_data: Option<&UserData>,
         list: &mut KVec<u32>,
         pending_users: &mut u32,
     ) -> Result<Arc<HwptPaging>, Errno> {
-        // SAFETY: `idev` is bound, so its device has an IOMMU.
-        let ops = unsafe { dev_iommu_ops(idev.dev()) };
-        // SAFETY: The driver's ops table is static.
-        let alloc_user = unsafe { (*ops).domain_alloc_user };
+        let has_alloc_user = Domain::has_alloc_user(idev.device());
         let pasid_compat = flags & IOMMU_HWPT_ALLOC_PASID != 0;
         // Last before the driver: what this IOMMU cannot do is refused with the driver's errno.
         crate::vendor::check_alloc(idev, flags, false, user_data.is_some())?;
@@ -322,19 +267,15 @@ impl HwptPaging {
         let flags = flags & !IOMMU_HWPT_ALLOC_PASID;
         // Holds the IOAS; given back by `Drop` (also on the error paths below).
         ctx.objects().lock().table.add_user(ioas_id)?;
-        let raw = match alloc_user {
-            Some(f) => {
-                let ud = user_data.map_or(core::ptr::null(), |u| u as *const _);
-                // SAFETY: A driver op for a device it probed; `ud` is null or valid for the
-                // call.
-                unsafe { f(idev.dev(), flags, core::ptr::null_mut(), ud) }
-            }
-            // SAFETY: `idev.dev()` is a bound device.
-            None => unsafe { bindings::iommu_paging_domain_alloc(idev.dev()) },
+        let dom = if has_alloc_user {
+            Domain::alloc_user(idev.device(), flags, None, user_data)
+        } else {
+            Domain::alloc_paging(idev.device())
         };
-        let dom = match ptr_err(raw) {
+        let dom = match dom {
             Ok(d) => d,
             Err(e) => {
+                let e = Errno::from(e);
                 ctx.objects().lock().table.remove_user(ioas_id);
                 // With driver data the refusal may be the data's, which the table does not see.
                 if user_data.is_some() {
@@ -347,10 +288,13 @@ impl HwptPaging {
                 ));
             }
         };
-        if alloc_user.is_some() {
-            // SAFETY: The domain was just allocated for us and is not shared yet.
-            unsafe { (*dom.as_ptr()).owner = ops };
-        }
+        let dom = match Arc::new(dom, GFP_KERNEL_ACCOUNT) {
+            Ok(d) => d,
+            Err(_) => {
+                ctx.objects().lock().table.remove_user(ioas_id);
+                return Err(Errno::ENOMEM);
+            }
+        };
         let hwpt = Arc::new(
             HwptPaging {
                 id,
@@ -363,8 +307,7 @@ impl HwptPaging {
                 msi_cookie: AtomicBool::new(false),
                 nest_parent: flags & IOMMU_HWPT_ALLOC_NEST_PARENT != 0,
                 pasid_compat,
-                // SAFETY: Freshly allocated, ours alone.
-                domain: unsafe { OwnedDomain::new(dom) },
+                domain: dom,
             },
             GFP_KERNEL_ACCOUNT,
         );
@@ -382,7 +325,7 @@ impl HwptPaging {
             idev.hw_pagetable_attach(&as_hwpt, crate::device::UserRef::Pending(pending_users))?;
         }
         // Not in the `if let`: the io_pagetable lock must be released before detaching.
-        let added = ioas.iopt().add_domain(hwpt.domain());
+        let added = ioas.iopt().add_domain(hwpt.domain().clone());
         if let Err(e) = added {
             if immediate_attach {
                 // The returned HWPT is ours (`as_hwpt`); its pending user is dropped with it.
@@ -408,62 +351,42 @@ impl HwptNested {
         parent: &Arc<HwptPaging>,
         idev: &Device,
         flags: u32,
-        user_data: &bindings::iommu_user_data,
+        user_data: &UserData,
         fault_id: Option<u32>,
     ) -> Result<Arc<HwptNested>, Errno> {
-        // SAFETY: `idev` is bound, so its device has an IOMMU.
-        let ops = unsafe { dev_iommu_ops(idev.dev()) };
-        // SAFETY: The driver's ops table is static.
-        let alloc_user = unsafe { (*ops).domain_alloc_user };
         // The flag checks were the core's `HwptAlloc::check_nested_flags` (in `alloc_ioctl`).
-        let Some(alloc_user) = alloc_user else {
+        if !Domain::has_alloc_user(idev.device()) {
             return Err(Errno::EOPNOTSUPP);
-        };
+        }
         let pasid_compat = flags & IOMMU_HWPT_ALLOC_PASID != 0;
-        // SAFETY: The parent's domain is valid while the parent lives.
-        let owner = unsafe { (*parent.domain().as_ptr()).owner };
-        if parent.auto_domain.load(Ordering::Relaxed) || !parent.nest_parent || owner != ops {
+        if parent.auto_domain.load(Ordering::Relaxed)
+            || !parent.nest_parent
+            || !parent.domain().owned_by_driver_of(idev.device())
+        {
             return Err(Errno::EINVAL);
         }
         crate::vendor::check_alloc(idev, flags, true, user_data.len != 0)?;
         ctx.objects().lock().table.add_user(parent.id)?;
-        // SAFETY: A driver op for a device it probed, with a parent domain of its own and
-        // user data valid for the call.
-        let raw = unsafe {
-            alloc_user(
-                idev.dev(),
-                flags & !(IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID),
-                parent.domain().as_ptr(),
-                user_data,
-            )
-        };
-        let dom = match ptr_err(raw) {
+        let dom = Domain::alloc_user(
+            idev.device(),
+            flags & !(IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID),
+            Some(parent.domain()),
+            Some(user_data),
+        );
+        let owned = match dom {
             Ok(d) => d,
             Err(e) => {
                 ctx.objects().lock().table.remove_user(parent.id);
                 // Not a disagreement with the table: a nested domain's driver data (which the
                 // table does not see) is the driver's to refuse.
-                return Err(e);
+                return Err(e.into());
             }
         };
-        // SAFETY: Freshly allocated for us.
-        unsafe { (*dom.as_ptr()).owner = ops };
-        let owned = {
-            // SAFETY: Freshly allocated, ours alone.
-            unsafe { OwnedDomain::new(dom) }
-        };
-        // SAFETY: The domain and its static ops are valid.
-        let (ty, inval) = unsafe {
-            (
-                (*dom.as_ptr()).type_,
-                (*(*dom.as_ptr()).ops).cache_invalidate_user,
-            )
-        };
-        let undo = |owned: OwnedDomain| {
+        let undo = |owned: Domain| {
             drop(owned);
             ctx.objects().lock().table.remove_user(parent.id);
         };
-        if ty != bindings::IOMMU_DOMAIN_NESTED || inval.is_none() {
+        if owned.domain_type() != iommu::DOMAIN_NESTED || !owned.has_cache_invalidate_user() {
             pr_warn!("iommufd: driver returned a nested domain without invalidation\n");
             undo(owned);
             return Err(Errno::EINVAL);
@@ -479,7 +402,7 @@ impl HwptNested {
                     Ok(f) => {
                         // SAFETY: The domain is ours alone; the HWPT built below keeps `f`
                         // until after the domain is freed.
-                        unsafe { fault::set_domain_handler(dom.as_ptr(), &f) };
+                        unsafe { fault::set_domain_handler(owned.as_raw(), &f) };
                         Some(f)
                     }
                     Err(e) => {
@@ -487,6 +410,18 @@ impl HwptNested {
                         return Err(e);
                     }
                 }
+            }
+        };
+        let owned = match Arc::new(owned, GFP_KERNEL_ACCOUNT) {
+            Ok(d) => d,
+            Err(_) => {
+                let objects = ctx.objects();
+                let mut guard = objects.lock();
+                guard.table.remove_user(parent.id);
+                if let Some(f) = &fault {
+                    guard.table.remove_user(f.id);
+                }
+                return Err(Errno::ENOMEM);
             }
         };
         // On failure `Arc::new` dropped the `HwptNested`, whose `Drop` gave back its users
@@ -506,8 +441,8 @@ impl HwptNested {
     }
 
     /// The domain.
-    pub(crate) fn domain(&self) -> DomainPtr {
-        self.domain.ptr()
+    pub(crate) fn domain(&self) -> &Arc<Domain> {
+        &self.domain
     }
 }
 
@@ -519,22 +454,21 @@ pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     {
         return Err(Errno::EINVAL);
     }
-    let user_data = bindings::iommu_user_data {
-        type_: cmd.data_type,
-        uptr: cmd.data_uptr as usize as *mut core::ffi::c_void,
+    let user_data = UserData {
+        data_type: cmd.data_type,
+        uptr: cmd.data_uptr as usize,
         len: cmd.data_len as usize,
     };
     let ctx = ucmd.ctx();
     let objects = ctx.objects();
     let idev = object::get_device(objects, cmd.dev_id)?;
     let pt = object::get_any(objects, cmd.pt_id).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: `idev` is bound, so its device has an IOMMU; the driver's ops table is static.
-    let has_alloc_user = unsafe { (*dev_iommu_ops(idev.dev())).domain_alloc_user.is_some() };
+    let has_alloc_user = Domain::has_alloc_user(idev.device());
     let pasid_capable = idev.max_pasids() > 0;
     let id = objects.lock().table.reserve()?;
     let built = match &*pt {
         Object::Ioas(ioas) => {
-            let dirty_capable = idev.capable(bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING);
+            let dirty_capable = idev.capable(Cap::DirtyTracking);
             if let Err(e) = cmd.check_paging_flags(has_alloc_user, dirty_capable, pasid_capable) {
                 objects.lock().table.abort(id);
                 return Err(e);
@@ -630,25 +564,14 @@ pub(crate) fn invalidate_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             return Err(Errno::EINVAL);
         }
         let hwpt = object::get_hwpt_nested(ucmd.ctx().objects(), cmd.hwpt_id)?;
-        let mut array = bindings::iommu_user_data_array {
-            type_: cmd.data_type,
-            uptr: cmd.data_uptr as usize as *mut core::ffi::c_void,
-            entry_len: cmd.entry_len as usize,
-            entry_num: cmd.entry_num,
-        };
-        let dom = hwpt.domain().as_ptr();
-        // SAFETY: The domain is valid while we hold the HWPT; `alloc` checked the op exists.
-        let rc = unsafe {
-            match (*(*dom).ops).cache_invalidate_user {
-                Some(f) => f(dom, &mut array),
-                None => -(bindings::EOPNOTSUPP as i32),
-            }
-        };
-        done_num = array.entry_num;
-        if rc < 0 {
-            return Err(Errno(-rc));
-        }
-        Ok(())
+        let (done, rc) = hwpt.domain().cache_invalidate_user(
+            cmd.data_type,
+            cmd.data_uptr as usize,
+            cmd.entry_len,
+            cmd.entry_num,
+        );
+        done_num = done;
+        Ok(rc?)
     })();
     cmd.entry_num = done_num;
     cmd.encode_response(ucmd.buf_mut());

@@ -22,96 +22,41 @@ use crate::{
         iopt::{Area, Iopt, IoptConfig, UnmapCursor, UnmapStop},
         ucmd::hwpt::HwptGetDirtyBitmap,
     },
+    overlay::iommu::{
+        dev::{ResvRegions, ResvType},
+        DirtyBitmap, Domain, IotlbGather, IovaBitmap,
+    },
     pages::{PagesRef, PAGE_SIZE},
     storage::KStorage,
 };
-use core::ptr::NonNull;
-use kernel::{bindings, prelude::*};
+use kernel::{bindings, prelude::*, sync::Arc};
 
-/// An `iommu_domain` that an io_pagetable maps into.
-///
-/// # Invariants
-///
-/// The domain is valid while it is in an io_pagetable's domain list: its owner (a HW page
-/// table) removes it with [`IoptState::remove_domain`] before freeing it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct DomainPtr(NonNull<bindings::iommu_domain>);
+/// The smallest IO page size of a domain (`PAGE_SIZE` if its driver gave none).
+fn min_page_size(dom: &Domain) -> u64 {
+    dom.min_page_size().unwrap_or(PAGE_SIZE)
+}
 
-// SAFETY: An `iommu_domain` may be used from any thread; the iommu API serialises nothing on
-// the caller's thread.
-unsafe impl Send for DomainPtr {}
-// SAFETY: As for `Send`: the map/unmap calls we make are safe to issue concurrently.
-unsafe impl Sync for DomainPtr {}
+/// `iommu_map()` of pinned pages: the area that maps them holds them pinned (one page user per
+/// domain-filled area, see [`IoptState`]) until [`unmap_nofail`] takes the mapping away.
+fn map_pinned(dom: &Domain, iova: u64, paddr: u64, size: u64, prot: u32) -> Result<(), Errno> {
+    // SAFETY: `paddr` is the physical address of pages the caller's area holds pinned, and
+    // they stay pinned until the area is unmapped from this domain (`IoptState` invariants).
+    Ok(unsafe { dom.map(iova, paddr, size, prot) }?)
+}
 
-impl DomainPtr {
-    /// Wraps a domain pointer.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must be a valid domain for as long as the `DomainPtr` is used (see the type
-    /// invariants).
-    pub(crate) unsafe fn new(ptr: NonNull<bindings::iommu_domain>) -> DomainPtr {
-        DomainPtr(ptr)
+/// C `iommu_unmap_nofail()`: unmaps `[iova, iova + size)`, warning if the driver unmaps less.
+fn unmap_nofail(dom: &Domain, iova: u64, size: u64) {
+    if size == 0 {
+        return;
     }
-
-    /// The raw pointer.
-    pub(crate) fn as_ptr(self) -> *mut bindings::iommu_domain {
-        self.0.as_ptr()
-    }
-
-    /// `1 << __ffs(domain->pgsize_bitmap)`: the smallest IO page size.
-    pub(crate) fn min_page_size(self) -> u64 {
-        // SAFETY: By the type invariants the domain is valid.
-        let bitmap = unsafe { (*self.as_ptr()).pgsize_bitmap } as u64;
-        if bitmap == 0 {
-            return PAGE_SIZE;
-        }
-        1u64 << bitmap.trailing_zeros()
-    }
-
-    /// The domain's aperture, `[aperture_start, aperture_end]`.
-    fn aperture(self) -> (u64, u64) {
-        // SAFETY: By the type invariants the domain is valid.
-        let g = unsafe { &(*self.as_ptr()).geometry };
-        (g.aperture_start, g.aperture_end)
-    }
-
-    /// `iommu_map()` with `GFP_KERNEL_ACCOUNT`.
-    fn map(self, iova: u64, paddr: u64, size: u64, prot: u32) -> Result<(), Errno> {
-        // SAFETY: The domain is valid (type invariants); the caller passes a physical range
-        // of pages it holds pinned for as long as the mapping exists.
-        let rc = unsafe {
-            bindings::iommu_map(
-                self.as_ptr(),
-                iova as _,
-                paddr as _,
-                size as usize,
-                prot as i32,
-                bindings::GFP_KERNEL_ACCOUNT,
-            )
-        };
-        if rc < 0 {
-            return Err(Errno(-rc));
-        }
-        Ok(())
-    }
-
-    /// C `iommu_unmap_nofail()`: unmaps `[iova, iova + size)`, warning if the driver unmaps
-    /// less.
-    fn unmap(self, iova: u64, size: u64) {
-        if size == 0 {
-            return;
-        }
-        // SAFETY: The domain is valid (type invariants); the range was mapped by us.
-        let done = unsafe { bindings::iommu_unmap(self.as_ptr(), iova as _, size as usize) };
-        if done as u64 != size {
-            pr_warn!(
-                "iommufd: domain unmapped {} of {} bytes at {:#x}\n",
-                done,
-                size,
-                iova
-            );
-        }
+    let done = dom.unmap(iova, size);
+    if done != size {
+        pr_warn!(
+            "iommufd: domain unmapped {} of {} bytes at {:#x}\n",
+            done,
+            size,
+            iova
+        );
     }
 }
 
@@ -124,12 +69,12 @@ fn area_indexes(area: &Area<PagesRef>) -> (u64, u64) {
 
 /// C `batch_iommu_map_small()`: one `PAGE_SIZE` at a time, so that later splits (VFIO type1
 /// compatibility, which disables large pages) can unmap any page-aligned part.
-fn map_small(dom: DomainPtr, iova: u64, paddr: u64, size: u64, prot: u32) -> Result<(), Errno> {
+fn map_small(dom: &Domain, iova: u64, paddr: u64, size: u64, prot: u32) -> Result<(), Errno> {
     let mut done = 0;
     while done < size {
         let step = PAGE_SIZE.min(size - done);
-        if let Err(e) = dom.map(iova + done, paddr + done, step, prot) {
-            dom.unmap(iova, done);
+        if let Err(e) = map_pinned(dom, iova + done, paddr + done, step, prot) {
+            unmap_nofail(dom, iova, done);
             return Err(e);
         }
         done += step;
@@ -139,7 +84,7 @@ fn map_small(dom: DomainPtr, iova: u64, paddr: u64, size: u64, prot: u32) -> Res
 
 /// C `iopt_area_fill_domain()` / `batch_to_domain()`: maps the (pinned) pages of `area` into
 /// `dom`, one call per physically contiguous run. All or nothing.
-fn map_area(dom: DomainPtr, area: &Area<PagesRef>, small: bool) -> Result<(), Errno> {
+fn map_area(dom: &Domain, area: &Area<PagesRef>, small: bool) -> Result<(), Errno> {
     let (first, last) = area_indexes(area);
     let area_start = area.start_byte();
     let area_end = area_start + area.length();
@@ -157,21 +102,21 @@ fn map_area(dom: DomainPtr, area: &Area<PagesRef>, small: bool) -> Result<(), Er
         if small {
             map_small(dom, iova, paddr, hi - lo, prot)?;
         } else {
-            dom.map(iova, paddr, hi - lo, prot)?;
+            map_pinned(dom, iova, paddr, hi - lo, prot)?;
         }
         mapped = hi - area_start;
         Ok(())
     });
     if let Err(e) = rc {
-        dom.unmap(area.iova(), mapped);
+        unmap_nofail(dom, area.iova(), mapped);
         return Err(e);
     }
     Ok(())
 }
 
 /// C `iopt_area_unmap_domain()`.
-fn unmap_area(dom: DomainPtr, area: &Area<PagesRef>) {
-    dom.unmap(area.iova(), area.length());
+fn unmap_area(dom: &Domain, area: &Area<PagesRef>) {
+    unmap_nofail(dom, area.iova(), area.length());
 }
 
 /// The io_pagetable of an IOAS (C `struct io_pagetable`, the IOVA side).
@@ -184,7 +129,7 @@ fn unmap_area(dom: DomainPtr, area: &Area<PagesRef>) {
 pub(crate) struct IoptState {
     pub(crate) iopt: Iopt<PagesRef, KStorage>,
     /// C `iopt->domains`: the domains this io_pagetable maps into.
-    pub(crate) domains: KVec<DomainPtr>,
+    pub(crate) domains: KVec<Arc<Domain>>,
     /// C `iopt->access_list`.
     pub(crate) accesses: crate::access::AccessList,
 }
@@ -295,17 +240,16 @@ impl IoptState {
     pub(crate) fn domains_alignment(&self) -> u64 {
         self.domains
             .iter()
-            .map(|d| d.min_page_size())
+            .map(|d| min_page_size(d))
             .max()
             .unwrap_or(1)
     }
 
     /// The page sizes every domain supports (`u64::MAX` with none).
     pub(crate) fn domains_pgsize_bitmap(&self) -> u64 {
-        self.domains.iter().fold(u64::MAX, |acc, d| {
-            // SAFETY: Domains in the list are valid (type invariants of `DomainPtr`).
-            acc & unsafe { (*d.as_ptr()).pgsize_bitmap } as u64
-        })
+        self.domains
+            .iter()
+            .fold(u64::MAX, |acc, d| acc & d.pgsize_bitmap())
     }
 
     /// C `iopt_area_fill_domains()`: pins the pages of a new area and maps it into every
@@ -321,9 +265,9 @@ impl IoptState {
         pages.add_users(first, last)?;
         let small = self.iopt.large_pages_disabled();
         for (i, dom) in self.domains.iter().enumerate() {
-            if let Err(e) = map_area(*dom, area, small) {
+            if let Err(e) = map_area(dom, area, small) {
                 for done in self.domains.iter().take(i) {
-                    unmap_area(*done, area);
+                    unmap_area(done, area);
                 }
                 pages.remove_users(first, last);
                 return Err(e);
@@ -334,12 +278,12 @@ impl IoptState {
 
     /// C `iopt_area_unfill_domains()`: unmaps an area leaving the io_pagetable from every
     /// domain and drops its page users. Never fails. No-op without domains.
-    pub(crate) fn unfill_area(domains: &[DomainPtr], area: &Area<PagesRef>) {
+    pub(crate) fn unfill_area(domains: &[Arc<Domain>], area: &Area<PagesRef>) {
         if domains.is_empty() {
             return;
         }
         for dom in domains {
-            unmap_area(*dom, area);
+            unmap_area(dom, area);
         }
         let (first, last) = area_indexes(area);
         // SAFETY: The area still owns its count (it is released after this call).
@@ -353,7 +297,7 @@ impl IoptState {
     ///
     /// `area` must have been removed from the io_pagetable whose domains are `domains`, and
     /// its handle not released yet (it is released here).
-    pub(crate) unsafe fn release_area(domains: &[DomainPtr], area: Area<PagesRef>) {
+    pub(crate) unsafe fn release_area(domains: &[Arc<Domain>], area: Area<PagesRef>) {
         Self::unfill_area(domains, &area);
         // SAFETY: By the caller's guarantee the handle still owns its count; never used again.
         unsafe { area.handle().release() };
@@ -398,18 +342,18 @@ impl IoptState {
     /// C `iopt_table_add_domain()`: checks the alignment, reserves what is outside the
     /// aperture (owner: the domain), fills the domain with every area (pinning them if this
     /// is the first domain) and adds it. Changes nothing on failure.
-    pub(crate) fn add_domain(&mut self, dom: DomainPtr) -> Result<(), Errno> {
-        if self.domains.contains(&dom) {
+    pub(crate) fn add_domain(&mut self, dom: Arc<Domain>) -> Result<(), Errno> {
+        if self.domains.iter().any(|d| Arc::ptr_eq(d, &dom)) {
             return Err(Errno::EEXIST);
         }
-        let new_alignment = dom.min_page_size().max(self.iopt.iova_alignment());
+        let new_alignment = min_page_size(&dom).max(self.iopt.iova_alignment());
         if new_alignment > PAGE_SIZE {
             return Err(Errno::EINVAL);
         }
         if new_alignment != self.iopt.iova_alignment() {
             self.iopt.check_iova_alignment(new_alignment)?;
         }
-        let owner = dom.as_ptr() as usize;
+        let owner = dom.as_raw() as usize;
         let (ap_start, ap_end) = dom.aperture();
         let rc = (|| {
             if ap_start != 0 {
@@ -421,7 +365,7 @@ impl IoptState {
             self.domains
                 .reserve(1, GFP_KERNEL_ACCOUNT)
                 .map_err(|_| Errno::ENOMEM)?;
-            self.fill_domain(dom)
+            self.fill_domain(&dom)
         })();
         if let Err(e) = rc {
             self.iopt.remove_reserved_iova(owner);
@@ -435,7 +379,7 @@ impl IoptState {
 
     /// C `iopt_fill_domain()`: maps every area into `dom`; first pins them all if there was
     /// no domain yet. All or nothing.
-    fn fill_domain(&self, dom: DomainPtr) -> Result<(), Errno> {
+    fn fill_domain(&self, dom: &Domain) -> Result<(), Errno> {
         let first_domain = self.domains.is_empty();
         let small = self.iopt.large_pages_disabled();
         let areas = self.iopt.areas();
@@ -475,12 +419,13 @@ impl IoptState {
 
     /// C `iopt_table_remove_domain()`: unmaps every area from `dom`, unpins them if it was
     /// the last domain, drops its reservations and recalculates the alignment. Never fails.
-    pub(crate) fn remove_domain(&mut self, dom: DomainPtr) {
-        let Some(pos) = self.domains.iter().position(|d| *d == dom) else {
+    pub(crate) fn remove_domain(&mut self, dom: &Arc<Domain>) {
+        let Some(pos) = self.domains.iter().position(|d| Arc::ptr_eq(d, dom)) else {
             pr_warn!("iommufd: removing a domain that is not in the io_pagetable\n");
             return;
         };
         // Keep the list dense: move the tail entry into the hole (as C does).
+        // The list's reference is dropped here; the caller holds the domain.
         let _ = crate::storage::swap_remove(&mut self.domains, pos);
         let now_empty = self.domains.is_empty();
         for area in self.iopt.areas() {
@@ -494,7 +439,7 @@ impl IoptState {
                 unsafe { area.handle().get() }.remove_users(first, last);
             }
         }
-        self.iopt.remove_reserved_iova(dom.as_ptr() as usize);
+        self.iopt.remove_reserved_iova(dom.as_raw() as usize);
         let required = self.required_alignment();
         if let Err(e) = self.iopt.calculate_iova_alignment(required) {
             pr_warn!("iommufd: alignment after removing a domain: {}\n", e.name());
@@ -506,64 +451,37 @@ impl IoptState {
     /// Changes nothing on failure.
     pub(crate) fn enforce_dev_resv_regions(
         &mut self,
-        dev: *mut bindings::device,
+        dev: &kernel::device::Device,
     ) -> Result<Option<u64>, Errno> {
         if crate::test_hooks::should_fail() {
             return Err(Errno::EINVAL);
         }
-        let owner = dev as usize;
+        let owner = dev as *const kernel::device::Device as usize;
         let mut sw_msi = None;
         let (mut num_hw_msi, mut num_sw_msi) = (0u32, 0u32);
-        let mut head = bindings::list_head {
-            next: core::ptr::null_mut(),
-            prev: core::ptr::null_mut(),
-        };
-        let head_ptr: *mut bindings::list_head = &mut head;
-        head.next = head_ptr;
-        head.prev = head_ptr;
-        // SAFETY: `dev` is a bound device the caller holds; `head` is an initialised empty
-        // list that lives until `iommu_put_resv_regions` below.
-        unsafe { bindings::iommu_get_resv_regions(dev, head_ptr) };
-        let mut rc = Ok(());
-        let mut cur = head.next;
-        while cur != head_ptr {
-            // SAFETY: `cur` is the `list` member of a live `iommu_resv_region` of the list we
-            // own (container_of).
-            let resv = unsafe {
-                &*(cur
-                    .cast::<u8>()
-                    .sub(core::mem::offset_of!(bindings::iommu_resv_region, list))
-                    as *const bindings::iommu_resv_region)
-            };
-            // SAFETY: `cur` is a live list entry.
-            cur = unsafe { (*cur).next };
-            let ty = resv.type_;
-            if ty == bindings::iommu_resv_type_IOMMU_RESV_DIRECT_RELAXABLE {
-                continue;
+        let iopt = &mut self.iopt;
+        let mut rc = ResvRegions::for_each(dev, |resv| {
+            match resv.kind {
+                ResvType::DirectRelaxable => return Ok(()),
+                ResvType::Msi => num_hw_msi += 1,
+                ResvType::SwMsi => {
+                    sw_msi = Some(resv.start);
+                    num_sw_msi += 1;
+                }
+                _ => {}
             }
-            if ty == bindings::iommu_resv_type_IOMMU_RESV_MSI {
-                num_hw_msi += 1;
+            if resv.length == 0 {
+                return Ok(());
             }
-            if ty == bindings::iommu_resv_type_IOMMU_RESV_SW_MSI {
-                sw_msi = Some(resv.start);
-                num_sw_msi += 1;
-            }
-            let length = resv.length as u64;
-            if length == 0 {
-                continue;
-            }
-            let last = resv.start.saturating_add(length - 1);
-            if let Err(e) = self.iopt.reserve_iova(resv.start, last, owner) {
-                rc = Err(e);
-                break;
-            }
-        }
+            let last = resv.start.saturating_add(resv.length - 1);
+            iopt.reserve_iova(resv.start, last, owner)
+                .map_err(|e| kernel::error::Error::from_errno(-e.0))
+        })
+        .map_err(Errno::from);
         if rc.is_ok() && ((num_sw_msi != 0 && num_hw_msi != 0) || num_sw_msi > 1) {
             pr_warn!("iommufd: driver offers an invalid mix of MSI regions\n");
             rc = Err(Errno::EINVAL);
         }
-        // SAFETY: Gives back the list `iommu_get_resv_regions` filled, exactly once.
-        unsafe { bindings::iommu_put_resv_regions(dev, head_ptr) };
         match rc {
             Ok(()) => Ok(sw_msi),
             Err(e) => {
@@ -574,154 +492,37 @@ impl IoptState {
     }
 
     /// C `iopt_remove_reserved_iova(iopt, dev)`.
-    pub(crate) fn remove_dev_reserved(&mut self, dev: *mut bindings::device) {
-        self.iopt.remove_reserved_iova(dev as usize);
+    pub(crate) fn remove_dev_reserved(&mut self, dev: &kernel::device::Device) {
+        self.iopt
+            .remove_reserved_iova(dev as *const kernel::device::Device as usize);
     }
 }
 
 /// `IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR` (C `IOMMU_DIRTY_NO_CLEAR`).
 const DIRTY_NO_CLEAR: u32 = 1 << 0;
 
-/// A `struct iommu_iotlb_gather` after `iommu_iotlb_gather_init()`. Boxed: its free list
-/// points at itself.
-fn new_gather() -> Result<KBox<bindings::iommu_iotlb_gather>, Errno> {
-    let mut g = KBox::new(
-        bindings::iommu_iotlb_gather {
-            start: u64::MAX as _,
-            end: 0,
-            pgsize: 0,
-            freelist: bindings::list_head {
-                next: core::ptr::null_mut(),
-                prev: core::ptr::null_mut(),
-            },
-            queued: false,
-        },
-        GFP_KERNEL,
-    )
-    .map_err(|_| Errno::ENOMEM)?;
-    let head: *mut bindings::list_head = &mut g.freelist;
-    g.freelist.next = head;
-    g.freelist.prev = head;
-    Ok(g)
-}
-
-/// C `iommu_iotlb_sync()`: flushes what a gather collected.
-fn iotlb_sync(dom: DomainPtr, gather: &mut bindings::iommu_iotlb_gather) {
-    let d = dom.as_ptr();
-    // SAFETY: The domain is valid (type invariants of `DomainPtr`); its ops are static.
-    if let Some(sync) = unsafe { (*(*d).ops).iotlb_sync } {
-        // SAFETY: A driver op on its domain with a gather it filled.
-        unsafe { sync(d, gather) };
-    }
-    gather.start = u64::MAX as _;
-    gather.end = 0;
-    gather.pgsize = 0;
-    gather.queued = false;
-}
-
-/// What `iova_bitmap_for_each` passes to [`read_dirty_chunk`] (C `struct iova_bitmap_fn_arg`).
-struct DirtyArg<'a> {
-    state: &'a IoptState,
-    dom: DomainPtr,
-    flags: u32,
-    gather: *mut bindings::iommu_iotlb_gather,
-}
-
-/// C `__iommu_read_and_clear_dirty()`: reads the dirty bits of `[iova, iova + length)`,
-/// which must be covered by contiguous mapped areas (`EINVAL` otherwise).
-///
-/// # Safety
-///
-/// `opaque` must be the `DirtyArg` that [`IoptState::read_and_clear_dirty`] passes, and
-/// `bitmap` the live iterator `iova_bitmap_for_each` was called with.
-unsafe extern "C" fn read_dirty_chunk(
-    bitmap: *mut bindings::iova_bitmap,
-    iova: kernel::ffi::c_ulong,
-    length: usize,
-    opaque: *mut core::ffi::c_void,
-) -> core::ffi::c_int {
-    // SAFETY: By the function's safety requirements.
-    let arg = unsafe { &*(opaque as *const DirtyArg<'_>) };
-    let d = arg.dom.as_ptr();
-    // SAFETY: The domain is valid; the caller checked `dirty_ops` and its op.
-    let Some(read) = (unsafe { (*(*d).dirty_ops).read_and_clear_dirty }) else {
-        return -(bindings::EOPNOTSUPP as i32);
-    };
-    let mut dirty = bindings::iommu_dirty_bitmap {
-        bitmap,
-        gather: arg.gather,
-    };
-    let start = iova as u64;
-    let last = start + (length as u64 - 1);
-    let mut cur = start;
-    for area in arg.state.iopt.areas() {
-        if area.last_iova() < cur {
-            continue;
-        }
-        if area.iova() > cur || area.is_pending() {
-            break;
-        }
-        let end = last.min(area.last_iova());
-        // SAFETY: A driver op on its domain over an IOVA range we mapped in it.
-        let rc = unsafe {
-            read(
-                d,
-                cur as _,
-                (end - cur + 1) as usize,
-                arg.flags as _,
-                &mut dirty,
-            )
-        };
-        if rc != 0 {
-            return rc;
-        }
-        if end == last {
-            return 0;
-        }
-        cur = end + 1;
-    }
-    -(bindings::EINVAL as i32)
-}
-
 impl IoptState {
     /// C `iopt_set_dirty_tracking()`: enabling first clears the dirty bits of every area so
     /// that the first read is a clean snapshot.
-    pub(crate) fn set_dirty_tracking(&self, dom: DomainPtr, enable: bool) -> Result<(), Errno> {
-        let d = dom.as_ptr();
-        // SAFETY: The domain is valid (held by the caller's HWPT).
-        let ops = unsafe { (*d).dirty_ops };
-        if ops.is_null() {
+    pub(crate) fn set_dirty_tracking(&self, dom: &Domain, enable: bool) -> Result<(), Errno> {
+        if !dom.has_dirty_ops() {
             return Err(Errno::EOPNOTSUPP);
         }
         if enable {
-            let mut gather = new_gather()?;
-            let mut dirty = bindings::iommu_dirty_bitmap {
-                bitmap: core::ptr::null_mut(),
-                gather: &mut *gather,
-            };
-            // SAFETY: `ops` is the driver's static table.
-            if let Some(read) = unsafe { (*ops).read_and_clear_dirty } {
+            let mut gather = IotlbGather::new(GFP_KERNEL)?;
+            if dom.can_read_dirty() {
                 for area in self.iopt.areas().iter().filter(|a| !a.is_pending()) {
-                    // SAFETY: A driver op on its domain with a NULL bitmap (clear only).
-                    let rc =
-                        unsafe { read(d, area.iova() as _, area.length() as usize, 0, &mut dirty) };
-                    if rc != 0 {
-                        iotlb_sync(dom, &mut gather);
-                        return Err(Errno(-rc));
+                    let mut dirty = DirtyBitmap::clear_only(&mut gather);
+                    let rc = dom.read_and_clear_dirty(area.iova(), area.length(), 0, &mut dirty);
+                    if let Err(e) = rc {
+                        dom.iotlb_sync(&mut gather);
+                        return Err(e.into());
                     }
                 }
             }
-            iotlb_sync(dom, &mut gather);
+            dom.iotlb_sync(&mut gather);
         }
-        // SAFETY: As above.
-        match unsafe { (*ops).set_dirty_tracking } {
-            // SAFETY: A driver op on its own domain.
-            Some(set) => match unsafe { set(d, enable) } {
-                0 => Ok(()),
-                rc => Err(Errno(-rc)),
-            },
-            None => Err(Errno::EOPNOTSUPP),
-        }
+        Ok(dom.set_dirty_tracking(enable)?)
     }
 
     /// C `iopt_read_and_clear_dirty_data()` with `iommufd_check_iova_range()` (the core's
@@ -729,59 +530,43 @@ impl IoptState {
     /// user bitmap `cmd.data` with the dirty state of the range in `cmd.page_size` units.
     pub(crate) fn read_and_clear_dirty(
         &self,
-        dom: DomainPtr,
+        dom: &Domain,
         cmd: &HwptGetDirtyBitmap,
     ) -> Result<(), Errno> {
         cmd.check_iova_range(self.iopt.iova_alignment())?;
         let (flags, iova, length, page_size, data) =
             (cmd.flags, cmd.iova, cmd.length, cmd.page_size, cmd.data);
-        let d = dom.as_ptr();
-        // SAFETY: The domain is valid (held by the caller's HWPT); ops are static.
-        let ops = unsafe { (*d).dirty_ops };
-        // SAFETY: As above.
-        if ops.is_null() || unsafe { (*ops).read_and_clear_dirty }.is_none() {
+        if !dom.can_read_dirty() {
             return Err(Errno::EOPNOTSUPP);
         }
-        // SAFETY: `iova_bitmap_alloc` checks and pins the user bitmap itself.
-        let iter = unsafe {
-            bindings::iova_bitmap_alloc(
-                iova as _,
-                length as usize,
-                page_size as _,
-                data as usize as *mut u64,
-            )
-        };
-        let iter = crate::error::ptr_err(iter).map_err(|_| Errno::ENOMEM)?;
-        let mut gather = match new_gather() {
-            Ok(g) => g,
-            Err(e) => {
-                // SAFETY: Allocated above, freed once.
-                unsafe { bindings::iova_bitmap_free(iter.as_ptr()) };
-                return Err(e);
+        let mut bitmap =
+            IovaBitmap::alloc(iova, length, page_size, data).map_err(|_| Errno::ENOMEM)?;
+        let mut gather = IotlbGather::new(GFP_KERNEL)?;
+        // C `__iommu_read_and_clear_dirty()` per chunk: the chunk must be covered by
+        // contiguous mapped areas (`EINVAL` otherwise).
+        let rc = bitmap.for_each(&mut gather, |dirty, start, len| {
+            let last = start + (len - 1);
+            let mut cur = start;
+            for area in self.iopt.areas() {
+                if area.last_iova() < cur {
+                    continue;
+                }
+                if area.iova() > cur || area.is_pending() {
+                    break;
+                }
+                let end = last.min(area.last_iova());
+                dom.read_and_clear_dirty(cur, end - cur + 1, flags, dirty)?;
+                if end == last {
+                    return Ok(());
+                }
+                cur = end + 1;
             }
-        };
-        let arg = DirtyArg {
-            state: self,
-            dom,
-            flags,
-            gather: &mut *gather,
-        };
-        // SAFETY: `arg` outlives the call and is what `read_dirty_chunk` expects.
-        let rc = unsafe {
-            bindings::iova_bitmap_for_each(
-                iter.as_ptr(),
-                &arg as *const DirtyArg<'_> as *mut core::ffi::c_void,
-                Some(read_dirty_chunk),
-            )
-        };
+            Err(EINVAL)
+        });
         if flags & DIRTY_NO_CLEAR == 0 {
-            iotlb_sync(dom, &mut gather);
+            dom.iotlb_sync(&mut gather);
         }
-        // SAFETY: Allocated above, freed once.
-        unsafe { bindings::iova_bitmap_free(iter.as_ptr()) };
-        if rc < 0 {
-            return Err(Errno(-rc));
-        }
-        Ok(())
+        drop(bitmap);
+        Ok(rc?)
     }
 }

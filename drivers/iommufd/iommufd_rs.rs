@@ -32,6 +32,7 @@ mod kapi;
 #[cfg(CONFIG_IOMMUFD_TEST)]
 mod mock;
 mod object;
+mod overlay;
 mod pages;
 mod pasid;
 #[cfg(CONFIG_IOMMUFD_TEST)]

@@ -19,8 +19,7 @@
 //! with its lock held, which also keeps the attach handles that the iommu core points to alive.
 
 use crate::{
-    device::{internal, AttachHandle, Device, GroupState},
-    error::ptr_err,
+    device::{new_handle, Device, GroupState, IdevPtr},
     fault,
     hw_pagetable::Hwpt,
     iommufd_core::{
@@ -29,6 +28,7 @@ use crate::{
         vendor::Target,
     },
     object::{self, Object},
+    overlay::iommu::{GlobalPasid, PasidAttachment},
     storage::swap_remove,
 };
 use kernel::{bindings, prelude::*};
@@ -38,12 +38,10 @@ pub(crate) struct PasidAttach {
     pasid: u32,
     /// The HWPT programmed on the PASID. Each attached device holds a user reference on it.
     hwpt: Hwpt,
-    /// The handle given to the iommu core, through which IOPFs on the PASID find the device.
-    handle: KBox<AttachHandle>,
+    /// The attachment in the iommu core, with the handle through which IOPFs on the PASID
+    /// find the device.
+    attachment: PasidAttachment<IdevPtr>,
 }
-
-/// `IOMMU_PASID_INVALID`: what `iommu_alloc_global_pasid` returns when it has none.
-const PASID_INVALID: u32 = u32::MAX;
 
 impl Device {
     /// The HWPT `pt_id` names, for a PASID: an IOAS (its automatic domains never serve PASIDs)
@@ -67,7 +65,7 @@ impl Device {
     pub(crate) fn pasid_attach(&self, pasid: u32, pt_id: u32) -> Result<u32, Errno> {
         check_pasid(pasid, self.max_pasids())?;
         let hwpt = self.pasid_hwpt(pt_id)?;
-        self.pasid_attach_hwpt(pasid, &hwpt, false)?;
+        self.pasid_attach_hwpt(pasid, &hwpt, None)?;
         Ok(pt_id)
     }
 
@@ -78,23 +76,22 @@ impl Device {
             return Err(Errno::EINVAL);
         }
         let hwpt = self.pasid_hwpt(pt_id)?;
-        // SAFETY: A bound device has an IOMMU.
-        let pasid = unsafe { bindings::iommu_alloc_global_pasid(self.dev()) };
-        if pasid == PASID_INVALID {
-            return Err(Errno::ENOSPC);
-        }
-        if let Err(e) = self.pasid_attach_hwpt(pasid, &hwpt, true) {
-            // SAFETY: Allocated just above and not recorded anywhere.
-            unsafe { bindings::iommu_free_global_pasid(pasid) };
-            return Err(e);
-        }
+        let global = GlobalPasid::alloc(self.device()).ok_or(Errno::ENOSPC)?;
+        let pasid = global.pasid();
+        // On failure the PASID goes back to the global space with `global`.
+        self.pasid_attach_hwpt(pasid, &hwpt, Some(global))?;
         Ok(pasid)
     }
 
     /// The attach itself, with the group's lock: the core's rules, then the iommu core for the
-    /// group's first device on `pasid`. `assigned`: record `pasid` as taken by
+    /// group's first device on `pasid`. `assigned`: `pasid`, as taken by
     /// [`Device::pasid_assign`]. On error nothing has changed.
-    fn pasid_attach_hwpt(&self, pasid: u32, hwpt: &Hwpt, assigned: bool) -> Result<(), Errno> {
+    fn pasid_attach_hwpt(
+        &self,
+        pasid: u32,
+        hwpt: &Hwpt,
+        assigned: Option<GlobalPasid>,
+    ) -> Result<(), Errno> {
         let objects = self.ctx.objects();
         let mut state = self.group.state.lock();
         let rid = Self::rid_state(&state);
@@ -110,7 +107,7 @@ impl Device {
                 .reserve(1, GFP_KERNEL_ACCOUNT)
                 .map_err(|_| Errno::ENOMEM)?;
         }
-        if assigned {
+        if assigned.is_some() {
             state
                 .assigned
                 .reserve(1, GFP_KERNEL_ACCOUNT)
@@ -136,9 +133,11 @@ impl Device {
         state
             .pasids
             .commit_attach(self.key(), pasid, hwpt.id(), hwpt.pasid_compat());
-        if assigned {
+        if let Some(global) = assigned {
             // Room was reserved above.
-            let _ = state.assigned.push((self.key(), pasid), GFP_KERNEL_ACCOUNT);
+            let _ = state
+                .assigned
+                .push((self.key(), global), GFP_KERNEL_ACCOUNT);
         }
         Ok(())
     }
@@ -147,66 +146,34 @@ impl Device {
     /// HWPT with a fault object) and records it; `state.pasid_attach` has room for it.
     fn program_pasid(&self, state: &mut GroupState, pasid: u32, hwpt: &Hwpt) -> Result<(), Errno> {
         crate::vendor::check_attach(self, hwpt, Target::Pasid)?;
-        let handle = AttachHandle::new(self)?;
+        let handle = new_handle(self)?;
         if hwpt.has_fault() {
             fault::iopf_enable(self)?;
         }
-        // SAFETY: `state.pasid_attach` keeps the HWPT and the handle until the PASID is
-        // detached.
-        if let Err(e) = unsafe { self.core_attach(pasid, hwpt, &handle) } {
-            if hwpt.has_fault() {
-                fault::iopf_disable(self);
+        match PasidAttachment::attach(self.device(), pasid, hwpt.domain(), handle) {
+            Ok(attachment) => {
+                // Room was reserved by the caller.
+                let _ = state.pasid_attach.push(
+                    PasidAttach {
+                        pasid,
+                        hwpt: hwpt.clone(),
+                        attachment,
+                    },
+                    GFP_KERNEL_ACCOUNT,
+                );
+                Ok(())
             }
-            return Err(crate::vendor::driver_refused(self, "PASID attach", e));
+            Err((e, _handle)) => {
+                if hwpt.has_fault() {
+                    fault::iopf_disable(self);
+                }
+                Err(crate::vendor::driver_refused(
+                    self,
+                    "PASID attach",
+                    e.into(),
+                ))
+            }
         }
-        // Room was reserved by the caller.
-        let _ = state.pasid_attach.push(
-            PasidAttach {
-                pasid,
-                hwpt: hwpt.clone(),
-                handle,
-            },
-            GFP_KERNEL_ACCOUNT,
-        );
-        Ok(())
-    }
-
-    /// `iommu_attach_device_pasid()` of `hwpt`'s domain on the group's `pasid`, with `handle`.
-    ///
-    /// # Safety
-    ///
-    /// The caller keeps `hwpt` and `handle` alive until `pasid` is detached: the iommu core
-    /// keeps a pointer to the handle, and the domain is the HWPT's.
-    unsafe fn core_attach(
-        &self,
-        pasid: u32,
-        hwpt: &Hwpt,
-        handle: &AttachHandle,
-    ) -> Result<(), Errno> {
-        // SAFETY: A bound device; the domain is valid while the HWPT lives and the handle as
-        // long as the caller guarantees.
-        let rc = unsafe {
-            bindings::iommu_attach_device_pasid(
-                hwpt.domain().as_ptr(),
-                self.dev(),
-                pasid,
-                handle.raw(),
-            )
-        };
-        if rc != 0 {
-            return Err(Errno(-rc));
-        }
-        Ok(())
-    }
-
-    /// `iommu_detach_device_pasid()` of `hwpt`'s domain from the group's `pasid`.
-    ///
-    /// # Safety
-    ///
-    /// The group's `pasid` is attached to `hwpt` ([`Device::core_attach`]).
-    unsafe fn core_detach(&self, pasid: u32, hwpt: &Hwpt) {
-        // SAFETY: A bound device, and `pasid` attached to this domain (safety requirements).
-        unsafe { bindings::iommu_detach_device_pasid(hwpt.domain().as_ptr(), self.dev(), pasid) };
     }
 
     /// Takes the group's `pasid` out of the iommu core; answers the faults still pending on its
@@ -214,10 +181,11 @@ impl Device {
     fn unprogram_pasid(&self, state: &mut GroupState, pasid: u32) -> Option<Hwpt> {
         let pos = state.pasid_attach.iter().position(|a| a.pasid == pasid)?;
         let att = swap_remove(&mut state.pasid_attach, pos)?;
-        // SAFETY: The group's `pasid` is attached to this HWPT (recorded at attach).
-        unsafe { self.core_detach(pasid, &att.hwpt) };
+        let handle = att.attachment.detach();
         if att.hwpt.has_fault() {
-            fault::auto_response_faults(&att.hwpt, att.handle.raw());
+            if let Some(h) = &handle {
+                fault::auto_response_faults(&att.hwpt, h.as_raw());
+            }
             fault::iopf_disable(self);
         }
         Some(att.hwpt)
@@ -261,7 +229,7 @@ impl Device {
                 guard.table.remove_user(hwpt.id());
             }
         };
-        let handle = match AttachHandle::new(self) {
+        let handle = match new_handle(self) {
             Ok(h) => h,
             Err(e) => {
                 undo_users();
@@ -277,31 +245,66 @@ impl Device {
                 return Err(e);
             }
         }
-        // SAFETY: The group's `pasid` is attached to the old HWPT.
-        unsafe { self.core_detach(pasid, &old) };
-        // SAFETY: On success the HWPT and the handle are stored in `state.pasid_attach` below.
-        if let Err(e) = unsafe { self.core_attach(pasid, &hwpt, &handle) } {
-            // Back to the old domain, with its own handle, which the iommu core had until now.
-            // SAFETY: The old HWPT and handle stay in `state.pasid_attach`.
-            let back = unsafe { self.core_attach(pasid, &old, &state.pasid_attach[pos].handle) };
-            if iopf_on {
-                fault::iopf_disable(self);
-            }
-            undo_users();
-            if let Err(b) = back {
-                pr_err!(
-                    "iommufd: PASID {} could not be given back its page table (errno {}); it is detached\n",
-                    pasid,
-                    b.0
+        // 6.12 has no PASID replace: detach the old domain, attach the new one.
+        let Some(entry) = swap_remove(&mut state.pasid_attach, pos) else {
+            return Err(Errno::EINVAL);
+        };
+        let old_handle = entry.attachment.detach();
+        match PasidAttachment::attach(self.device(), pasid, hwpt.domain(), handle) {
+            Ok(attachment) => {
+                // The slot just freed has room.
+                let _ = state.pasid_attach.push(
+                    PasidAttach {
+                        pasid,
+                        hwpt: hwpt.clone(),
+                        attachment,
+                    },
+                    GFP_KERNEL_ACCOUNT,
                 );
-                self.forget_pasid(&mut state, pasid);
             }
-            return Err(e);
+            Err((e, _new)) => {
+                // Back to the old domain, with its own handle, which the iommu core had until
+                // now.
+                let back = match old_handle {
+                    Some(h) => PasidAttachment::attach(self.device(), pasid, old.domain(), h),
+                    None => return Err(Errno::EINVAL),
+                };
+                if iopf_on {
+                    fault::iopf_disable(self);
+                }
+                undo_users();
+                match back {
+                    Ok(attachment) => {
+                        // The slot just freed has room.
+                        let _ = state.pasid_attach.push(
+                            PasidAttach {
+                                pasid,
+                                hwpt: old,
+                                attachment,
+                            },
+                            GFP_KERNEL_ACCOUNT,
+                        );
+                    }
+                    Err((b, h)) => {
+                        pr_err!(
+                            "iommufd: PASID {} could not be given back its page table (errno {}); it is detached\n",
+                            pasid,
+                            b.to_errno()
+                        );
+                        if old.has_fault() {
+                            fault::auto_response_faults(&old, h.as_raw());
+                            fault::iopf_disable(self);
+                        }
+                        self.forget_pasid(&mut state, pasid);
+                    }
+                }
+                return Err(e.into());
+            }
         }
-        let old_handle = core::mem::replace(&mut state.pasid_attach[pos].handle, handle);
-        state.pasid_attach[pos].hwpt = hwpt.clone();
         if old.has_fault() {
-            fault::auto_response_faults(&old, old_handle.raw());
+            if let Some(h) = &old_handle {
+                fault::auto_response_faults(&old, h.as_raw());
+            }
             if !hwpt.has_fault() {
                 fault::iopf_disable(self);
             }
@@ -324,8 +327,11 @@ impl Device {
         let objects = self.ctx.objects();
         if let Some(pos) = state.pasid_attach.iter().position(|a| a.pasid == pasid) {
             if let Some(att) = swap_remove(&mut state.pasid_attach, pos) {
+                let handle = att.attachment.detach();
                 if att.hwpt.has_fault() {
-                    fault::auto_response_faults(&att.hwpt, att.handle.raw());
+                    if let Some(h) = &handle {
+                        fault::auto_response_faults(&att.hwpt, h.as_raw());
+                    }
                     fault::iopf_disable(self);
                 }
             }
@@ -351,11 +357,10 @@ impl Device {
         if let Some(i) = state
             .assigned
             .iter()
-            .position(|&(d, p)| d == dev && p == pasid)
+            .position(|(d, p)| *d == dev && p.pasid() == pasid)
         {
-            let _ = swap_remove(&mut state.assigned, i);
-            // SAFETY: Allocated by `pasid_assign` and recorded once; nothing uses it any more.
-            unsafe { bindings::iommu_free_global_pasid(pasid) };
+            // Back to the global PASID space: nothing uses it any more.
+            drop(swap_remove(&mut state.assigned, i));
         }
     }
 
@@ -397,13 +402,8 @@ impl Device {
     /// lock, which every PASID change holds, so the handle cannot go away meanwhile.
     pub(crate) fn pasid_core_domain(&self, pasid: u32) -> *mut bindings::iommu_domain {
         let _state = self.group.state.lock();
-        // SAFETY: The group is valid while we hold it; the handle returned is ours (every
-        // attach of this group's PASIDs goes through this file) and alive under the lock.
-        let h = unsafe { internal::iommu_attach_handle_get(self.group.raw(), pasid, 0) };
-        match ptr_err(h) {
-            // SAFETY: As above: a live handle of ours.
-            Ok(h) => unsafe { (*h.as_ptr()).domain },
-            Err(_) => core::ptr::null_mut(),
-        }
+        // SAFETY: Every attach and detach of this group goes through this module with the
+        // group's lock held, which we hold, and with handles of ours.
+        unsafe { self.group.group.handle_domain(pasid) }
     }
 }

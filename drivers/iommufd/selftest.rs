@@ -134,7 +134,7 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         TestOp::MockDomainReplace { pt_id } => mock_domain_replace(ucmd, cmd, pt_id),
         TestOp::MdCheckMap { iova, length, uptr } => {
             let hwpt = object::get_hwpt_paging(ucmd.ctx().objects(), cmd.id)?;
-            let dom = hwpt.domain().as_ptr();
+            let dom = hwpt.domain().as_raw();
             if !mock::is_mock_paging(dom) {
                 return Err(Errno::EINVAL);
             }
@@ -143,7 +143,7 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         }
         TestOp::MdCheckIotlb { id, iotlb } => {
             let hwpt = object::get_hwpt_nested(ucmd.ctx().objects(), cmd.id)?;
-            let dom = hwpt.domain().as_ptr();
+            let dom = hwpt.domain().as_raw();
             if !mock::is_mock_nested(dom) {
                 return Err(Errno::EINVAL);
             }
@@ -305,8 +305,8 @@ fn pasid_check_hwpt(ucmd: &Ucmd<'_>, stdev_id: u32, pasid: u32, hwpt_id: u32) ->
     } else {
         let pt = object::get_any(objects, hwpt_id)?;
         match &*pt {
-            Object::HwptPaging(h) => h.domain().as_ptr(),
-            Object::HwptNested(h) => h.domain().as_ptr(),
+            Object::HwptPaging(h) => h.domain().as_raw(),
+            Object::HwptNested(h) => h.domain().as_raw(),
             _ => return Err(Errno::EINVAL),
         }
     };
@@ -413,7 +413,7 @@ fn dirty(
 ) -> Result<(), Errno> {
     // `decode` made C's argument checks (EINVAL, EOVERFLOW) before this lookup.
     let hwpt = object::get_hwpt_paging(ucmd.ctx().objects(), cmd.id)?;
-    let dom = hwpt.domain().as_ptr();
+    let dom = hwpt.domain().as_raw();
     if !mock::is_mock_paging(dom) {
         return Err(Errno::EINVAL);
     }

@@ -15,12 +15,13 @@
 
 use crate::{
     device::Device,
-    hw_pagetable::{dev_iommu_ops, Hwpt},
+    hw_pagetable::Hwpt,
     iommufd_core::{
         errno::Errno,
         ucmd::device::IOMMU_HW_INFO_TYPE_INTEL_VTD,
         vendor::{self, Refusal, Target, Vendor, VtdCaps},
     },
+    overlay::iommu::HwInfo,
 };
 use kernel::{bindings, c_str, prelude::*};
 
@@ -29,41 +30,21 @@ const VTD_INFO_LEN: usize = 24;
 
 /// The IOMMU behind `dev`, as far as the vendor table knows it; `mock_flags` are the device
 /// flags of a selftest mock device.
-///
-/// # Safety
-///
-/// `dev` must be a valid device probed by an IOMMU driver.
-pub(crate) unsafe fn identify(
-    dev: *mut bindings::device,
-    mock_flags: Option<u32>,
-) -> Option<Vendor> {
+pub(crate) fn identify(dev: &kernel::device::Device, mock_flags: Option<u32>) -> Option<Vendor> {
     if let Some(flags) = mock_flags {
         return Some(Vendor::Mock(vendor::MockCaps::from_dev_flags(flags)));
     }
-    // SAFETY: `dev` has an IOMMU (caller's guarantee); the driver's ops are static.
-    let hw_info = unsafe { (*dev_iommu_ops(dev)).hw_info }?;
-    let (mut len, mut ty) = (0u32, 0u32);
-    // SAFETY: A driver op on a device it probed, with valid out parameters.
-    let data = unsafe { hw_info(dev, &mut len, &mut ty) };
-    let data = crate::error::ptr_err(data).ok()?;
-    let found = if ty == IOMMU_HW_INFO_TYPE_INTEL_VTD && len as usize >= VTD_INFO_LEN {
-        let mut raw = [0u8; VTD_INFO_LEN];
-        // SAFETY: The driver returned `len >= VTD_INFO_LEN` bytes at `data`.
-        unsafe {
-            core::ptr::copy_nonoverlapping(data.as_ptr().cast::<u8>(), raw.as_mut_ptr(), raw.len())
-        };
-        let reg = |at: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&raw[at..at + 8]);
-            u64::from_ne_bytes(b)
-        };
-        Some(Vendor::IntelVtd(VtdCaps::decode(reg(8), reg(16))))
-    } else {
-        None
+    let info = HwInfo::get(dev).ok()??;
+    let data = info.data();
+    if info.data_type() != IOMMU_HW_INFO_TYPE_INTEL_VTD || data.len() < VTD_INFO_LEN {
+        return None;
+    }
+    let reg = |at: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&data[at..at + 8]);
+        u64::from_ne_bytes(b)
     };
-    // SAFETY: The driver's kmalloc'ed info, freed once.
-    unsafe { bindings::kfree(data.as_ptr()) };
-    found
+    Some(Vendor::IntelVtd(VtdCaps::decode(reg(8), reg(16))))
 }
 
 /// One line per rate-limit window (the kernel's `printk_ratelimit()`).
