@@ -32,6 +32,10 @@ mod kapi;
 #[cfg(CONFIG_IOMMUFD_TEST)]
 mod mock;
 mod object;
+// Kernel-crate abstractions kept here until the kernel is rebuilt with them: their `pub` API
+// is the kernel crate's, of which this module uses a part.
+#[allow(unreachable_pub, dead_code)]
+mod overlay;
 mod pages;
 mod pasid;
 #[cfg(CONFIG_IOMMUFD_TEST)]

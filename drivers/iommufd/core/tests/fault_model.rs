@@ -8,8 +8,7 @@
 use iommufd_core::{
     errno::Errno,
     ucmd::fault::{
-        alloc_cookie, check_read, check_write, group_fits, PageResponse, PageResponseCode,
-        PgFault,
+        alloc_cookie, check_read, check_write, group_fits, PageResponse, PageResponseCode, PgFault,
     },
 };
 use proptest::prelude::*;
