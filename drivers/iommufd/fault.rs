@@ -11,140 +11,119 @@
 //! `Arc::into_raw`), and the file holds a user reference on the object and a reference on the
 //! context, both given back by its release.
 //!
+//! A group lives in a [`Queued`] entry: on the delivery list ([`DeliverInner`]) from the
+//! handler until user space reads it, then in the response table ([`ResponseInner`]) under its
+//! cookie until user space answers it. The group itself is an
+//! [`IopfGroup`](crate::overlay::iommu::iopf::IopfGroup), which answers and frees it when the
+//! entry goes. The record formats, the size checks and the cookie allocator are the core's
+//! (`iommufd_core::ucmd::fault`).
+//!
 //! Lock order: one table for the module, `Documentation/locking.md`. Here: `Group::state` (C
-//! `igroup->lock`, see [`crate::device`]), [`Fault::response`] (C `fault->mutex`), [`Fault::lock`]
-//! (C `fault->lock`). The object table's lock is never taken with a fault lock held.
+//! `igroup->lock`, see [`crate::device`]), [`Fault::response`] (C `fault->mutex`),
+//! [`Fault::deliver`] (C `fault->lock`). The object table's lock is never taken with a fault
+//! lock held. A group is never answered with [`Fault::deliver`] held (the iommu core's
+//! response path takes a mutex).
 
 use crate::{
     ctx::{CtxRef, Ucmd},
     device::{AttachHandle, Device},
     hw_pagetable::Hwpt,
-    iommufd_core::{errno::Errno, ucmd::fault::FaultAlloc},
+    iommufd_core::{
+        errno::Errno,
+        ucmd::fault::{self as rules, FaultAlloc, PageResponse, PageResponseCode, PgFault},
+    },
     object::Object,
+    overlay::iommu::iopf::{IopfGroup, ResponseCode},
     user,
 };
 use core::{
     ffi::{c_int, c_void},
+    ptr::NonNull,
     sync::atomic::Ordering,
 };
 use kernel::{
-    bindings, new_mutex, new_spinlock,
+    bindings, impl_has_list_links, impl_list_arc_safe, impl_list_item,
+    list::{List, ListArc, ListLinks},
+    new_mutex, new_spinlock,
     prelude::*,
-    sync::{Arc, Mutex, SpinLock},
+    rbtree::{RBTree, RBTreeNodeReservation},
+    sync::{Arc, Mutex, SpinLock, UniqueArc},
     types::Opaque,
 };
 
-/// `sizeof(struct iommu_hwpt_pgfault)`.
-const PGFAULT_SIZE: usize = 40;
-/// `sizeof(struct iommu_hwpt_page_response)`.
-const RESPONSE_SIZE: usize = 8;
-/// `IOMMUFD_PAGE_RESP_SUCCESS` (equal to the core's `IOMMU_PAGE_RESP_SUCCESS`).
-const RESP_SUCCESS: u32 = 0;
-/// `IOMMUFD_PAGE_RESP_INVALID` (equal to the core's `IOMMU_PAGE_RESP_INVALID`).
-const RESP_INVALID: u32 = 1;
+// The uAPI's response codes are the iommu core's (C checks this with `static_assert`).
+const _: () = assert!(PageResponseCode::Success as u32 == ResponseCode::Success as u32);
+const _: () = assert!(PageResponseCode::Invalid as u32 == ResponseCode::Invalid as u32);
 
-const _: () = assert!(RESP_SUCCESS == bindings::iommu_page_response_code_IOMMU_PAGE_RESP_SUCCESS);
-const _: () = assert!(RESP_INVALID == bindings::iommu_page_response_code_IOMMU_PAGE_RESP_INVALID);
-
-/// The C half (`iommufd_shim.c`): the file, list and wait-queue primitives that are macros or
+/// The C half (`iommufd_shim.c`): the file and wait-queue primitives that are macros or
 /// inline functions in C.
 mod shim {
-    use kernel::bindings::{device, file, iommu_attach_handle, iopf_group, list_head};
+    use kernel::bindings::{device, file, wait_queue_head};
 
     #[allow(improper_ctypes)]
     extern "C" {
         pub(super) fn iommufd_rs_fault_getfile(private: *mut core::ffi::c_void) -> *mut file;
-        pub(super) fn iommufd_rs_list_init(head: *mut list_head);
-        pub(super) fn iommufd_rs_list_empty(head: *const list_head) -> bool;
-        pub(super) fn iommufd_rs_fault_deliver_add(head: *mut list_head, group: *mut iopf_group);
-        pub(super) fn iommufd_rs_fault_deliver_fetch(head: *mut list_head) -> *mut iopf_group;
-        pub(super) fn iommufd_rs_fault_deliver_restore(
-            head: *mut list_head,
-            group: *mut iopf_group,
-        );
-        pub(super) fn iommufd_rs_fault_deliver_take(
-            head: *mut list_head,
-            handle: *mut iommu_attach_handle,
-        ) -> *mut iopf_group;
-        pub(super) fn iommufd_rs_init_waitqueue_head(wq: *mut kernel::bindings::wait_queue_head);
-        pub(super) fn iommufd_rs_wake_up_interruptible(wq: *mut kernel::bindings::wait_queue_head);
+        pub(super) fn iommufd_rs_init_waitqueue_head(wq: *mut wait_queue_head);
+        pub(super) fn iommufd_rs_wake_up_interruptible(wq: *mut wait_queue_head);
         pub(super) fn iommufd_rs_dev_is_virtfn(dev: *mut device) -> bool;
     }
 }
 
-/// Answers an IOPF group and frees it (C `iopf_group_response` + `iopf_free_group`).
-///
-/// # Safety
-///
-/// `group` must be a valid group the caller owns (taken off every list of ours); it is not
-/// used again.
-unsafe fn respond_and_free(group: *mut bindings::iopf_group, code: u32) {
-    // SAFETY: By the caller's guarantee the group is valid and ours to answer and free.
-    unsafe {
-        bindings::iopf_group_response(group, code);
-        bindings::iopf_free_group(group);
-    }
+/// A group given to a fault object and not answered yet (C: the group itself, linked by
+/// `iopf_group::node` on `fault->deliver` or stored in `fault->response`).
+#[pin_data]
+struct Queued {
+    #[pin]
+    links: ListLinks,
+    group: IopfGroup,
 }
 
-/// The groups read by user space and waiting for a response (C `fault->response`, an
-/// allocating xarray starting at 1), by cookie.
-struct Responses {
-    groups: KVec<(u32, *mut bindings::iopf_group)>,
+impl_has_list_links! {
+    impl HasListLinks<0> for Queued { self.links }
+}
+impl_list_arc_safe! {
+    impl ListArcSafe<0> for Queued { untracked; }
+}
+impl_list_item! {
+    impl ListItem<0> for Queued { using ListLinks; }
 }
 
-// SAFETY: The groups are owned by the fault object until answered; any thread may answer
-// them (the iommu core's response path locks for itself).
-unsafe impl Send for Responses {}
+/// What [`Fault::deliver`] protects (C `fault->lock`).
+struct DeliverInner {
+    /// C `fault->deliver`: the groups reported and not read yet, oldest first.
+    groups: List<Queued>,
+}
 
-impl Responses {
-    /// C `xa_alloc(..., xa_limit_32b)` on an `XA_FLAGS_ALLOC1` xarray: the lowest free cookie
-    /// from 1.
-    fn alloc(&mut self, group: *mut bindings::iopf_group) -> Result<u32, Errno> {
-        let mut cookie: u32 = 1;
-        while self.groups.iter().any(|(c, _)| *c == cookie) {
-            cookie = cookie.checked_add(1).ok_or(Errno::EBUSY)?;
-        }
-        self.groups
-            .push((cookie, group), GFP_KERNEL)
-            .map_err(|_| Errno::ENOMEM)?;
-        Ok(cookie)
-    }
-
-    /// C `xa_erase()`: the group of `cookie`, if any.
-    fn erase(&mut self, cookie: u32) -> Option<*mut bindings::iopf_group> {
-        let pos = self.groups.iter().position(|(c, _)| *c == cookie)?;
-        crate::storage::swap_remove(&mut self.groups, pos).map(|(_, g)| g)
-    }
+/// What [`Fault::response`] protects (C `fault->mutex`).
+struct ResponseInner {
+    /// C `fault->response`: the groups read by user space and waiting for its answer, by
+    /// cookie.
+    groups: RBTree<u32, ListArc<Queued>>,
 }
 
 /// A fault object (C `struct iommufd_fault`).
 ///
 /// # Invariants
 ///
-/// `deliver` is an initialized list head of IOPF groups (linked by `iopf_group::node`), only
-/// changed with `lock` held; each group on it or in `response` is owned by this object until
-/// answered. `wait_queue` is an initialized wait queue head.
+/// `wait_queue` is an initialized wait queue head.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Fault {
     /// The object ID.
     pub(crate) id: u32,
     ctx: CtxRef,
-    /// C `fault->mutex` and `fault->response`: serializes the read and response flows.
+    /// C `fault->mutex`: serializes the read and response flows.
     #[pin]
-    response: Mutex<Responses>,
-    /// C `fault->lock`: protects `deliver`.
+    response: Mutex<ResponseInner>,
+    /// C `fault->lock`: the delivery list, also taken by the IOPF handler.
     #[pin]
-    lock: SpinLock<()>,
-    /// C `fault->deliver`: the groups reported and not read yet.
-    #[pin]
-    deliver: Opaque<bindings::list_head>,
+    deliver: SpinLock<DeliverInner>,
     /// C `fault->wait_queue`: readers polling for groups.
     #[pin]
     wait_queue: Opaque<bindings::wait_queue_head>,
 }
 
-// SAFETY: The list and wait queue are only used under `lock` or through the kernel's own
-// thread-safe wait-queue functions; everything else is under `response` or immutable.
+// SAFETY: The wait queue is only used through the kernel's own thread-safe wait-queue
+// functions; everything else is under a lock or immutable.
 unsafe impl Send for Fault {}
 // SAFETY: As for `Send`.
 unsafe impl Sync for Fault {}
@@ -152,120 +131,124 @@ unsafe impl Sync for Fault {}
 #[pinned_drop]
 impl PinnedDrop for Fault {
     fn drop(self: Pin<&mut Self>) {
-        // C `iommufd_fault_destroy()`: nobody else can reach the object any more, answer
-        // everything still pending as invalid.
+        // C `iommufd_fault_destroy()`: nobody else can reach the object any more; every
+        // group still pending is answered as invalid (by dropping its entry), the unread ones
+        // first, then the read ones by cookie.
         let this = self.as_ref().get_ref();
-        let mut resp = this.response.lock();
-        while let Some(group) = this.fetch() {
-            // SAFETY: Taken off `deliver`, so ours alone.
-            unsafe { respond_and_free(group, RESP_INVALID) };
+        while let Some(item) = this.fetch() {
+            drop(item);
         }
-        while let Some((_, group)) = resp
-            .groups
-            .len()
-            .checked_sub(1)
-            .and_then(|last| crate::storage::swap_remove(&mut resp.groups, last))
-        {
-            // SAFETY: Taken out of `response`, so ours alone.
-            unsafe { respond_and_free(group, RESP_INVALID) };
+        let mut resp = this.response.lock();
+        while let Some(cursor) = resp.groups.cursor_front() {
+            let (_, node) = cursor.remove_current();
+            drop(node);
         }
     }
 }
 
 impl Fault {
-    /// C `iommufd_fault_deliver_fetch()`: takes the first group off `deliver`.
-    fn fetch(&self) -> Option<*mut bindings::iopf_group> {
-        let _guard = self.lock.lock();
-        // SAFETY: `deliver` is initialized and we hold `lock` (type invariants).
-        let group = unsafe { shim::iommufd_rs_fault_deliver_fetch(self.deliver.get()) };
-        (!group.is_null()).then_some(group)
+    /// C `iommufd_fault_deliver_fetch()`: takes the first group off the delivery list.
+    fn fetch(&self) -> Option<ListArc<Queued>> {
+        self.deliver.lock().groups.pop_front()
     }
 
-    /// C `iommufd_fault_deliver_restore()`: puts `group` back at the head of `deliver`.
-    ///
-    /// # Safety
-    ///
-    /// `group` must have been taken off `deliver` by [`Fault::fetch`] and be on no list.
-    unsafe fn restore(&self, group: *mut bindings::iopf_group) {
-        let _guard = self.lock.lock();
-        // SAFETY: `deliver` is initialized and locked; `group` is ours and unlinked.
-        unsafe { shim::iommufd_rs_fault_deliver_restore(self.deliver.get(), group) };
+    /// C `iommufd_fault_deliver_restore()`: puts a fetched group back at the head.
+    fn restore(&self, item: ListArc<Queued>) {
+        self.deliver.lock().groups.push_front(item);
     }
 
     /// Whether groups wait to be read (for `poll`).
     fn has_pending(&self) -> bool {
-        let _guard = self.lock.lock();
-        // SAFETY: `deliver` is initialized and locked.
-        !unsafe { shim::iommufd_rs_list_empty(self.deliver.get()) }
+        !self.deliver.lock().groups.is_empty()
     }
 
     /// C `iommufd_auto_response_faults()`: answers as invalid every pending group of the
     /// attach handle `handle`, which is being detached or replaced.
     pub(crate) fn auto_response(&self, handle: *mut bindings::iommu_attach_handle) {
         let mut resp = self.response.lock();
-        loop {
-            let group = {
-                let _guard = self.lock.lock();
-                // SAFETY: `deliver` is initialized and locked.
-                unsafe { shim::iommufd_rs_fault_deliver_take(self.deliver.get(), handle) }
-            };
-            if group.is_null() {
-                break;
+        // The unread groups of the handle move to a private list under the spinlock (each to
+        // its head, as C's `list_move()`), and are answered after it.
+        let mut answer = List::<Queued>::new();
+        {
+            let mut deliver = self.deliver.lock();
+            let mut keep = List::<Queued>::new();
+            while let Some(item) = deliver.groups.pop_front() {
+                if item.group.attach_handle() == handle {
+                    answer.push_front(item);
+                } else {
+                    keep.push_back(item);
+                }
             }
-            // SAFETY: Taken off `deliver`, so ours alone.
-            unsafe { respond_and_free(group, RESP_INVALID) };
+            deliver.groups.push_all_back(&mut keep);
         }
-        let mut i = 0;
-        while i < resp.groups.len() {
-            let (_, group) = resp.groups[i];
-            // SAFETY: Groups in `response` are valid until answered (type invariants).
-            if unsafe { (*group).attach_handle } != handle {
-                i += 1;
-                continue;
+        while let Some(item) = answer.pop_front() {
+            drop(item);
+        }
+        // The read groups of the handle, by cookie.
+        let mut from = 0u32;
+        loop {
+            let found = {
+                let Some(mut cursor) = resp.groups.cursor_lower_bound(&from) else {
+                    break;
+                };
+                loop {
+                    let (&cookie, item) = cursor.current();
+                    if item.group.attach_handle() == handle {
+                        break Some(cookie);
+                    }
+                    match cursor.move_next() {
+                        Some(next) => cursor = next,
+                        None => break None,
+                    }
+                }
+            };
+            let Some(cookie) = found else {
+                break;
+            };
+            drop(resp.groups.remove(&cookie));
+            match cookie.checked_add(1) {
+                Some(next) => from = next,
+                None => break,
             }
-            let _ = crate::storage::swap_remove(&mut resp.groups, i);
-            // SAFETY: Taken out of `response`, so ours alone.
-            unsafe { respond_and_free(group, RESP_INVALID) };
         }
     }
 
     /// C `iommufd_fault_fops_read()`.
     fn read(&self, buf: usize, count: usize, pos: i64) -> Result<usize, Errno> {
-        if pos != 0 || count % PGFAULT_SIZE != 0 {
-            return Err(Errno::ESPIPE);
-        }
+        rules::check_read(count, pos)?;
         let mut resp = self.response.lock();
         let mut done = 0usize;
         let mut rc = Ok(());
-        while let Some(group) = self.fetch() {
-            // SAFETY: The group was on `deliver`: valid and ours.
-            let fault_count = unsafe { (*group).fault_count };
-            if done >= count || fault_count.saturating_mul(PGFAULT_SIZE) > count - done {
-                // SAFETY: Just fetched.
-                unsafe { self.restore(group) };
+        while let Some(item) = self.fetch() {
+            if !rules::group_fits(done, count, item.group.fault_count()) {
+                self.restore(item);
                 // The read count does not fit the first fault group.
                 if done == 0 {
                     rc = Err(Errno::EINVAL);
                 }
                 break;
             }
-            let cookie = match resp.alloc(group) {
-                Ok(c) => c,
+            // C `xa_alloc()`: a free cookie, and the table's memory for it.
+            let slot = rules::alloc_cookie(resp.groups.keys().copied()).and_then(|cookie| {
+                RBTreeNodeReservation::new(GFP_KERNEL)
+                    .map(|node| (cookie, node))
+                    .map_err(|_| Errno::ENOMEM)
+            });
+            let (cookie, node) = match slot {
+                Ok(s) => s,
                 Err(e) => {
-                    // SAFETY: Just fetched.
-                    unsafe { self.restore(group) };
+                    self.restore(item);
                     rc = Err(e);
                     break;
                 }
             };
-            // SAFETY: The group is ours (in `response` now).
-            unsafe { (*group).cookie = cookie };
-            match Self::copy_group(group, buf, done, cookie) {
-                Ok(group_done) => done = group_done,
+            match Self::copy_group(&item.group, buf, done, cookie) {
+                Ok(group_done) => {
+                    done = group_done;
+                    resp.groups.insert(node.into_node(cookie, item));
+                }
                 Err(e) => {
-                    let _ = resp.erase(cookie);
-                    // SAFETY: Taken out of `response` again, on no list.
-                    unsafe { self.restore(group) };
+                    self.restore(item);
                     rc = Err(e);
                     break;
                 }
@@ -279,61 +262,49 @@ impl Fault {
         }
     }
 
-    /// Writes the faults of `group` (C `iommufd_compose_fault_message` for each) to the user
-    /// buffer `buf` from offset `done`; returns the offset after them.
+    /// Writes the page requests of `group` (C `iommufd_compose_fault_message()` for each) to
+    /// the user buffer `buf` from offset `done`; returns the offset after them.
     fn copy_group(
-        group: *mut bindings::iopf_group,
+        group: &IopfGroup,
         buf: usize,
         mut done: usize,
         cookie: u32,
     ) -> Result<usize, Errno> {
         // SAFETY: The group's attach handle is one of our `AttachHandle`s (the HWPT's domain
         // is only attached through them), alive while the group is pending: detach and
-        // replace answer the handle's groups (under `response`, which we hold) before freeing
-        // it.
-        let idev: *const Device = unsafe { AttachHandle::from_raw((*group).attach_handle) }
+        // replace answer the handle's groups (under `response`, which the caller holds)
+        // before freeing it. The device that attached the handle is bound while it is
+        // attached.
+        let idev: *const Device = unsafe { AttachHandle::from_raw(group.attach_handle()) }
             .data()
             .0;
         // SAFETY: The device that attached the handle is bound while it is attached.
         let dev_id = unsafe { (*idev).id };
-        // SAFETY: The group is ours; its fault list is not changed while it is pending.
-        let head = unsafe { core::ptr::addr_of_mut!((*group).faults) };
-        // SAFETY: As above.
-        let mut node = unsafe { (*head).next };
-        while node != head {
-            let iopf = node
-                .cast::<u8>()
-                .wrapping_sub(core::mem::offset_of!(bindings::iopf_fault, list))
-                .cast::<bindings::iopf_fault>();
-            // SAFETY: `node` is the `list` member of an `iopf_fault` of the group.
-            let prm = unsafe { &(*iopf).fault.prm };
-            let mut msg = [0u8; PGFAULT_SIZE];
-            msg[0..4].copy_from_slice(&prm.flags.to_ne_bytes());
-            msg[4..8].copy_from_slice(&dev_id.to_ne_bytes());
-            msg[8..12].copy_from_slice(&prm.pasid.to_ne_bytes());
-            msg[12..16].copy_from_slice(&prm.grpid.to_ne_bytes());
-            msg[16..20].copy_from_slice(&prm.perm.to_ne_bytes());
-            msg[24..32].copy_from_slice(&prm.addr.to_ne_bytes());
-            // `length` (32..36) is 0.
-            msg[36..40].copy_from_slice(&cookie.to_ne_bytes());
+        for req in group.requests() {
+            let msg = PgFault {
+                flags: req.flags,
+                dev_id,
+                pasid: req.pasid,
+                grpid: req.grpid,
+                perm: req.perm,
+                addr: req.addr,
+                cookie,
+            }
+            .encode();
             user::write(user::offset(buf, done)?, &msg)?;
-            done += PGFAULT_SIZE;
-            // SAFETY: As above.
-            node = unsafe { (*node).next };
+            done += PgFault::SIZE;
         }
         Ok(done)
     }
 
     /// C `iommufd_fault_fops_write()`.
     fn write(&self, buf: usize, count: usize, pos: i64) -> Result<usize, Errno> {
-        if pos != 0 || count % RESPONSE_SIZE != 0 {
-            return Err(Errno::ESPIPE);
-        }
+        rules::check_write(count, pos)?;
         let mut resp = self.response.lock();
         let mut done = 0usize;
         let mut rc = Ok(());
         while count > done {
-            let mut b = [0u8; RESPONSE_SIZE];
+            let mut b = [0u8; PageResponse::SIZE];
             if user::offset(buf, done)
                 .and_then(|at| user::read(at, &mut b))
                 .is_err()
@@ -341,19 +312,24 @@ impl Fault {
                 rc = Err(Errno::EFAULT);
                 break;
             }
-            let cookie = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
-            let code = u32::from_ne_bytes([b[4], b[5], b[6], b[7]]);
-            if code != RESP_SUCCESS && code != RESP_INVALID {
-                rc = Err(Errno::EINVAL);
-                break;
-            }
-            let Some(group) = resp.erase(cookie) else {
+            let response = match PageResponse::decode(&b) {
+                Ok(r) => r,
+                Err(e) => {
+                    rc = Err(e);
+                    break;
+                }
+            };
+            let Some(item) = resp.groups.remove(&response.cookie) else {
                 rc = Err(Errno::EINVAL);
                 break;
             };
-            // SAFETY: Taken out of `response`, so ours alone.
-            unsafe { respond_and_free(group, code) };
-            done += RESPONSE_SIZE;
+            item.group.respond(match response.code {
+                PageResponseCode::Success => ResponseCode::Success,
+                PageResponseCode::Invalid => ResponseCode::Invalid,
+            });
+            // The last reference: frees the group.
+            drop(item);
+            done += PageResponse::SIZE;
         }
         drop(resp);
         if done == 0 {
@@ -367,25 +343,38 @@ impl Fault {
 /// C `iommufd_fault_iopf_handler()`: the `iopf_handler` of a domain with a fault object;
 /// queues `group` for user space and wakes readers.
 ///
+/// The queue entry is allocated before the group is taken: if that fails the handler returns
+/// `-ENOMEM` and the iommu core, which still owns the group, aborts it (answers
+/// `IOMMU_PAGE_RESP_FAILURE` and frees it) as when its own allocation of the group fails.
+///
 /// # Safety
 ///
 /// Called by the iommu core with a valid group reported on a domain whose `fault_data` was set
 /// by [`set_domain_handler`].
 pub(crate) unsafe extern "C" fn iopf_handler(group: *mut bindings::iopf_group) -> c_int {
+    let Some(group) = NonNull::new(group) else {
+        return EINVAL.to_errno();
+    };
     // SAFETY: The group is valid and its attach handle's domain is ours (caller's guarantee);
     // `fault_data` is the fault object, which the HWPT owning the domain keeps alive.
     let fault = unsafe {
-        &*(*(*(*group).attach_handle).domain)
+        &*(*(*(*group.as_ptr()).attach_handle).domain)
             .fault_data
             .cast::<Fault>()
     };
-    // SAFETY: The group is valid; from here on it is ours until answered.
-    unsafe { bindings::iopf_group_dequeue(group) };
-    {
-        let _guard = fault.lock.lock();
-        // SAFETY: `deliver` is initialized and locked; the group is on no list of ours.
-        unsafe { shim::iommufd_rs_fault_deliver_add(fault.deliver.get(), group) };
-    }
+    let Ok(slot) = UniqueArc::<Queued>::new_uninit(GFP_KERNEL) else {
+        return ENOMEM.to_errno();
+    };
+    // SAFETY: `group` is the group of this handler, which returns 0 from here on.
+    let group = unsafe { IopfGroup::from_handler(group) };
+    let item = match slot.pin_init_with(pin_init!(Queued {
+        links <- ListLinks::new(),
+        group,
+    })) {
+        Ok(item) => ListArc::from(item),
+        Err(never) => match never {},
+    };
+    fault.deliver.lock().groups.push_back(item);
     // SAFETY: The wait queue is initialized (type invariants).
     unsafe { shim::iommufd_rs_wake_up_interruptible(fault.wait_queue.get()) };
     0
@@ -468,10 +457,8 @@ pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         pin_init!(Fault {
             id,
             ctx: ctx.as_ref(),
-            response <- new_mutex!(Responses { groups: KVec::new() }, "iommufd_fault::mutex"),
-            lock <- new_spinlock!((), "iommufd_fault::lock"),
-            // SAFETY: Initializes the list head in place.
-            deliver <- Opaque::ffi_init(|p| unsafe { shim::iommufd_rs_list_init(p) }),
+            response <- new_mutex!(ResponseInner { groups: RBTree::new() }, "iommufd_fault::mutex"),
+            deliver <- new_spinlock!(DeliverInner { groups: List::new() }, "iommufd_fault::lock"),
             // SAFETY: Initializes the wait queue head in place.
             wait_queue <- Opaque::ffi_init(|p| unsafe { shim::iommufd_rs_init_waitqueue_head(p) }),
         }),

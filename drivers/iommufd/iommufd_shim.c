@@ -9,7 +9,7 @@
  * - Small wrappers of inline functions and bitfields the Rust side needs (get_file(), the
  *   iommufd_access_ops fields).
  * - The file_operations of a fault object's file ("[iommufd-pgfault]", fault.rs) and the
- *   list and wait-queue primitives of its queue.
+ *   wait-queue primitives of its queue.
  * - CONFIG_IOMMUFD_TEST: the "fail_iommufd" fault-injection attribute of the pinned tree's
  *   selftest.c (DECLARE_FAULT_ATTR is a static initialiser), which iommufd_fail_nth drives
  *   through debugfs, and iommufd_should_fail() on top of it; the selftest's access file
@@ -156,8 +156,8 @@ EXPORT_SYMBOL_NS_GPL(iommufd_access_rw, IOMMUFD);
 
 /*
  * fault.rs: the fault object's file (fault.c iommufd_fault_fops, calling the Rust
- * iommufd_rs_fault_* functions with the private data) and the list and wait-queue
- * primitives that are inline in C. The deliver list is locked by the Rust side.
+ * iommufd_rs_fault_* functions with the private data) and the wait-queue primitives that
+ * are inline in C.
  */
 static ssize_t iommufd_rs_fault_fops_read(struct file *filep, char __user *buf,
 					  size_t count, loff_t *ppos)
@@ -200,54 +200,6 @@ static const struct file_operations iommufd_rs_fault_fops = {
 struct file *iommufd_rs_fault_getfile(void *priv)
 {
 	return anon_inode_getfile("[iommufd-pgfault]", &iommufd_rs_fault_fops, priv, O_RDWR);
-}
-
-void iommufd_rs_list_init(struct list_head *head)
-{
-	INIT_LIST_HEAD(head);
-}
-
-bool iommufd_rs_list_empty(const struct list_head *head)
-{
-	return list_empty(head);
-}
-
-void iommufd_rs_fault_deliver_add(struct list_head *head, struct iopf_group *group)
-{
-	list_add_tail(&group->node, head);
-}
-
-/* iommufd_fault_deliver_fetch() without the lock. */
-struct iopf_group *iommufd_rs_fault_deliver_fetch(struct list_head *head)
-{
-	struct iopf_group *group;
-
-	if (list_empty(head))
-		return NULL;
-	group = list_first_entry(head, struct iopf_group, node);
-	list_del(&group->node);
-	return group;
-}
-
-/* iommufd_fault_deliver_restore() without the lock. */
-void iommufd_rs_fault_deliver_restore(struct list_head *head, struct iopf_group *group)
-{
-	list_add(&group->node, head);
-}
-
-/* Takes the first group of @handle off the list, NULL if there is none. */
-struct iopf_group *iommufd_rs_fault_deliver_take(struct list_head *head,
-						 struct iommu_attach_handle *handle)
-{
-	struct iopf_group *group;
-
-	list_for_each_entry(group, head, node) {
-		if (group->attach_handle == handle) {
-			list_del(&group->node);
-			return group;
-		}
-	}
-	return NULL;
 }
 
 void iommufd_rs_init_waitqueue_head(struct wait_queue_head *wq)

@@ -57,19 +57,9 @@ void iommufd_rs_dirty_bitmap_record(struct iommu_dirty_bitmap *dirty, unsigned l
 void iommufd_rs_warn(const char *file, int line);
 
 struct device;
-struct iommu_attach_handle;
-struct iopf_group;
-struct list_head;
 struct wait_queue_head;
 
 struct file *iommufd_rs_fault_getfile(void *priv);
-void iommufd_rs_list_init(struct list_head *head);
-bool iommufd_rs_list_empty(const struct list_head *head);
-void iommufd_rs_fault_deliver_add(struct list_head *head, struct iopf_group *group);
-struct iopf_group *iommufd_rs_fault_deliver_fetch(struct list_head *head);
-void iommufd_rs_fault_deliver_restore(struct list_head *head, struct iopf_group *group);
-struct iopf_group *iommufd_rs_fault_deliver_take(struct list_head *head,
-						 struct iommu_attach_handle *handle);
 void iommufd_rs_init_waitqueue_head(struct wait_queue_head *wq);
 void iommufd_rs_wake_up_interruptible(struct wait_queue_head *wq);
 bool iommufd_rs_dev_is_virtfn(struct device *dev);

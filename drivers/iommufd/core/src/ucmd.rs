@@ -251,7 +251,7 @@ pub(crate) fn misaligned(x: u64, align: u64) -> bool {
 }
 
 /// The layouts of every struct the decoders use, for the layout test.
-pub const LAYOUTS: [Layout; 17] = [
+pub const LAYOUTS: [Layout; 19] = [
     main::Destroy::LAYOUT,
     ioas::IoasAlloc::LAYOUT,
     ioas::IoasAllowIovas::LAYOUT,
@@ -269,6 +269,8 @@ pub const LAYOUTS: [Layout; 17] = [
     fault::FaultAlloc::LAYOUT,
     test_cmd::TestCmd::LAYOUT,
     ioas::IovaRange::LAYOUT,
+    fault::PgFault::LAYOUT,
+    fault::PageResponse::LAYOUT,
 ];
 
 #[cfg(test)]
@@ -299,8 +301,9 @@ mod tests {
 
     #[test]
     fn layouts_match_the_op_table() {
-        // The first 16 layouts are the commands', in table order.
-        assert_eq!(LAYOUTS.len(), OPS.len() + 1);
+        // The first 16 layouts are the commands', in table order; then the structs that are
+        // not commands (`iommu_iova_range`, the fault file's records).
+        assert_eq!(LAYOUTS.len(), OPS.len() + 3);
         for (l, o) in LAYOUTS.iter().zip(OPS.iter()) {
             assert_eq!(l.size, o.size, "{} vs {:?}", l.c_struct, o.cmd);
         }

@@ -18,6 +18,7 @@ pub mod dirty;
 pub mod domain;
 pub mod group;
 mod internal;
+pub mod iopf;
 
 pub use dev::{DmaOwner, GlobalPasid, HwInfo, PasidAttachment};
 pub use dirty::{DirtyBitmap, IotlbGather, IovaBitmap};
