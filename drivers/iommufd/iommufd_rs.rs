@@ -32,6 +32,9 @@ mod kapi;
 #[cfg(CONFIG_IOMMUFD_TEST)]
 mod mock;
 mod object;
+// Kernel-crate code (future `rust/kernel/` files): `pub` items, of which the driver uses a part.
+#[allow(unreachable_pub, dead_code)]
+mod overlay;
 mod pages;
 mod pasid;
 #[cfg(CONFIG_IOMMUFD_TEST)]
