@@ -17,8 +17,6 @@ pub(crate) fn kerr(e: Errno) -> Error {
 }
 
 /// A kernel error as a core errno.
-// The other direction of `kerr`; its last user moved to `kernel::error::Result`.
-#[allow(dead_code)]
 pub(crate) fn errno_of(e: Error) -> Errno {
     Errno(-e.to_errno())
 }

@@ -20,7 +20,7 @@
 //! `pfns` xarray's inside `Ioas::iopt` (map and unmap).
 
 use crate::{
-    error::kerr,
+    error::{errno_of, kerr},
     iommufd_core::{
         errno::Errno,
         ucmd::{
@@ -35,7 +35,7 @@ use crate::{
         },
     },
     overlay::{
-        bus::{BusRegistration, StaticBus},
+        bus::{BusDevice, BusRegistration, OwnedBusDevice, StaticBus},
         iommu::driver::{
             AllocatedDomain, BusIommuRegistration, DirtyBitmap, DomainConfig, DomainOps,
             DomainOpsTable, DomainType, DriverDomain, IommuDevice, IommuOps, IommuOpsTable,
@@ -49,14 +49,13 @@ use crate::{
     test_hooks, user,
 };
 use core::{
-    mem::offset_of,
-    ptr::{self, NonNull},
-    sync::atomic::{AtomicU32, AtomicUsize, Ordering},
+    ptr,
+    sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering},
 };
 use kernel::{
     bindings, c_str,
     device::Device,
-    ffi::{c_int, c_uint, c_ulong, c_void},
+    ffi::{c_int, c_ulong, c_void},
     prelude::*,
     types::Opaque,
 };
@@ -181,30 +180,65 @@ struct MockBlocking;
 /// C `mock_ops`: the mock IOMMU.
 struct MockIommuOps;
 
-/// C `struct mock_dev`.
+/// C `struct mock_dev` without its `struct device`: the data of a mock device
+/// ([`BusDevice<MockDevInner>`] on [`MOCK_BUS`]).
 ///
 /// # Invariants
 ///
-/// Allocated zeroed by [`MockDev::create`] with `KBox`, freed by [`mock_dev_release`] when the
-/// last device reference goes. `dev.bus` is [`MOCK_BUS`], and no other device is on that bus.
-/// `flags` and `id` do not change once the device is added. `id` is the IDA id, or -1 before
-/// it is allocated. `pasids` is initialised (`xa_init`) before the device is added and
-/// destroyed by [`mock_dev_release`]; it maps each PASID the driver has programmed
-/// (`set_dev_pasid`, until `remove_dev_pasid`) to the domain's address.
-#[repr(C)]
+/// `iopf_rwsem` and `pasids` are initialised by [`MockDevInner::new`]; `pasids` is destroyed
+/// by the drop (the device's release). `flags` does not change; `id` is the IDA id, or -1 before
+/// it is allocated, set once before the device is named and added, and freed by the drop.
+/// `pasids` maps each PASID the driver has programmed (`set_dev_pasid`, until
+/// `remove_dev_pasid`) to the domain's address.
+#[pin_data(PinnedDrop)]
 struct MockDevInner {
-    dev: Opaque<bindings::device>,
+    #[pin]
     iopf_rwsem: Opaque<bindings::rw_semaphore>,
     flags: u32,
-    id: c_int,
+    id: AtomicI32,
+    #[pin]
     pasids: Opaque<bindings::xarray>,
     /// The domain last removed from [`MOCK_PASID_REPLACE_FAILS`] (0: none since its last
     /// `set_dev_pasid`).
     pasid_replace_removed: AtomicUsize,
 }
 
-// The device pointer converts back with a cast (C `container_of`).
-const _: () = assert!(offset_of!(MockDevInner, dev) == 0);
+// SAFETY: The rwsem and the xarray are usable from any thread (they are locks, and the xarray
+// has its own lock); the entries of `pasids` are only compared and returned as addresses.
+unsafe impl Send for MockDevInner {}
+// SAFETY: As above; `&MockDevInner` reaches them only through their C functions.
+unsafe impl Sync for MockDevInner {}
+
+impl MockDevInner {
+    /// The data of a mock device with `flags`, without an id.
+    fn new(flags: u32) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            // SAFETY: `sem` is the rwsem's place in the pinned device, where it stays.
+            iopf_rwsem <- Opaque::ffi_init(|sem| unsafe { shim::iommufd_rs_mock_init_rwsem(sem) }),
+            flags,
+            id: AtomicI32::new(-1),
+            // SAFETY: `xa` is the xarray's place in the pinned device, where it stays until the
+            // drop destroys it.
+            pasids <- Opaque::ffi_init(|xa| unsafe { shim::iommufd_rs_mock_xa_init(xa) }),
+            pasid_replace_removed: AtomicUsize::new(0),
+        }? Error)
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for MockDevInner {
+    /// C `mock_dev_release()`: frees the device's id (and the device, after this).
+    fn drop(self: Pin<&mut Self>) {
+        let id = self.id.load(Ordering::Relaxed);
+        // SAFETY: Initialised by `new` (type invariant); no PASID is programmed on a device
+        // without references, so it holds no entry to free.
+        unsafe { bindings::xa_destroy(self.pasids.get()) };
+        if id >= 0 {
+            // SAFETY: `id` was allocated from the IDA by `MockDev::create` and is freed once.
+            unsafe { shim::iommufd_rs_mock_ida_free(id) };
+        }
+    }
+}
 
 impl MockPaging {
     /// A paging domain's data with an empty PFN table.
@@ -284,13 +318,7 @@ impl MockDevInner {
     /// C `container_of(dev, struct mock_dev, dev)`: the mock device of `dev`, `None` if `dev` is
     /// not on the mock bus.
     fn from_device(dev: &Device) -> Option<&MockDevInner> {
-        if !MOCK_BUS.contains(dev) {
-            return None;
-        }
-        // SAFETY: Only mock devices are on the mock bus (type invariant), so `dev` is the first
-        // field of a live `#[repr(C)]` `MockDevInner`, alive as long as `dev`; `dev` and
-        // `iopf_rwsem` are `Opaque`, the rest is not written after the device is added.
-        Some(unsafe { &*ptr::from_ref(dev).cast::<MockDevInner>() })
+        MOCK_BUS.device_of(dev).map(|d| &**d)
     }
 }
 
@@ -311,7 +339,7 @@ pub(crate) unsafe fn mock_dev_flags(dev: *mut bindings::device) -> u32 {
 }
 
 /// C `iommufd_mock_bus_type.bus`: the bus of the mock devices.
-static MOCK_BUS: StaticBus = StaticBus::new(c_str!("iommufd_mock"));
+static MOCK_BUS: StaticBus<MockDevInner> = StaticBus::new(c_str!("iommufd_mock"));
 
 /// C `mock_iommu_device`, PASID capable up to `MOCK_PASID_WIDTH` bits (as the later C), and
 /// the iommu core's notifier on [`MOCK_BUS`] (C `iommufd_mock_bus_type.nb`).
@@ -787,26 +815,6 @@ impl IommuOps for MockIommuOps {
     }
 }
 
-/// C `mock_dev_release()`: frees the device and its id.
-///
-/// # Safety
-///
-/// Called by the driver core with a mock device whose last reference went.
-unsafe extern "C" fn mock_dev_release(dev: *mut bindings::device) {
-    let mdev = dev.cast::<MockDevInner>();
-    // SAFETY: `dev` is the first field of a `MockDevInner` (safety requirements).
-    let id = unsafe { (*mdev).id };
-    // SAFETY: Initialised by `MockDev::create` before the device could be released; no PASID
-    // is programmed on a device without references, so it holds no entry to free.
-    unsafe { bindings::xa_destroy((*mdev).pasids.get()) };
-    if id >= 0 {
-        // SAFETY: `id` was allocated from the IDA by `MockDev::create` and is freed once.
-        unsafe { shim::iommufd_rs_mock_ida_free(id) };
-    }
-    // SAFETY: Allocated by `MockDev::create` with `KBox` (type invariant); last use.
-    drop(unsafe { KBox::from_raw(mdev) });
-}
-
 /// Whether `domain` is a mock paging domain (its ops are C `mock_ops.default_domain_ops`).
 ///
 /// `domain` must be null or a live domain.
@@ -1039,8 +1047,8 @@ impl Drop for IopfGuard<'_> {
 impl MockDevInner {
     /// C `down_read(&mdev->iopf_rwsem)`.
     fn iopf_read(&self) -> IopfGuard<'_> {
-        // SAFETY: The semaphore was initialised by `MockDev::create` before the device was
-        // added; may sleep, as all callers can.
+        // SAFETY: The semaphore was initialised by `MockDevInner::new` (type invariant); may
+        // sleep, as all callers can.
         unsafe { bindings::down_read(self.iopf_rwsem.get()) };
         IopfGuard {
             sem: &self.iopf_rwsem,
@@ -1061,25 +1069,10 @@ impl MockDevInner {
 
 /// A mock device (C `struct mock_dev`): `iommufd_mock<id>` on the mock bus, probed by the mock
 /// IOMMU. Dropping it is C `mock_dev_destroy()` (`device_unregister`).
-///
-/// # Invariants
-///
-/// `mdev` is a device added by [`MockDev::create`] on which this handle owns the reference of
-/// `device_initialize`; `device_unregister` has not been called.
-// Called by the `IOMMU_TEST_CMD` glue (device and HWPT code), which comes separately.
-#[allow(dead_code)]
 pub(crate) struct MockDev {
-    mdev: NonNull<MockDevInner>,
+    dev: OwnedBusDevice<MockDevInner>,
 }
 
-// SAFETY: The device is refcounted and its handle may be dropped from any thread; its shared
-// state is the driver core's and the `iopf_rwsem`, both thread safe.
-unsafe impl Send for MockDev {}
-// SAFETY: `&MockDev` only gives the device pointer, id and the rwsem.
-unsafe impl Sync for MockDev {}
-
-// Called by the `IOMMU_TEST_CMD` glue (device and HWPT code), which comes separately.
-#[allow(dead_code)]
 impl MockDev {
     /// C `mock_dev_create()`: creates and adds a mock device with `dev_flags`
     /// (`MOCK_FLAGS_DEVICE_*`; others: `EINVAL`). `MOCK_FLAGS_DEVICE_PASID` devices get the
@@ -1092,110 +1085,50 @@ impl MockDev {
         {
             return Err(Errno::EINVAL);
         }
-        let mdev =
-            KBox::<MockDevInner>::new_uninit(GFP_KERNEL | __GFP_ZERO).map_err(|_| Errno::ENOMEM)?;
-        let mdev = KBox::into_raw(mdev).cast::<MockDevInner>();
-        // SAFETY: `mdev` is a zeroed, exclusively owned `MockDevInner` (all-zero is valid for
-        // its fields). The rwsem and the device are initialised in place; from
-        // `device_initialize` on, the device reference owns the allocation and
-        // `mock_dev_release` frees it.
-        let dev = unsafe {
-            (*mdev).flags = dev_flags;
-            (*mdev).id = -1;
-            shim::iommufd_rs_mock_init_rwsem((*mdev).iopf_rwsem.get());
-            shim::iommufd_rs_mock_xa_init((*mdev).pasids.get());
-            let dev = (*mdev).dev.get();
-            bindings::device_initialize(dev);
-            (*dev).release = Some(mock_dev_release);
-            (*dev).bus = MOCK_BUS.as_raw();
-            dev
-        };
-        // SAFETY: `dev` is initialised and owned by us (one reference).
-        let rc = unsafe { Self::add(mdev, dev, dev_flags) };
-        if rc < 0 {
-            // SAFETY: Drops our reference; the release callback frees the device.
-            unsafe { bindings::put_device(dev) };
-            return Err(Errno(-rc));
-        }
-        // INVARIANT: `device_add` succeeded and we own the initial reference.
-        Ok(MockDev {
-            // SAFETY: `mdev` came from a successful allocation.
-            mdev: unsafe { NonNull::new_unchecked(mdev) },
-        })
-    }
-
-    /// Names and adds the initialised mock device (`0` or a negative errno).
-    ///
-    /// # Safety
-    ///
-    /// `dev` is the initialised, not yet added device of `mdev`, on which the caller owns a
-    /// reference.
-    unsafe fn add(mdev: *mut MockDevInner, dev: *mut bindings::device, dev_flags: u32) -> c_int {
+        // On failure from here, dropping `dev` puts the device, whose release frees it.
+        let dev = BusDevice::create(&MOCK_BUS, MockDevInner::new(dev_flags)).map_err(errno_of)?;
         // SAFETY: The IDA is a static of the shim.
         let id = unsafe { shim::iommufd_rs_mock_ida_alloc() };
         if id < 0 {
-            return id;
+            return Err(Errno(-id));
         }
-        // SAFETY: Not yet shared: the device is not added.
-        unsafe { (*mdev).id = id };
-        // SAFETY: `dev` is initialised; the format takes one `unsigned int`.
-        let rc = unsafe {
-            bindings::dev_set_name(dev, c_str!("iommufd_mock%u").as_char_ptr(), id as c_uint)
-        };
-        if rc != 0 {
-            return rc;
-        }
+        // Freed by the release of the device.
+        dev.id.store(id, Ordering::Relaxed);
+        dev.set_name_numbered(c_str!("iommufd_mock"), id as u32)
+            .map_err(errno_of)?;
         if dev_flags & MOCK_FLAGS_DEVICE_PASID != 0 {
-            // SAFETY: `dev` is initialised and not yet added; the properties are a static,
-            // terminated array that the callee copies. The node goes with the device.
-            let rc = unsafe {
-                bindings::device_create_managed_software_node(
-                    dev,
-                    PASID_PROPS.as_ptr(),
-                    ptr::null(),
-                )
-            };
-            if rc != 0 {
-                return rc;
-            }
+            dev.add_software_node(&PASID_PROPS).map_err(errno_of)?;
         }
-        // SAFETY: `mdev` is live (we own a reference), the rwsem initialised.
-        let mdev = unsafe { &*mdev };
-        let _guard = mdev.iopf_write();
-        // SAFETY: `dev` is initialised, named and on the registered mock bus.
-        unsafe { bindings::device_add(dev) }
+        {
+            let _guard = dev.iopf_write();
+            dev.add().map_err(errno_of)?;
+        }
+        Ok(MockDev { dev })
     }
 
     /// The `struct device` of the mock device, alive as long as `self`.
     pub(crate) fn as_dev(&self) -> *mut bindings::device {
-        // SAFETY: `mdev` is live (type invariant).
-        unsafe { self.mdev.as_ref() }.dev.get()
+        self.dev.as_raw()
     }
 
     /// The device's number (C `mdev->id`, the `%u` of its name).
+    // Called by the `IOMMU_TEST_CMD` glue when it names devices, which comes separately.
+    #[allow(dead_code)]
     pub(crate) fn id(&self) -> u32 {
-        // SAFETY: `mdev` is live (type invariant); `id` was allocated before the add.
-        unsafe { self.mdev.as_ref() }.id as u32
+        self.dev.id.load(Ordering::Relaxed) as u32
     }
 
     /// The device flags it was created with (`MOCK_FLAGS_DEVICE_*`).
+    // Called by the `IOMMU_TEST_CMD` glue, which comes separately.
+    #[allow(dead_code)]
     pub(crate) fn flags(&self) -> u32 {
-        // SAFETY: `mdev` is live (type invariant).
-        unsafe { self.mdev.as_ref() }.flags
+        self.dev.flags
     }
 
     /// Takes the device's `iopf_rwsem` for writing, as C around `iommufd_device_attach`,
     /// `_replace` and `_detach` of a mock device (fault reports take it for reading).
     pub(crate) fn iopf_write_lock(&self) -> IopfGuard<'_> {
-        // SAFETY: `mdev` is live (type invariant).
-        unsafe { self.mdev.as_ref() }.iopf_write()
-    }
-}
-
-impl Drop for MockDev {
-    fn drop(&mut self) {
-        // SAFETY: The device was added and this drops our reference, once (type invariant).
-        unsafe { bindings::device_unregister(self.as_dev()) };
+        self.dev.iopf_write()
     }
 }
 
@@ -1205,8 +1138,8 @@ impl Drop for MockDev {
 /// `drop`), then the fields, which drop in declaration order.
 pub(crate) struct MockIommu {
     _sysfs: IommuSysfsRegistration,
-    _iommu: BusIommuRegistration<MockIommuOps>,
-    _bus: BusRegistration,
+    _iommu: BusIommuRegistration<MockIommuOps, MockDevInner>,
+    _bus: BusRegistration<MockDevInner>,
     _pdev: PlatformDevice,
 }
 

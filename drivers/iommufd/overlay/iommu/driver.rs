@@ -898,12 +898,12 @@ impl<T: IommuOps> IommuOpsTable<T> {
     /// Registers `iommu` with these ops for the devices of `bus` (C
     /// `iommu_device_register_bus()`, with `owner` = `module`): the iommu core probes the
     /// bus's devices now and as they are added. `EBUSY` if the table is registered already.
-    pub fn register_bus(
+    pub fn register_bus<B>(
         &'static self,
         module: &'static ThisModule,
         iommu: &'static IommuDevice,
-        bus: &'static crate::overlay::bus::StaticBus,
-    ) -> Result<BusIommuRegistration<T>> {
+        bus: &'static crate::overlay::bus::StaticBus<B>,
+    ) -> Result<BusIommuRegistration<T, B>> {
         if self.registered.swap(true, Ordering::AcqRel) {
             return Err(EBUSY);
         }
@@ -945,13 +945,13 @@ impl<T: IommuOps> Default for IommuOpsTable<T> {
 /// # Invariants
 ///
 /// `iommu` is registered with `table` on `bus`, by this value.
-pub struct BusIommuRegistration<T: IommuOps> {
+pub struct BusIommuRegistration<T: IommuOps, B: 'static> {
     table: &'static IommuOpsTable<T>,
     iommu: &'static IommuDevice,
-    bus: &'static crate::overlay::bus::StaticBus,
+    bus: &'static crate::overlay::bus::StaticBus<B>,
 }
 
-impl<T: IommuOps> Drop for BusIommuRegistration<T> {
+impl<T: IommuOps, B> Drop for BusIommuRegistration<T, B> {
     fn drop(&mut self) {
         // SAFETY: Registered by `register_bus` (type invariant), unregistered once.
         unsafe {
