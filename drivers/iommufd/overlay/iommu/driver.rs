@@ -193,8 +193,10 @@ impl<T> core::ops::Deref for DriverDomain<T> {
 
 impl<T: DomainOps> DriverDomain<T> {
     /// A domain for a `static` (C's static `struct iommu_domain` of a driver, such as a
-    /// blocking domain shared by all devices). Its ops have no `free`.
+    /// blocking domain shared by all devices). `T`'s table must have been made by
+    /// [`DomainOpsTable::new_static`] (no `free`), or the `static` fails to build.
     pub const fn new_static(kind: DomainType, data: T) -> Self {
+        assert!(T::OPS.ops.free.is_none());
         Self {
             // INVARIANT: `ops` is `T`'s, no dirty ops; a static is never freed.
             domain: Opaque::new(bindings::iommu_domain {
