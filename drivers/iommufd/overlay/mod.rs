@@ -7,4 +7,7 @@
 // Public kernel-crate API (`pub` as it is in `rust/kernel/`), of which this driver uses a part.
 #![allow(dead_code, unreachable_pub)]
 
+pub(crate) mod bus;
 pub(crate) mod iommu;
+pub(crate) mod platform;
+pub(crate) mod property;

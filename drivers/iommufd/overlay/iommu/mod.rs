@@ -16,6 +16,7 @@
 pub mod dev;
 pub mod dirty;
 pub mod domain;
+pub mod driver;
 pub mod group;
 mod internal;
 pub mod iopf;
