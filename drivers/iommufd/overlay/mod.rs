@@ -8,6 +8,11 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub(crate) mod bus;
+pub(crate) mod cred;
 pub(crate) mod iommu;
+pub(crate) mod mm;
+pub(crate) mod page_pin;
 pub(crate) mod platform;
 pub(crate) mod property;
+pub(crate) mod task;
+pub(crate) mod user;
