@@ -6,7 +6,8 @@
 # - `bindings::` uses, `unsafe` blocks, `unsafe fn`, `unsafe extern "C" fn`, `unsafe impl` and
 #   `extern "C" {` blocks in the driver's own files (drivers/iommufd/*.rs; the pure `no_std`
 #   core under drivers/iommufd/core/ is not counted: it has none of these by design);
-# - `unsafe` blocks in the rust/kernel/ overlay, and how many of them have no `// SAFETY:`
+# - `unsafe` blocks in the kernel-crate overlay (rust/kernel/, and drivers/iommufd/overlay/ where
+#   abstractions are staged until the next kernel rebuild moves them there), and how many of them have no `// SAFETY:`
 #   comment, either on the same line or in the comment lines just above (up to the previous
 #   code line);
 # - the largest import cycle among the driver's top-level module files: the biggest strongly
@@ -20,7 +21,11 @@ set -euo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$TOP"
 
-DRV=(drivers/iommufd/*.rs)
+# The driver's own files; bindgen's output (`*_generated.rs`, made at build time) is not ours.
+DRV=()
+for f in drivers/iommufd/*.rs; do
+	case $f in *_generated.rs) ;; *) DRV+=("$f") ;; esac
+done
 
 # Occurrences of the extended regex $1 in the code lines of the driver's files.
 count() {
@@ -37,7 +42,7 @@ echo "extern \"C\" blocks in drivers/iommufd/*.rs: $(count 'extern "C" \{')"
 # For each `unsafe {` in a code line: look for `// SAFETY:` on that line, else walk up over
 # comment, blank and attribute lines (the comment block right above) until a code line.
 # shellcheck disable=SC2016 # awk program, not shell
-find rust/kernel -name '*.rs' -print0 | sort -z | xargs -0 awk '
+find rust/kernel drivers/iommufd/overlay -name '*.rs' -print0 | sort -z | xargs -0 awk '
 	FNR == 1 { n = 0 }
 	{ line[++n] = $0 }
 	$0 !~ /^[[:space:]]*\/\// && /unsafe ?\{/ {
@@ -51,7 +56,7 @@ find rust/kernel -name '*.rs' -print0 | sort -z | xargs -0 awk '
 		if (!ok) missing += k
 	}
 	END {
-		printf "unsafe blocks in rust/kernel/ overlay: %d\n", total
+		printf "unsafe blocks in the kernel-crate overlay (rust/kernel/ and the staged drivers/iommufd/overlay/): %d\n", total
 		printf "of them without a // SAFETY: comment: %d\n", missing
 	}'
 

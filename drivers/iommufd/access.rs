@@ -18,6 +18,7 @@
 //! pages object's lock; the context's object table lock. `notify_unmap` and an access's change of
 //! IOAS call the driver's `unmap` op with none of these held (but `notify`).
 
+use crate::shim;
 use crate::{
     ctx::{CtxRef, IommufdCtx},
     error::err_ptr,
@@ -40,22 +41,6 @@ use kernel::{
         Arc, Mutex,
     },
 };
-
-/// The C half of the module (`iommufd_shim.c`).
-mod shim {
-    use kernel::bindings::iommufd_access_ops;
-
-    extern "C" {
-        pub(super) fn iommufd_rs_ops_needs_pin_pages(ops: *const iommufd_access_ops) -> bool;
-        pub(super) fn iommufd_rs_ops_has_unmap(ops: *const iommufd_access_ops) -> bool;
-        pub(super) fn iommufd_rs_ops_unmap(
-            ops: *const iommufd_access_ops,
-            data: *mut core::ffi::c_void,
-            iova: core::ffi::c_ulong,
-            length: core::ffi::c_ulong,
-        );
-    }
-}
 
 /// The accesses attached to an io_pagetable (C `iopt->access_list`), kept in
 /// [`IoptState`] under its lock.
@@ -314,7 +299,7 @@ impl Access {
         // callers are before its end.
         unsafe {
             if shim::iommufd_rs_ops_has_unmap(self.ops) {
-                shim::iommufd_rs_ops_unmap(self.ops, self.data, iova, length);
+                shim::iommufd_rs_ops_unmap(self.ops, self.data, iova as usize, length as usize);
             }
         }
     }

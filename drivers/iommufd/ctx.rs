@@ -7,6 +7,7 @@
 //! Lock order: one table for the module, `Documentation/locking.md`. Here: see [`crate::object`]
 //! (object locks, then the object table's lock).
 
+use crate::shim;
 use crate::{
     iommufd_core::{
         errno::Errno,
@@ -90,14 +91,6 @@ impl CtxRef {
     pub(crate) fn put_file(self) {
         // SAFETY: Gives back a reference taken by `get_file` (or `fget`).
         unsafe { bindings::fput(self.ctx().file) };
-    }
-}
-
-/// The C half of the module (`iommufd_shim.c`).
-mod shim {
-    #[allow(improper_ctypes)]
-    extern "C" {
-        pub(super) fn iommufd_rs_get_file(file: *mut kernel::bindings::file);
     }
 }
 

@@ -37,6 +37,7 @@ mod pages;
 mod pasid;
 #[cfg(CONFIG_IOMMUFD_TEST)]
 mod selftest;
+mod shim;
 mod storage;
 mod test_hooks;
 mod user;
@@ -45,11 +46,8 @@ mod vfio_compat;
 
 /// The `allow_unsafe_interrupts` module parameter (kept in `iommufd_shim.c`).
 pub(crate) fn allow_unsafe_interrupts() -> bool {
-    extern "C" {
-        fn iommufd_rs_allow_unsafe_interrupts() -> bool;
-    }
     // SAFETY: Reads a module parameter; callable from any context.
-    unsafe { iommufd_rs_allow_unsafe_interrupts() }
+    unsafe { shim::iommufd_rs_allow_unsafe_interrupts() }
 }
 
 module! {

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* iommufd-rs: functions of iommufd_shim.c and of the Rust side they call (extern blocks). */
+/*
+ * iommufd-rs: functions of iommufd_shim.c, and of the Rust side that it calls. The Rust
+ * declarations of the C functions are generated from this header by bindgen at build time
+ * (drivers/iommufd/Kbuild, shim.rs); the Rust side's own definitions are hidden from it.
+ */
 #ifndef IOMMUFD_RS_SHIM_H
 #define IOMMUFD_RS_SHIM_H
 
@@ -26,6 +30,7 @@ const struct iommufd_access_ops *iommufd_rs_test_access_ops(bool needs_pin_pages
 struct file *iommufd_rs_test_staccess_getfile(void *priv);
 void *iommufd_rs_test_staccess_get(int fd, struct file **filep);
 
+#ifndef __BINDGEN__
 /* Rust (access.rs, selftest.rs), called from C. */
 struct iommufd_access *iommufd_rs_access_create(struct iommufd_ctx *ictx,
 						const struct iommufd_access_ops *ops,
@@ -43,6 +48,7 @@ int iommufd_rs_access_rw(struct iommufd_access *access, unsigned long iova,
 			 void *data, size_t length, unsigned int flags);
 void iommufd_rs_test_staccess_release(void *priv);
 void iommufd_rs_test_access_unmap(void *data, unsigned long iova, unsigned long length);
+#endif
 
 struct iommu_dirty_bitmap;
 struct rw_semaphore;
@@ -64,6 +70,7 @@ void iommufd_rs_init_waitqueue_head(struct wait_queue_head *wq);
 void iommufd_rs_wake_up_interruptible(struct wait_queue_head *wq);
 bool iommufd_rs_dev_is_virtfn(struct device *dev);
 
+#ifndef __BINDGEN__
 /* Rust (fault.rs), called from C. */
 ssize_t iommufd_rs_fault_read(void *priv, char __user *buf, size_t count, loff_t pos);
 ssize_t iommufd_rs_fault_write(void *priv, const char __user *buf, size_t count,
@@ -71,5 +78,6 @@ ssize_t iommufd_rs_fault_write(void *priv, const char __user *buf, size_t count,
 struct wait_queue_head *iommufd_rs_fault_wq(void *priv);
 bool iommufd_rs_fault_pending(void *priv);
 void iommufd_rs_fault_release(void *priv);
+#endif
 
 #endif

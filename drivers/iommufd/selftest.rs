@@ -12,6 +12,7 @@
 //! Lock order: one table for the module, `Documentation/locking.md`. Here: [`StAccess::lock`] (C
 //! `staccess->lock`), then the access's locks (see [`crate::access`]).
 
+use crate::shim;
 use crate::{
     access::Access,
     ctx::Ucmd,
@@ -39,26 +40,6 @@ use kernel::{
 
 /// `GUP_PIN_COUNTING_BIAS` of `include/linux/mm.h`: a pin adds this to a page's refcount.
 const GUP_PIN_COUNTING_BIAS: i32 = 1 << 10;
-
-/// The C half of the module (`iommufd_shim.c`).
-mod shim {
-    use kernel::ffi::c_int;
-
-    extern "C" {
-        pub(super) fn iommufd_rs_test_init() -> c_int;
-        pub(super) fn iommufd_rs_test_exit();
-        pub(super) fn iommufd_rs_test_access_ops(
-            needs_pin_pages: bool,
-        ) -> *const kernel::bindings::iommufd_access_ops;
-        pub(super) fn iommufd_rs_test_staccess_getfile(
-            private: *mut core::ffi::c_void,
-        ) -> *mut core::ffi::c_void;
-        pub(super) fn iommufd_rs_test_staccess_get(
-            fd: c_int,
-            filep: *mut *mut core::ffi::c_void,
-        ) -> *mut core::ffi::c_void;
-    }
-}
 
 /// The test-only registrations of the module (C `iommufd_test_init`/`_exit`): the
 /// `fail_iommufd` debugfs fault attribute and the mock IOMMU, removed on drop.
@@ -533,10 +514,9 @@ struct StRef {
 impl StRef {
     /// The access fd `fd`; `EBADFD` if it is not one.
     fn get(fd: u32) -> Result<StRef, Errno> {
-        let mut file: *mut c_void = core::ptr::null_mut();
+        let mut file: *mut bindings::file = core::ptr::null_mut();
         // SAFETY: `fget` and an `f_op` check in C; `file` is a valid out pointer.
         let st = unsafe { shim::iommufd_rs_test_staccess_get(fd as i32, &mut file) };
-        let file = file.cast::<bindings::file>();
         if st.is_null() || file.is_null() {
             return Err(EBADFD);
         }

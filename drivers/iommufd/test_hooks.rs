@@ -40,12 +40,9 @@ pub(crate) fn set_memory_limit(limit: u32) {
 pub(crate) fn should_fail() -> bool {
     #[cfg(CONFIG_IOMMUFD_TEST)]
     {
-        extern "C" {
-            fn iommufd_rs_should_fail() -> bool;
-        }
         // SAFETY: `should_fail()` on the shim's static fault attribute; callable from any
         // context.
-        unsafe { iommufd_rs_should_fail() }
+        unsafe { crate::shim::iommufd_rs_should_fail() }
     }
     #[cfg(not(CONFIG_IOMMUFD_TEST))]
     {
