@@ -268,10 +268,7 @@ impl Access {
         ctx.get_file();
         {
             let mut g = objects.lock();
-            if g.table
-                .finalize(id, Object::Access(access.clone()))
-                .is_err()
-            {
+            if g.table.finalize(id, Object::new(access.clone())).is_err() {
                 pr_warn!("iommufd: access {} finalized twice\n", id);
             }
             // C: the calling driver is a user until iommufd_access_destroy().
@@ -315,7 +312,10 @@ impl Access {
         // `iommufd_object_destroy_user`); the object is dropped here, outside the table's lock.
         match objects.destroy_user(this.id, Some(ObjType::Access as u32)) {
             Ok(obj) => {
-                if !matches!(&obj, Object::Access(a) if core::ptr::eq(&**a, &*this)) {
+                if !obj
+                    .get::<Access>()
+                    .is_some_and(|a| core::ptr::eq(a, &*this))
+                {
                     pr_warn!("iommufd: object {} was not this access\n", this.id);
                 }
                 drop(obj);
@@ -427,7 +427,7 @@ impl Access {
         st: Guard<'a, AccessState, MutexBackend>,
         id: u32,
     ) -> (Guard<'a, AccessState, MutexBackend>, Result<(), Errno>) {
-        let ioas = match object::get_ioas(self.ctx().objects(), id) {
+        let ioas = match object::get::<Ioas>(self.ctx().objects(), id) {
             Ok(ioas) => ioas,
             Err(e) => return (st, Err(e)),
         };
@@ -876,4 +876,8 @@ pub(crate) unsafe extern "C" fn iommufd_rs_access_rw(
     let buf = unsafe { core::slice::from_raw_parts_mut(data.cast::<u8>(), length) };
     // SAFETY: Caller's guarantee.
     to_c(unsafe { from_c(access) }.rw(iova, buf, flags))
+}
+
+impl crate::object::ObjectKind for Access {
+    const TYPE: crate::object::ObjType = crate::object::ObjType::Access;
 }

@@ -103,17 +103,16 @@ fn get_group(ctx: CtxRef, dev: &kernel::device::Device) -> Result<Arc<Group>, Er
     let group = iommu::Group::get(dev).ok_or(Errno::ENODEV)?;
     let objects = ctx.objects();
     let mut guard = objects.lock();
-    if let Some(entry) = guard
-        .groups
-        .iter_mut()
-        .find(|(g, _)| g.raw() == group.as_raw())
-    {
-        entry.1 += 1;
-        let found = entry.0.clone();
-        drop(guard);
-        // Our group object already holds a reference; the one just taken is put here.
-        drop(group);
-        return Ok(found);
+    let key = group.as_raw() as usize;
+    if let Some(entry) = guard.groups.iter_mut().find(|e| e.0 == key) {
+        // Only this file puts groups in the table, and only `Group`s.
+        if let Some(found) = object::downcast_any::<Group>(&entry.1) {
+            entry.2 += 1;
+            drop(guard);
+            // Our group object already holds a reference; the one just taken is put here.
+            drop(group);
+            return Ok(found);
+        }
     }
     let new = Arc::pin_init(
         pin_init!(Group {
@@ -143,7 +142,7 @@ fn get_group(ctx: CtxRef, dev: &kernel::device::Device) -> Result<Arc<Group>, Er
     };
     if guard
         .groups
-        .push((new.clone(), 1), GFP_KERNEL_ACCOUNT)
+        .push((key, new.clone(), 1), GFP_KERNEL_ACCOUNT)
         .is_err()
     {
         drop(guard);
@@ -159,12 +158,13 @@ fn put_group(ctx: CtxRef, group: &Arc<Group>) {
     let objects = ctx.objects();
     let removed = {
         let mut guard = objects.lock();
-        let pos = guard.groups.iter().position(|(g, _)| Arc::ptr_eq(g, group));
+        let key = group.raw() as usize;
+        let pos = guard.groups.iter().position(|e| e.0 == key);
         match pos {
             Some(i) => {
                 let zero = guard.groups.get_mut(i).is_some_and(|e| {
-                    e.1 = e.1.saturating_sub(1);
-                    e.1 == 0
+                    e.2 = e.2.saturating_sub(1);
+                    e.2 == 0
                 });
                 if zero {
                     swap_remove(&mut guard.groups, i)
@@ -350,11 +350,7 @@ impl Device {
             }
         };
         let mut guard = objects.lock();
-        if guard
-            .table
-            .finalize(id, Object::Device(idev.clone()))
-            .is_ok()
-        {
+        if guard.table.finalize(id, Object::new(idev.clone())).is_ok() {
             // The calling driver is a user until unbind.
             let _ = guard.table.add_user(id);
         }
@@ -643,7 +639,7 @@ impl Device {
             let Some(&id) = list.get(i) else {
                 break;
             };
-            let Ok(obj) = object::lock_hwpt_paging(objects, id) else {
+            let Ok(obj) = object::lock::<HwptPaging>(objects, id) else {
                 continue;
             };
             if !obj.auto_domain.load(Ordering::Relaxed) || !Arc::ptr_eq(&obj.ioas, ioas) {
@@ -715,19 +711,13 @@ impl Device {
     fn change_pt(&self, pt_id: u32, replace: bool) -> Result<u32, Errno> {
         let objects = self.ctx.objects();
         let pt = object::get_any(objects, pt_id)?;
-        let (out, old) = match &*pt {
-            Object::HwptPaging(h) => {
-                let hwpt = Hwpt::Paging(h.clone());
-                self.attach_or_replace(&hwpt, replace)
-                    .map(|old| (pt_id, old))?
-            }
-            Object::HwptNested(h) => {
-                let hwpt = Hwpt::Nested(h.clone());
-                self.attach_or_replace(&hwpt, replace)
-                    .map(|old| (pt_id, old))?
-            }
-            Object::Ioas(ioas) => self.auto_get_domain(ioas, pt_id, replace)?,
-            _ => return Err(Errno::EINVAL),
+        let (out, old) = if let Some(hwpt) = Hwpt::from_object(&pt) {
+            self.attach_or_replace(&hwpt, replace)
+                .map(|old| (pt_id, old))?
+        } else if let Some(ioas) = pt.downcast::<Ioas>() {
+            self.auto_get_domain(&ioas, pt_id, replace)?
+        } else {
+            return Err(Errno::EINVAL);
         };
         drop(pt);
         // The replaced HWPT is destroyed after everything is unlocked.
@@ -772,7 +762,7 @@ impl Device {
 /// `IOMMU_GET_HW_INFO` (C `iommufd_get_hw_info`).
 pub(crate) fn get_hw_info_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let mut cmd = HwInfo::decode(ucmd.buf())?;
-    let idev = object::get_device(ucmd.ctx().objects(), cmd.dev_id)?;
+    let idev = object::get::<Device>(ucmd.ctx().objects(), cmd.dev_id)?;
     let info = iommu::HwInfo::get(idev.device())?;
     let (data, ty): (&[u8], u32) = match &info {
         Some(i) => (i.data(), i.data_type()),
@@ -807,4 +797,8 @@ pub(crate) fn get_hw_info_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     };
     cmd.encode_response(ucmd.buf_mut());
     ucmd.respond()
+}
+
+impl crate::object::ObjectKind for Device {
+    const TYPE: crate::object::ObjType = crate::object::ObjType::Device;
 }

@@ -504,7 +504,7 @@ pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     ctx.as_ref().get_file();
     {
         let mut guard = objects.lock();
-        if guard.table.finalize(id, Object::Fault(fault)).is_ok() {
+        if guard.table.finalize(id, Object::new(fault)).is_ok() {
             let _ = guard.table.add_user(id);
         }
     }
@@ -605,4 +605,8 @@ pub(crate) unsafe extern "C" fn iommufd_rs_fault_release(private: *mut c_void) {
     ctx.objects().lock().table.remove_user(fault.id);
     drop(fault);
     ctx.put_file();
+}
+
+impl crate::object::ObjectKind for Fault {
+    const TYPE: crate::object::ObjType = crate::object::ObjType::Fault;
 }

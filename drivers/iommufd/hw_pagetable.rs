@@ -154,11 +154,19 @@ impl Hwpt {
         matches!(self, Hwpt::Paging(h) if h.auto_domain.load(Ordering::Relaxed))
     }
 
+    /// The HWPT an object is, if it is one.
+    pub(crate) fn from_object(obj: &Object) -> Option<Hwpt> {
+        if let Some(h) = obj.downcast::<HwptPaging>() {
+            return Some(Hwpt::Paging(h));
+        }
+        obj.downcast::<HwptNested>().map(Hwpt::Nested)
+    }
+
     /// The table entry of this HWPT.
     pub(crate) fn object(&self) -> Object {
         match self {
-            Hwpt::Paging(h) => Object::HwptPaging(h.clone()),
-            Hwpt::Nested(h) => Object::HwptNested(h.clone()),
+            Hwpt::Paging(h) => Object::new(h.clone()),
+            Hwpt::Nested(h) => Object::new(h.clone()),
         }
     }
 
@@ -396,7 +404,7 @@ impl HwptNested {
             Some(fid) => {
                 let objects = ctx.objects();
                 // The HWPT's user reference on the fault object (C `refcount_inc`).
-                let found = object::get_fault(objects, fid)
+                let found = object::get::<Fault>(objects, fid)
                     .and_then(|f| objects.lock().table.add_user(fid).map(|()| f.arc()));
                 match found {
                     Ok(f) => {
@@ -461,13 +469,14 @@ pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     };
     let ctx = ucmd.ctx();
     let objects = ctx.objects();
-    let idev = object::get_device(objects, cmd.dev_id)?;
+    let idev = object::get::<Device>(objects, cmd.dev_id)?;
     let pt = object::get_any(objects, cmd.pt_id).map_err(|_| Errno::EINVAL)?;
     let has_alloc_user = Domain::has_alloc_user(idev.device());
     let pasid_capable = idev.max_pasids() > 0;
     let id = objects.lock().table.reserve()?;
-    let built = match &*pt {
-        Object::Ioas(ioas) => {
+    let built = if let Some(ioas) = pt.downcast::<Ioas>() {
+        {
+            let ioas = &ioas;
             let dirty_capable = idev.capable(Cap::DirtyTracking);
             if let Err(e) = cmd.check_paging_flags(has_alloc_user, dirty_capable, pasid_capable) {
                 objects.lock().table.abort(id);
@@ -499,7 +508,9 @@ pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
                 rc
             })
         }
-        Object::HwptPaging(parent) => {
+    } else if let Some(parent) = pt.downcast::<HwptPaging>() {
+        {
+            let parent = &parent;
             if let Err(e) = cmd.check_nested_flags(has_alloc_user, pasid_capable) {
                 objects.lock().table.abort(id);
                 return Err(e);
@@ -516,7 +527,8 @@ pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             )
             .and_then(|h| finish_alloc(ucmd, &mut cmd, Hwpt::Nested(h), id))
         }
-        _ => Err(Errno::EINVAL),
+    } else {
+        Err(Errno::EINVAL)
     };
     if built.is_err() {
         objects.lock().table.abort(id);
@@ -563,7 +575,7 @@ pub(crate) fn invalidate_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         {
             return Err(Errno::EINVAL);
         }
-        let hwpt = object::get_hwpt_nested(ucmd.ctx().objects(), cmd.hwpt_id)?;
+        let hwpt = object::get::<HwptNested>(ucmd.ctx().objects(), cmd.hwpt_id)?;
         let (done, rc) = hwpt.domain().cache_invalidate_user(
             cmd.data_type,
             cmd.data_uptr as usize,
@@ -584,7 +596,7 @@ pub(crate) fn invalidate_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
 /// `IOMMU_HWPT_SET_DIRTY_TRACKING` (C `iommufd_hwpt_set_dirty_tracking`).
 pub(crate) fn set_dirty_tracking_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let cmd = HwptSetDirtyTracking::decode(ucmd.buf())?;
-    let hwpt = object::get_hwpt_paging(ucmd.ctx().objects(), cmd.hwpt_id)?;
+    let hwpt = object::get::<HwptPaging>(ucmd.ctx().objects(), cmd.hwpt_id)?;
     let enable = cmd.flags & 1 != 0;
     let iopt = hwpt.ioas.iopt();
     let rc = iopt.set_dirty_tracking(hwpt.domain(), enable);
@@ -595,9 +607,17 @@ pub(crate) fn set_dirty_tracking_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno>
 /// `IOMMU_HWPT_GET_DIRTY_BITMAP` (C `iommufd_hwpt_get_dirty_bitmap`).
 pub(crate) fn get_dirty_bitmap_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let cmd = HwptGetDirtyBitmap::decode(ucmd.buf())?;
-    let hwpt = object::get_hwpt_paging(ucmd.ctx().objects(), cmd.hwpt_id)?;
+    let hwpt = object::get::<HwptPaging>(ucmd.ctx().objects(), cmd.hwpt_id)?;
     let iopt = hwpt.ioas.iopt();
     let rc = iopt.read_and_clear_dirty(hwpt.domain(), &cmd);
     drop(iopt);
     rc
+}
+
+impl crate::object::ObjectKind for HwptPaging {
+    const TYPE: crate::object::ObjType = crate::object::ObjType::HwptPaging;
+}
+
+impl crate::object::ObjectKind for HwptNested {
+    const TYPE: crate::object::ObjType = crate::object::ObjType::HwptNested;
 }

@@ -111,7 +111,7 @@ pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         objects.lock().table.abort(id);
         return Err(e);
     }
-    object::finalize(objects, id, Object::Ioas(ioas));
+    object::finalize(objects, id, Object::new(ioas));
     Ok(())
 }
 
@@ -136,7 +136,7 @@ pub(crate) fn compat_ioas_create(ctx: crate::ctx::CtxRef) -> Result<(), Errno> {
         guard.table.abort(id);
         return Ok(());
     }
-    if guard.table.finalize(id, Object::Ioas(ioas)).is_ok() {
+    if guard.table.finalize(id, Object::new(ioas)).is_ok() {
         guard.vfio_ioas = Some(id);
     }
     Ok(())
@@ -145,7 +145,7 @@ pub(crate) fn compat_ioas_create(ctx: crate::ctx::CtxRef) -> Result<(), Errno> {
 /// `IOMMU_IOAS_IOVA_RANGES` (C `iommufd_ioas_iova_ranges`).
 pub(crate) fn iova_ranges(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let mut cmd = IoasIovaRanges::decode(ucmd.buf())?;
-    let ioas = object::get_ioas(ucmd.ctx().objects(), cmd.ioas_id)?;
+    let ioas = object::get::<Ioas>(ucmd.ctx().objects(), cmd.ioas_id)?;
     let iopt = ioas.iopt.lock();
     let max = cmd.num_iovas;
     let mut n: u32 = 0;
@@ -174,7 +174,7 @@ pub(crate) fn iova_ranges(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
 /// `IOMMU_IOAS_ALLOW_IOVAS` (C `iommufd_ioas_allow_iovas`).
 pub(crate) fn allow_iovas(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let cmd = IoasAllowIovas::decode(ucmd.buf())?;
-    let ioas = object::get_ioas(ucmd.ctx().objects(), cmd.ioas_id)?;
+    let ioas = object::get::<Ioas>(ucmd.ctx().objects(), cmd.ioas_id)?;
     let mut iopt = ioas.iopt.lock();
     let base = cmd.allowed_iovas as usize;
     let ranges = (0..cmd.num_iovas as usize).map(|i| {
@@ -195,7 +195,7 @@ pub(crate) fn allow_iovas(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
 /// `IOMMU_IOAS_MAP` (C `iommufd_ioas_map`).
 pub(crate) fn map(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let mut cmd = IoasMap::decode(ucmd.buf())?;
-    let ioas = object::get_ioas(ucmd.ctx().objects(), cmd.ioas_id)?;
+    let ioas = object::get::<Ioas>(ucmd.ctx().objects(), cmd.ioas_id)?;
     let placement = if cmd.fixed_iova() {
         Placement::Fixed(cmd.iova)
     } else {
@@ -270,7 +270,7 @@ pub(crate) fn copy(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     };
     let mut pieces: KVec<MapPiece<PagesRef>> = KVec::new();
     {
-        let src = object::get_ioas(objects, cmd.src_ioas_id)?;
+        let src = object::get::<Ioas>(objects, cmd.src_ioas_id)?;
         let iopt = src.iopt.lock();
         let rc = iopt.iopt.get_pages(cmd.src_iova, cmd.length, |p| {
             // SAFETY: `p.handle` belongs to an area of `iopt`, which is locked, so it owns a
@@ -296,7 +296,7 @@ pub(crate) fn copy(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     }
     let mut stored = false;
     let rc = (|| {
-        let dst = object::get_ioas(objects, cmd.dst_ioas_id)?;
+        let dst = object::get::<Ioas>(objects, cmd.dst_ioas_id)?;
         let placement = if cmd.fixed_iova() {
             Placement::Fixed(cmd.dst_iova)
         } else {
@@ -336,7 +336,7 @@ pub(crate) fn copy(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
 /// `nth_area`-th area of the IOAS and an offset in it; an IOAS that cannot be found leaves the
 /// IOVA as it is, a missing area makes it 0.
 fn syz_conv_iova(objects: &object::Objects, ioas_id: u32, iova: u64) -> u64 {
-    let Ok(ioas) = object::get_ioas(objects, ioas_id) else {
+    let Ok(ioas) = object::get::<Ioas>(objects, ioas_id) else {
         return iova;
     };
     let (nth, offset) = syz_layout(iova);
@@ -357,7 +357,7 @@ fn release_pieces(pieces: &[MapPiece<PagesRef>]) {
 /// `IOMMU_IOAS_UNMAP` (C `iommufd_ioas_unmap`).
 pub(crate) fn unmap(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     let mut cmd = IoasUnmap::decode(ucmd.buf())?;
-    let ioas = object::get_ioas(ucmd.ctx().objects(), cmd.ioas_id)?;
+    let ioas = object::get::<Ioas>(ucmd.ctx().objects(), cmd.ioas_id)?;
     // Accesses are notified without the io_pagetable lock.
     let unmapped = crate::access::ioas_unmap(&ioas, cmd.iova, cmd.length)?;
     cmd.length = unmapped;
@@ -367,7 +367,7 @@ pub(crate) fn unmap(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
 
 /// `IOMMU_OPTION` with `IOMMU_OPTION_HUGE_PAGES` (C `iommufd_ioas_option`).
 pub(crate) fn option_huge_pages(ucmd: &Ucmd<'_>, cmd: &mut IommuOption) -> Result<(), Errno> {
-    let ioas = object::get_ioas(ucmd.ctx().objects(), cmd.object_id)?;
+    let ioas = object::get::<Ioas>(ucmd.ctx().objects(), cmd.object_id)?;
     let mut iopt = ioas.iopt.lock();
     match cmd.op_kind()? {
         OptionOp::Get => {
@@ -387,4 +387,8 @@ pub(crate) fn option_huge_pages(ucmd: &Ucmd<'_>, cmd: &mut IommuOption) -> Resul
             }
         }
     }
+}
+
+impl crate::object::ObjectKind for Ioas {
+    const TYPE: crate::object::ObjType = crate::object::ObjType::Ioas;
 }

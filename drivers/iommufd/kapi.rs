@@ -10,6 +10,7 @@
 //! `struct iommufd_device *` is an `Arc<Device>` turned into a raw pointer by bind and
 //! taken back by unbind.
 
+use crate::ioas::Ioas;
 use crate::{
     ctx::{CtxRef, IommufdCtx},
     device::Device,
@@ -146,7 +147,10 @@ pub(crate) unsafe extern "C" fn iommufd_ctx_has_group(
         return false;
     };
     let guard = c.objects().lock();
-    guard.groups.iter().any(|(g, n)| *n > 0 && g.raw() == group)
+    guard
+        .groups
+        .iter()
+        .any(|(g, _, n)| *n > 0 && *g == group as usize)
 }
 
 /// C `iommufd_device_bind()`.
@@ -366,7 +370,7 @@ pub(crate) unsafe extern "C" fn iommufd_vfio_compat_ioas_get_id(
     let Some(c) = (unsafe { ctx(ictx) }) else {
         return -Errno::EINVAL.0;
     };
-    let rc = match object::get_compat_ioas(c.objects()) {
+    let rc = match object::get_compat::<Ioas>(c.objects()) {
         Ok(ioas) => {
             // SAFETY: By the caller's guarantee.
             unsafe { *out = ioas.id() };

@@ -7,16 +7,16 @@
 //! [`ObjectTable`](crate::iommufd_core::objects::ObjectTable); this file puts it under a lock
 //! and gives typed, reference-holding lookups.
 //!
+//! The table knows no object type: each type says which kind it is ([`ObjectKind`], next to
+//! the type), the table holds them as `Arc<dyn AnyObject>`, and a typed lookup
+//! ([`get::<T>`](get)) checks the kind and hands out an `Arc<T>`. So this file (and the
+//! context, which owns the table) imports none of the files that implement ioctls.
+//!
 //! Lock order: one table for the module, `Documentation/locking.md`. Here: an object's own locks
 //! (e.g. [`Ioas`]'s io_pagetable lock) may be held while taking [`Objects`]'s lock; never the
 //! reverse. Objects are destroyed after they left the table and its lock was released.
 
 use crate::{
-    access::Access,
-    device::{Device, Group},
-    fault::Fault,
-    hw_pagetable::{HwptNested, HwptPaging},
-    ioas::Ioas,
     iommufd_core::{
         errno::Errno,
         objects::{Kinded, ObjectTable, Slot},
@@ -25,7 +25,7 @@ use crate::{
     storage::{KSlots, KStorage},
     test_hooks::should_fail,
 };
-use core::mem::ManuallyDrop;
+use core::{any::Any, mem::ManuallyDrop};
 use kernel::{
     new_condvar, new_mutex,
     prelude::*,
@@ -58,39 +58,79 @@ pub(crate) enum ObjType {
     Selftest = 7,
 }
 
-/// A published object: one variant per kind, each an `Arc` so that lookups can hand out
-/// references that outlive the table's lock.
+/// An object type of the table: which kind (C `enum iommufd_object_type`) it is.
+pub(crate) trait ObjectKind: Any + Send + Sync {
+    /// The kind of every object of this type.
+    const TYPE: ObjType;
+}
+
+/// What the table holds of any object: its kind, and the `Any` to find its type.
+pub(crate) trait AnyObject: Any + Send + Sync {
+    /// The object's kind.
+    fn obj_type(&self) -> ObjType;
+    /// The object, to check its type.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: ObjectKind> AnyObject for T {
+    fn obj_type(&self) -> ObjType {
+        T::TYPE
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// `a` as the `Arc` of its concrete type.
+///
+/// # Safety
+///
+/// `a` points to a `T` (for a trait object: its concrete type is `T`).
+unsafe fn arc_cast<T, U: ?Sized>(a: Arc<U>) -> Arc<T> {
+    let raw = Arc::into_raw(a).cast::<T>();
+    // SAFETY: The allocation is the one `Arc::<T>::new` made (the caller's guarantee), only
+    // seen through a wider pointer: the concrete type finds the same header and drops the
+    // same value.
+    unsafe { Arc::from_raw(raw) }
+}
+
+/// `a` as an `Arc<T>`, if that is its concrete type.
+pub(crate) fn downcast_any<T: Any + Send + Sync>(a: &Arc<dyn Any + Send + Sync>) -> Option<Arc<T>> {
+    if !(**a).is::<T>() {
+        return None;
+    }
+    // SAFETY: Its concrete type is `T` (checked just above).
+    Some(unsafe { arc_cast::<T, dyn Any + Send + Sync>(a.clone()) })
+}
+
+/// A published object, any kind: an `Arc` so that lookups can hand out references that
+/// outlive the table's lock.
 #[derive(Clone)]
-pub(crate) enum Object {
-    /// An IO address space.
-    Ioas(Arc<Ioas>),
-    /// A bound device.
-    Device(Arc<Device>),
-    /// A paging HW page table.
-    HwptPaging(Arc<HwptPaging>),
-    /// A nested HW page table.
-    HwptNested(Arc<HwptNested>),
-    /// A selftest mock device (C `struct selftest_obj`).
-    #[cfg(CONFIG_IOMMUFD_TEST)]
-    Selftest(Arc<crate::selftest::SelftestObj>),
-    /// An in-kernel access (no uAPI; its ID is only reported by its creator).
-    Access(Arc<Access>),
-    /// A fault queue (C `struct iommufd_fault`).
-    Fault(Arc<Fault>),
+pub(crate) struct Object(Arc<dyn AnyObject>);
+
+impl Object {
+    /// The table entry of `obj`.
+    pub(crate) fn new<T: ObjectKind>(obj: Arc<T>) -> Object {
+        Object(obj)
+    }
+
+    /// The object, if it is a `T`.
+    pub(crate) fn get<T: ObjectKind>(&self) -> Option<&T> {
+        self.0.as_any().downcast_ref::<T>()
+    }
+
+    /// The object's `Arc`, if it is a `T`.
+    pub(crate) fn downcast<T: ObjectKind>(&self) -> Option<Arc<T>> {
+        self.get::<T>()?;
+        // SAFETY: Its concrete type is `T` (checked just above).
+        Some(unsafe { arc_cast::<T, dyn AnyObject>(self.0.clone()) })
+    }
 }
 
 impl Kinded for Object {
     fn kind(&self) -> u32 {
-        (match self {
-            Object::Ioas(_) => ObjType::Ioas,
-            Object::Device(_) => ObjType::Device,
-            Object::HwptPaging(_) => ObjType::HwptPaging,
-            Object::HwptNested(_) => ObjType::HwptNested,
-            Object::Access(_) => ObjType::Access,
-            Object::Fault(_) => ObjType::Fault,
-            #[cfg(CONFIG_IOMMUFD_TEST)]
-            Object::Selftest(_) => ObjType::Selftest,
-        }) as u32
+        self.0.obj_type() as u32
     }
 }
 
@@ -109,8 +149,9 @@ pub(crate) struct CtxObjects {
     pub(crate) no_iommu_mode: bool,
     /// C `account_mode`: how pages pinned for this context are charged.
     pub(crate) account_mode: AccountMode,
-    /// C `groups`: the IOMMU groups of bound devices, with how many are bound.
-    pub(crate) groups: KVec<(Arc<Group>, u32)>,
+    /// C `groups`: the IOMMU groups of bound devices (the device layer's group objects, by
+    /// the address of their `struct iommu_group`), with how many are bound.
+    pub(crate) groups: KVec<(usize, Arc<dyn Any + Send + Sync>, u32)>,
     /// How many destroys sleep on [`Objects::destroy_wait`]: a reference given back wakes
     /// them only if there are any.
     destroy_waiters: u32,
@@ -294,29 +335,20 @@ pub(crate) fn get_any(objects: &Objects, id: u32) -> Result<AnyRef<'_>, Errno> {
     Ok(AnyRef { objects, id, obj })
 }
 
-/// Looks up `id` of kind `kind`, mapping the object to the typed `Arc` with `pick`.
-fn get_typed<'a, T>(
-    objects: &'a Objects,
-    id: u32,
-    kind: ObjType,
-    pick: impl FnOnce(Object) -> Option<Arc<T>>,
-) -> Result<ObjRef<'a, T>, Errno> {
+/// C `iommufd_get_object(ictx, id, T's kind)`: looks up object `id` of type `T`, `ENOENT`
+/// if there is none of that type (or fault injection says so).
+pub(crate) fn get<T: ObjectKind>(objects: &Objects, id: u32) -> Result<ObjRef<'_, T>, Errno> {
     if should_fail() {
         return Err(Errno::ENOENT);
     }
-    lock_typed(objects, id, kind, pick)
+    lock::<T>(objects, id)
 }
 
-/// [`get_typed`] without fault injection: C `iommufd_lock_obj()` on an object found through
+/// [`get`] without fault injection: C `iommufd_lock_obj()` on an object found through
 /// another (an IOAS's HWPT list), where C has no `iommufd_should_fail()` either.
-fn lock_typed<'a, T>(
-    objects: &'a Objects,
-    id: u32,
-    kind: ObjType,
-    pick: impl FnOnce(Object) -> Option<Arc<T>>,
-) -> Result<ObjRef<'a, T>, Errno> {
-    let obj = objects.lock().table.get(id, Some(kind as u32))?;
-    match pick(obj) {
+pub(crate) fn lock<T: ObjectKind>(objects: &Objects, id: u32) -> Result<ObjRef<'_, T>, Errno> {
+    let obj = objects.lock().table.get(id, Some(T::TYPE as u32))?;
+    match obj.downcast::<T>() {
         Some(obj) => Ok(ObjRef {
             objects,
             id,
@@ -327,49 +359,6 @@ fn lock_typed<'a, T>(
             Err(Errno::ENOENT)
         }
     }
-}
-
-/// C `iommufd_get_device()`.
-pub(crate) fn get_device(objects: &Objects, id: u32) -> Result<ObjRef<'_, Device>, Errno> {
-    get_typed(objects, id, ObjType::Device, |o| match o {
-        Object::Device(d) => Some(d),
-        _ => None,
-    })
-}
-
-/// C `iommufd_get_hwpt_paging()`.
-pub(crate) fn get_hwpt_paging(objects: &Objects, id: u32) -> Result<ObjRef<'_, HwptPaging>, Errno> {
-    get_typed(objects, id, ObjType::HwptPaging, |o| match o {
-        Object::HwptPaging(h) => Some(h),
-        _ => None,
-    })
-}
-
-/// A paging HWPT of an IOAS's HWPT list (C `iommufd_lock_obj()`: no fault injection).
-pub(crate) fn lock_hwpt_paging(
-    objects: &Objects,
-    id: u32,
-) -> Result<ObjRef<'_, HwptPaging>, Errno> {
-    lock_typed(objects, id, ObjType::HwptPaging, |o| match o {
-        Object::HwptPaging(h) => Some(h),
-        _ => None,
-    })
-}
-
-/// C `iommufd_get_hwpt_nested()`.
-pub(crate) fn get_hwpt_nested(objects: &Objects, id: u32) -> Result<ObjRef<'_, HwptNested>, Errno> {
-    get_typed(objects, id, ObjType::HwptNested, |o| match o {
-        Object::HwptNested(h) => Some(h),
-        _ => None,
-    })
-}
-
-/// C `iommufd_get_fault()`.
-pub(crate) fn get_fault(objects: &Objects, id: u32) -> Result<ObjRef<'_, Fault>, Errno> {
-    get_typed(objects, id, ObjType::Fault, |o| match o {
-        Object::Fault(f) => Some(f),
-        _ => None,
-    })
 }
 
 impl<T> core::ops::Deref for ObjRef<'_, T> {
@@ -388,27 +377,22 @@ impl<T> Drop for ObjRef<'_, T> {
     }
 }
 
-/// Looks up the IOAS `id` (C: `iommufd_get_ioas` → `iommufd_get_object`, which fails with
-/// `ENOENT` when fault injection says so).
-pub(crate) fn get_ioas(objects: &Objects, id: u32) -> Result<ObjRef<'_, Ioas>, Errno> {
-    get_typed(objects, id, ObjType::Ioas, |o| match o {
-        Object::Ioas(i) => Some(i),
-        _ => None,
-    })
-}
-
 /// The compatibility IOAS of the VFIO ioctls (C `get_compat_ioas`): `ENODEV` if there is
-/// none.
-pub(crate) fn get_compat_ioas(objects: &Objects) -> Result<ObjRef<'_, Ioas>, Errno> {
+/// none. `T` is the IOAS type.
+pub(crate) fn get_compat<T: ObjectKind>(objects: &Objects) -> Result<ObjRef<'_, T>, Errno> {
     let mut guard = objects.lock();
     let id = guard.vfio_ioas.ok_or(Errno::ENODEV)?;
-    match guard.table.get(id, Some(ObjType::Ioas as u32)) {
-        Ok(Object::Ioas(ioas)) => Ok(ObjRef {
+    match guard
+        .table
+        .get(id, Some(T::TYPE as u32))
+        .map(|o| o.downcast::<T>())
+    {
+        Ok(Some(ioas)) => Ok(ObjRef {
             objects,
             id,
             obj: ManuallyDrop::new(ioas),
         }),
-        Ok(_) => {
+        Ok(None) => {
             // Not an IOAS (cannot happen: `vfio_ioas` is cleared when its object goes):
             // nobody can be waiting on a reference that was never handed out.
             guard.table.put(id);
@@ -451,16 +435,4 @@ pub(crate) fn destroy_all(objects: &Objects) {
             None => break,
         }
     }
-}
-
-/// Looks up a selftest object (C `iommufd_get_object(..., IOMMUFD_OBJ_SELFTEST)`).
-#[cfg(CONFIG_IOMMUFD_TEST)]
-pub(crate) fn get_typed_selftest(
-    objects: &Objects,
-    id: u32,
-) -> Result<ObjRef<'_, crate::selftest::SelftestObj>, Errno> {
-    get_typed(objects, id, ObjType::Selftest, |o| match o {
-        Object::Selftest(s) => Some(s),
-        _ => None,
-    })
 }

@@ -27,7 +27,7 @@ use crate::{
         pasid::{check_pasid, AttachPlan, Replace},
         vendor::Target,
     },
-    object::{self, Object},
+    object,
     overlay::iommu::{GlobalPasid, PasidAttachment},
     storage::swap_remove,
 };
@@ -48,11 +48,7 @@ impl Device {
     /// or any other object is `EINVAL`.
     fn pasid_hwpt(&self, pt_id: u32) -> Result<Hwpt, Errno> {
         let pt = object::get_any(self.ctx.objects(), pt_id)?;
-        match &*pt {
-            Object::HwptPaging(h) => Ok(Hwpt::Paging(h.clone())),
-            Object::HwptNested(h) => Ok(Hwpt::Nested(h.clone())),
-            _ => Err(Errno::EINVAL),
-        }
+        Hwpt::from_object(&pt).ok_or(Errno::EINVAL)
     }
 
     /// The RID's attachment as the PASID rules see it.

@@ -12,6 +12,8 @@
 //! Lock order: one table for the module, `Documentation/locking.md`. Here: [`StAccess::lock`] (C
 //! `staccess->lock`), then the access's locks (see [`crate::access`]).
 
+use crate::hw_pagetable::{Hwpt, HwptNested, HwptPaging};
+use crate::ioas::Ioas;
 use crate::shim;
 use crate::{
     access::Access,
@@ -114,7 +116,7 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         TestOp::MockDomain { .. } | TestOp::MockDomainFlags { .. } => mock_domain(ucmd, cmd),
         TestOp::MockDomainReplace { pt_id } => mock_domain_replace(ucmd, cmd, pt_id),
         TestOp::MdCheckMap { iova, length, uptr } => {
-            let hwpt = object::get_hwpt_paging(ucmd.ctx().objects(), cmd.id)?;
+            let hwpt = object::get::<HwptPaging>(ucmd.ctx().objects(), cmd.id)?;
             let dom = hwpt.domain().as_raw();
             if !mock::is_mock_paging(dom) {
                 return Err(Errno::EINVAL);
@@ -123,7 +125,7 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             unsafe { mock::check_pa(dom, iova, length, uptr) }
         }
         TestOp::MdCheckIotlb { id, iotlb } => {
-            let hwpt = object::get_hwpt_nested(ucmd.ctx().objects(), cmd.id)?;
+            let hwpt = object::get::<HwptNested>(ucmd.ctx().objects(), cmd.id)?;
             let dom = hwpt.domain().as_raw();
             if !mock::is_mock_nested(dom) {
                 return Err(Errno::EINVAL);
@@ -145,7 +147,7 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             perm,
             addr,
         } => {
-            let idev = object::get_device(ucmd.ctx().objects(), dev_id)?;
+            let idev = object::get::<Device>(ucmd.ctx().objects(), dev_id)?;
             if !idev.is_mock() {
                 return Err(Errno::EINVAL);
             }
@@ -195,7 +197,7 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
                 .map(|()| pasid)
         }),
         TestOp::PasidDetach { pasid } => {
-            let sobj = object::get_typed_selftest(ucmd.ctx().objects(), cmd.id)?;
+            let sobj = object::get::<SelftestObj>(ucmd.ctx().objects(), cmd.id)?;
             let idev = sobj.idev()?;
             let _iopf = sobj.mock.iopf_write_lock();
             // SAFETY: As above.
@@ -206,7 +208,7 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         // Any bound device (a VFIO device's iommufd device object too), through the kAPI: on
         // real hardware this is the only way to a PASID on 6.12, whose vfio has none.
         TestOp::DevPasidAttach { pasid, pt_id } => {
-            let idev = object::get_device(ucmd.ctx().objects(), cmd.id)?;
+            let idev = object::get::<Device>(ucmd.ctx().objects(), cmd.id)?;
             let mut id = pt_id;
             // SAFETY: A bound device, held by the lookup.
             error::from_rc(unsafe {
@@ -222,7 +224,7 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             rc
         }
         TestOp::DevPasidDetach { pasid } => {
-            let idev = object::get_device(ucmd.ctx().objects(), cmd.id)?;
+            let idev = object::get::<Device>(ucmd.ctx().objects(), cmd.id)?;
             // SAFETY: As above.
             unsafe { kapi::iommufd_device_pasid_detach(kapi_handle(&idev.arc()), pasid) };
             Ok(())
@@ -239,7 +241,7 @@ fn pasid_op(
     mut cmd: TestCmd,
     op: impl FnOnce(*mut Device) -> Result<u32, Errno>,
 ) -> Result<(), Errno> {
-    let sobj = object::get_typed_selftest(ucmd.ctx().objects(), cmd.id)?;
+    let sobj = object::get::<SelftestObj>(ucmd.ctx().objects(), cmd.id)?;
     let idev = sobj.idev()?;
     let out = {
         let _iopf = sobj.mock.iopf_write_lock();
@@ -277,7 +279,7 @@ fn kapi_handle(idev: &Arc<Device>) -> *mut Device {
 /// `EINVAL` if not.
 fn pasid_check_hwpt(ucmd: &Ucmd<'_>, stdev_id: u32, pasid: u32, hwpt_id: u32) -> Result<(), Errno> {
     let objects = ucmd.ctx().objects();
-    let sobj = object::get_typed_selftest(objects, stdev_id)?;
+    let sobj = object::get::<SelftestObj>(objects, stdev_id)?;
     let core_domain = sobj.idev()?.pasid_core_domain(pasid);
     // SAFETY: The mock device lives as long as the selftest object we hold.
     let programmed = unsafe { mock::pasid_domain(sobj.mock.as_dev(), pasid) };
@@ -285,11 +287,8 @@ fn pasid_check_hwpt(ucmd: &Ucmd<'_>, stdev_id: u32, pasid: u32, hwpt_id: u32) ->
         core::ptr::null_mut()
     } else {
         let pt = object::get_any(objects, hwpt_id)?;
-        match &*pt {
-            Object::HwptPaging(h) => h.domain().as_raw(),
-            Object::HwptNested(h) => h.domain().as_raw(),
-            _ => return Err(Errno::EINVAL),
-        }
+        let hwpt = Hwpt::from_object(&pt).ok_or(Errno::EINVAL)?;
+        hwpt.domain().as_raw()
     };
     if core_domain != expect || programmed != expect {
         return Err(Errno::EINVAL);
@@ -357,7 +356,7 @@ fn mock_domain(ucmd: &mut Ucmd<'_>, mut cmd: TestCmd) -> Result<(), Errno> {
     })();
     match rc {
         Ok(sobj) => {
-            object::finalize(objects, id, Object::Selftest(sobj));
+            object::finalize(objects, id, Object::new(sobj));
             Ok(())
         }
         Err(e) => {
@@ -370,7 +369,7 @@ fn mock_domain(ucmd: &mut Ucmd<'_>, mut cmd: TestCmd) -> Result<(), Errno> {
 /// C `iommufd_test_mock_domain_replace()`.
 fn mock_domain_replace(ucmd: &mut Ucmd<'_>, mut cmd: TestCmd, pt_id: u32) -> Result<(), Errno> {
     let objects = ucmd.ctx().objects();
-    let sobj = object::get_typed_selftest(objects, cmd.id)?;
+    let sobj = object::get::<SelftestObj>(objects, cmd.id)?;
     let new_id = {
         let _iopf = sobj.mock.iopf_write_lock();
         sobj.idev()?.replace(pt_id)?
@@ -393,7 +392,7 @@ fn dirty(
     uptr: u64,
 ) -> Result<(), Errno> {
     // `decode` made C's argument checks (EINVAL, EOVERFLOW) before this lookup.
-    let hwpt = object::get_hwpt_paging(ucmd.ctx().objects(), cmd.id)?;
+    let hwpt = object::get::<HwptPaging>(ucmd.ctx().objects(), cmd.id)?;
     let dom = hwpt.domain().as_raw();
     if !mock::is_mock_paging(dom) {
         return Err(Errno::EINVAL);
@@ -411,7 +410,7 @@ fn dirty(
 fn add_reserved(ucmd: &Ucmd<'_>, ioas_id: u32, start: u64, length: u64) -> Result<(), Errno> {
     // `decode` checked `length != 0` and that `start + length - 1` does not overflow.
     let last = start.checked_add(length - 1).ok_or(Errno::EOVERFLOW)?;
-    let ioas = object::get_ioas(ucmd.ctx().objects(), ioas_id)?;
+    let ioas = object::get::<Ioas>(ucmd.ctx().objects(), ioas_id)?;
     ioas.reserve_iova(start, last, 0)
 }
 
@@ -783,4 +782,8 @@ fn access_rw(fd: u32, iova: u64, length: u64, ubuf: u64, flags: u32) -> Result<(
         user::write(ubuf as usize, &tmp)?;
     }
     Ok(())
+}
+
+impl crate::object::ObjectKind for SelftestObj {
+    const TYPE: crate::object::ObjType = crate::object::ObjType::Selftest;
 }

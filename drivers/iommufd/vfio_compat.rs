@@ -10,6 +10,7 @@
 //! Lock order: one table for the module, `Documentation/locking.md`. Here: the IOAS's io_pagetable
 //! lock, then the objects lock (as everywhere).
 
+use crate::ioas::Ioas;
 use crate::{
     ctx::{IommufdCtx, Ucmd},
     iommufd_core::{
@@ -51,14 +52,14 @@ pub(crate) fn vfio_ioas(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     match cmd.op {
         VfioIoasOp::Get => {
             cmd.ioas_id = {
-                let ioas = object::get_compat_ioas(objects)?;
+                let ioas = object::get_compat::<Ioas>(objects)?;
                 ioas.id()
             };
             cmd.encode_response(ucmd.buf_mut());
             ucmd.respond()
         }
         VfioIoasOp::Set => {
-            let ioas = object::get_ioas(objects, cmd.ioas_id)?;
+            let ioas = object::get::<Ioas>(objects, cmd.ioas_id)?;
             objects.lock().vfio_ioas = Some(ioas.id());
             Ok(())
         }
@@ -94,7 +95,7 @@ fn check_extension(ctx: &IommufdCtx, ty: usize) -> Result<isize, Errno> {
         // VFIO_DMA_CC_IOMMU (C `iommufd_vfio_cc_iommu`): 1 unless a HW page table of the
         // compat IOAS does not enforce coherency; HW page tables come with devices, so with
         // none every one of them (vacuously) does.
-        None => object::get_compat_ioas(ctx.objects()).map(|_| 1),
+        None => object::get_compat::<Ioas>(ctx.objects()).map(|_| 1),
     }
 }
 
@@ -110,7 +111,7 @@ fn set_iommu(ctx: &IommufdCtx, ty: usize) -> Result<(), Errno> {
         }
         kind => {
             // VFIO fails SET_IOMMU without a group, i.e. without a compat IOAS.
-            let ioas = object::get_compat_ioas(ctx.objects())?;
+            let ioas = object::get_compat::<Ioas>(ctx.objects())?;
             if kind == SetIommu::Type1 {
                 // Type1 may unmap inside a mapping: no large IOPTEs that cannot be split.
                 ioas.iopt().disable_large_pages()
@@ -124,7 +125,7 @@ fn set_iommu(ctx: &IommufdCtx, ty: usize) -> Result<(), Errno> {
 /// C `iommufd_vfio_map_dma`: a fixed-IOVA map into the compat IOAS.
 fn map_dma(ctx: &IommufdCtx, arg: usize) -> Result<(), Errno> {
     let map = DmaMap::decode(&read_head::<{ DmaMap::MINSZ }>(arg)?)?;
-    let ioas = object::get_compat_ioas(ctx.objects())?;
+    let ioas = object::get_compat::<Ioas>(ctx.objects())?;
     ioas.map_user_pages(
         ctx,
         Placement::Fixed(map.iova),
@@ -138,7 +139,7 @@ fn map_dma(ctx: &IommufdCtx, arg: usize) -> Result<(), Errno> {
 /// C `iommufd_vfio_unmap_dma`.
 fn unmap_dma(ctx: &IommufdCtx, arg: usize) -> Result<(), Errno> {
     let mut unmap = DmaUnmap::decode(&read_head::<{ DmaUnmap::MINSZ }>(arg)?)?;
-    let ioas = object::get_compat_ioas(ctx.objects())?;
+    let ioas = object::get_compat::<Ioas>(ctx.objects())?;
     // Accesses in the range are notified (without the io_pagetable lock) as for
     // IOMMU_IOAS_UNMAP.
     let (unmapped, rc) = match unmap.what()? {
@@ -174,7 +175,7 @@ fn unmap_dma(ctx: &IommufdCtx, arg: usize) -> Result<(), Errno> {
 /// capabilities as far as the user's `argsz` allows.
 fn get_info(ctx: &IommufdCtx, arg: usize) -> Result<(), Errno> {
     let (mut info, minsz) = IommuInfo::decode(&read_head::<{ IommuInfo::MINSZ }>(arg)?)?;
-    let ioas = object::get_compat_ioas(ctx.objects())?;
+    let ioas = object::get_compat::<Ioas>(ctx.objects())?;
     let iopt = ioas.iopt();
     // C `iommufd_get_pagesizes()`: what every domain supports, folded as VFIO does.
     info.flags = rules::VFIO_IOMMU_INFO_PGSIZES;

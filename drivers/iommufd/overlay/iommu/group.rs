@@ -120,6 +120,12 @@ pub struct AttachHandle<T> {
     data: T,
 }
 
+// SAFETY: The raw handle is only written by the iommu core (its `domain`, when attaching, under
+// the group's mutex) and never read or written by us through `&self`; the data is `T`'s.
+unsafe impl<T: Send> Send for AttachHandle<T> {}
+// SAFETY: As for `Send`: `&AttachHandle<T>` gives access to the raw pointer and `&T` only.
+unsafe impl<T: Sync> Sync for AttachHandle<T> {}
+
 impl<T> AttachHandle<T> {
     /// A new handle carrying `data`.
     pub fn new(data: T, flags: kernel::alloc::Flags) -> Result<Pin<KBox<AttachHandle<T>>>> {
