@@ -7,9 +7,11 @@
 //! rule's name; where the table allows and the driver still refuses, the driver's answer
 //! stands and the disagreement is logged the same way.
 //!
-//! Identification: the mock IOMMU by its device flags; Intel VT-d by its `hw_info`
-//! (`IOMMU_HW_INFO_TYPE_INTEL_VTD`: CAP and ECAP). Any other IOMMU (on 6.12, SMMUv3 has no
-//! `hw_info`) gets no early checks: the driver decides alone, as in C.
+//! Identification: the mock IOMMU by its device flags; ARM SMMUv3 by its driver's name
+//! (`arm-smmu-v3`: 6.12's SMMUv3 has no `hw_info`), with what the core says of the device (its
+//! `max_pasids`, `IOMMU_CAP_DIRTY_TRACKING`); Intel VT-d by its `hw_info`
+//! (`IOMMU_HW_INFO_TYPE_INTEL_VTD`: CAP and ECAP). Any other IOMMU gets no early checks: the
+//! driver decides alone, as in C.
 //!
 //! Lock order: one table for the module, `Documentation/locking.md`. Here: no lock of its own.
 
@@ -19,9 +21,9 @@ use crate::{
     iommufd_core::{
         errno::Errno,
         ucmd::device::IOMMU_HW_INFO_TYPE_INTEL_VTD,
-        vendor::{self, Refusal, Target, Vendor, VtdCaps},
+        vendor::{self, Refusal, SmmuCaps, Target, Vendor, VtdCaps},
     },
-    overlay::iommu::HwInfo,
+    overlay::iommu::{self, Cap, HwInfo},
 };
 use kernel::{bindings, c_str, prelude::*};
 
@@ -33,6 +35,13 @@ const VTD_INFO_LEN: usize = 24;
 pub(crate) fn identify(dev: &kernel::device::Device, mock_flags: Option<u32>) -> Option<Vendor> {
     if let Some(flags) = mock_flags {
         return Some(Vendor::Mock(vendor::MockCaps::from_dev_flags(flags)));
+    }
+    if iommu::dev::iommu_driver_is(dev, c_str!("arm-smmu-v3")) {
+        // 6.12's SMMUv3 driver has no `hw_info`: what the core says of the device is all.
+        return Some(Vendor::ArmSmmuV3(SmmuCaps::new(
+            iommu::dev::max_pasids(dev),
+            iommu::dev::capable(dev, Cap::DirtyTracking),
+        )));
     }
     let info = HwInfo::get(dev).ok()??;
     let data = info.data();

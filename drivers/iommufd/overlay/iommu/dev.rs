@@ -41,6 +41,36 @@ pub(crate) fn iommu_ops(dev: &Device) -> Option<&'static bindings::iommu_ops> {
     unsafe { iommu.iommu_dev.as_ref()?.ops.as_ref() }
 }
 
+/// Whether the IOMMU behind `dev` is the one whose driver is called `name`: the driver bound
+/// to the parent of the IOMMU's sysfs device (`iommu_device_sysfs_add()`), e.g.
+/// `arm-smmu-v3` for an SMMUv3 of 6.12, which has no `hw_info` to say what it is.
+pub fn iommu_driver_is(dev: &Device, name: &kernel::str::CStr) -> bool {
+    // SAFETY: As in `max_pasids`.
+    let Some(iommu) = (unsafe { (*dev_raw(dev)).iommu.as_ref() }) else {
+        return false;
+    };
+    // SAFETY: A probed device's `iommu_dev` is its IOMMU's registered `iommu_device`, and the
+    // IOMMU's sysfs device, its parent and the parent's driver stay while the IOMMU is
+    // registered, which it is while it serves `dev`. Every pointer is checked for NULL.
+    let found = unsafe {
+        iommu
+            .iommu_dev
+            .as_ref()
+            .and_then(|i| i.dev.as_ref())
+            .and_then(|d| d.parent.as_ref())
+            .and_then(|p| p.driver.as_ref())
+            .map(|drv| drv.name)
+    };
+    match found {
+        Some(n) if !n.is_null() => {
+            // SAFETY: A driver's name is a NUL-terminated static string.
+            let found = unsafe { kernel::str::CStr::from_char_ptr(n) };
+            found.as_bytes() == name.as_bytes()
+        }
+        _ => false,
+    }
+}
+
 /// The driver's `hw_info` of a device (`struct iommu_ops::hw_info`): `len` bytes of
 /// `data_type`, in a buffer the driver allocated and that is freed on drop.
 ///
