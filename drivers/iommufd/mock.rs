@@ -44,6 +44,7 @@ use crate::{
         },
         platform::PlatformDevice,
         property::{self, PropertyList},
+        xarray::XArray,
     },
     pages::PAGE_SIZE,
     test_hooks, user,
@@ -52,13 +53,7 @@ use core::{
     ptr,
     sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering},
 };
-use kernel::{
-    bindings, c_str,
-    device::Device,
-    ffi::{c_int, c_ulong, c_void},
-    prelude::*,
-    types::Opaque,
-};
+use kernel::{bindings, c_str, device::Device, ffi::c_ulong, prelude::*, types::Opaque};
 
 /// C `MOCK_IO_PAGE_SIZE`: the IO page size of the mock domains, half a CPU page so that the
 /// core's sub-page handling is exercised.
@@ -90,9 +85,6 @@ pub(crate) const MOCK_PASID_REPLACE_FAILS: u32 = 1024;
 /// The entries of the mock IOTLB of a nested domain (C `MOCK_NESTED_DOMAIN_IOTLB_NUM`).
 const IOTLB_NUM: usize = MOCK_NESTED_DOMAIN_IOTLB_ID_MAX as usize + 1;
 
-/// `-MAX_ERRNO`, the lowest error pointer.
-const MAX_ERRNO: isize = 4095;
-
 /// The C half of the driver (`iommufd_shim.c`).
 mod shim {
     use kernel::{
@@ -103,7 +95,6 @@ mod shim {
     extern "C" {
         pub(super) fn iommufd_rs_mock_ida_alloc() -> c_int;
         pub(super) fn iommufd_rs_mock_ida_free(id: c_int);
-        pub(super) fn iommufd_rs_mock_xa_init(xa: *mut bindings::xarray);
         pub(super) fn iommufd_rs_mock_init_rwsem(sem: *mut bindings::rw_semaphore);
         pub(super) fn iommufd_rs_warn(file: *const c_char, line: c_int);
     }
@@ -127,46 +118,18 @@ macro_rules! mock_warn_on {
     }};
 }
 
-/// C `xa_mk_value()`.
-fn xa_mk_value(v: usize) -> *mut c_void {
-    ((v << 1) | 1) as *mut c_void
-}
-
-/// C `xa_to_value()`.
-fn xa_to_value(entry: *const c_void) -> usize {
-    (entry as usize) >> 1
-}
-
-/// C `xa_is_err()`: an internal entry carrying an errno.
-fn xa_is_err(entry: *const c_void) -> bool {
-    let e = entry as usize;
-    e & 3 == 2 && e >= ((-MAX_ERRNO << 2) | 2) as usize
-}
-
-/// C `xa_err()` of an entry for which [`xa_is_err`] holds: the negative errno.
-fn xa_err(entry: *const c_void) -> c_int {
-    ((entry as isize) >> 2) as c_int
-}
-
 /// C `struct mock_iommu_domain`: the data of a paging domain ([`DriverDomain<MockPaging>`]).
 ///
 /// # Invariants
 ///
-/// `pfns` is initialised (`xa_init`) by [`MockPaging::new`] and destroyed by its drop. It maps
-/// IOVA / [`MOCK_IO_PAGE_SIZE`] to xarray values of `PFN (in IO pages) | MOCK_PFN_* bits`.
+/// `pfns` maps IOVA / [`MOCK_IO_PAGE_SIZE`] to values of `PFN (in IO pages) | MOCK_PFN_* bits`.
 #[pin_data(PinnedDrop)]
 struct MockPaging {
     /// [`MOCK_DIRTY_TRACK`].
     flags: AtomicU32,
     #[pin]
-    pfns: Opaque<bindings::xarray>,
+    pfns: XArray,
 }
-
-// SAFETY: The xarray is usable from any thread: it has its own lock (and RCU for loads), and
-// its entries are values, not pointers to thread-bound data.
-unsafe impl Send for MockPaging {}
-// SAFETY: As above; `&MockPaging` only reaches the xarray through its locked C functions.
-unsafe impl Sync for MockPaging {}
 
 /// C `struct mock_iommu_domain_nested`: the data of a nested domain (its parent is only checked
 /// at allocation, as in C).
@@ -185,8 +148,7 @@ struct MockIommuOps;
 ///
 /// # Invariants
 ///
-/// `iopf_rwsem` and `pasids` are initialised by [`MockDevInner::new`]; `pasids` is destroyed
-/// by the drop (the device's release). `flags` does not change; `id` is the IDA id, or -1 before
+/// `iopf_rwsem` is initialised by [`MockDevInner::new`]. `flags` does not change; `id` is the IDA id, or -1 before
 /// it is allocated, set once before the device is named and added, and freed by the drop.
 /// `pasids` maps each PASID the driver has programmed (`set_dev_pasid`, until
 /// `remove_dev_pasid`) to the domain's address.
@@ -197,16 +159,15 @@ struct MockDevInner {
     flags: u32,
     id: AtomicI32,
     #[pin]
-    pasids: Opaque<bindings::xarray>,
+    pasids: XArray,
     /// The domain last removed from [`MOCK_PASID_REPLACE_FAILS`] (0: none since its last
     /// `set_dev_pasid`).
     pasid_replace_removed: AtomicUsize,
 }
 
-// SAFETY: The rwsem and the xarray are usable from any thread (they are locks, and the xarray
-// has its own lock); the entries of `pasids` are only compared and returned as addresses.
+// SAFETY: The rwsem is usable from any thread (it is a lock); the other fields are `Send`.
 unsafe impl Send for MockDevInner {}
-// SAFETY: As above; `&MockDevInner` reaches them only through their C functions.
+// SAFETY: As above; `&MockDevInner` reaches the rwsem only through its C functions.
 unsafe impl Sync for MockDevInner {}
 
 impl MockDevInner {
@@ -217,9 +178,7 @@ impl MockDevInner {
             iopf_rwsem <- Opaque::ffi_init(|sem| unsafe { shim::iommufd_rs_mock_init_rwsem(sem) }),
             flags,
             id: AtomicI32::new(-1),
-            // SAFETY: `xa` is the xarray's place in the pinned device, where it stays until the
-            // drop destroys it.
-            pasids <- Opaque::ffi_init(|xa| unsafe { shim::iommufd_rs_mock_xa_init(xa) }),
+            pasids <- XArray::new(),
             pasid_replace_removed: AtomicUsize::new(0),
         }? Error)
     }
@@ -227,12 +186,10 @@ impl MockDevInner {
 
 #[pinned_drop]
 impl PinnedDrop for MockDevInner {
-    /// C `mock_dev_release()`: frees the device's id (and the device, after this).
+    /// C `mock_dev_release()`: frees the device's id (then the fields and the device go; no
+    /// PASID is programmed on a device without references, so `pasids` is empty).
     fn drop(self: Pin<&mut Self>) {
         let id = self.id.load(Ordering::Relaxed);
-        // SAFETY: Initialised by `new` (type invariant); no PASID is programmed on a device
-        // without references, so it holds no entry to free.
-        unsafe { bindings::xa_destroy(self.pasids.get()) };
         if id >= 0 {
             // SAFETY: `id` was allocated from the IDA by `MockDev::create` and is freed once.
             unsafe { shim::iommufd_rs_mock_ida_free(id) };
@@ -245,40 +202,24 @@ impl MockPaging {
     fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             flags: AtomicU32::new(0),
-            // SAFETY: `xa` is the table's place in the pinned domain, where it stays until the
-            // drop destroys it.
-            pfns <- Opaque::ffi_init(|xa| unsafe { shim::iommufd_rs_mock_xa_init(xa) }),
+            pfns <- XArray::new(),
         }? Error)
     }
 
-    fn pfns(&self) -> *mut bindings::xarray {
-        self.pfns.get()
+    /// The value at `index` of the PFN table.
+    fn load(&self, index: usize) -> Option<usize> {
+        self.pfns.load_value(index)
     }
 
-    /// C `xa_load(&mock->pfns, index)`.
-    fn load(&self, index: usize) -> *mut c_void {
-        // SAFETY: `pfns` was initialised by `xa_init` (type invariant); `xa_load` takes the RCU
-        // read lock itself.
-        unsafe { bindings::xa_load(self.pfns(), index as c_ulong) }
-    }
-
-    /// C `xa_store(&mock->pfns, index, entry, gfp)`.
-    fn store(&self, index: usize, entry: *mut c_void, gfp: bindings::gfp_t) -> *mut c_void {
-        // SAFETY: `pfns` was initialised (type invariant); `xa_store` takes the xarray lock.
-        // Entries are xarray values, never pointers.
-        unsafe { bindings::xa_store(self.pfns(), index as c_ulong, entry, gfp) }
-    }
-
-    /// C `xa_erase(&mock->pfns, index)`.
-    fn erase(&self, index: usize) -> *mut c_void {
-        // SAFETY: `pfns` was initialised (type invariant); `xa_erase` takes the xarray lock.
-        unsafe { bindings::xa_erase(self.pfns(), index as c_ulong) }
+    /// Removes the value at `index`, returning it.
+    fn erase(&self, index: usize) -> Option<usize> {
+        self.pfns.erase_value(index)
     }
 
     /// Sets bits in the value at `index` (which must hold `ent`), warning if it changed.
-    fn update(&self, index: usize, ent: *mut c_void, val: usize) {
-        let old = self.store(index, xa_mk_value(val), bindings::GFP_KERNEL);
-        mock_warn_on!(old != ent);
+    fn update(&self, index: usize, ent: usize, val: usize) {
+        let old = self.pfns.store_value(index, val, bindings::GFP_KERNEL);
+        mock_warn_on!(!matches!(old, Ok(Some(v)) if v == ent));
     }
 
     /// C `mock_test_and_clear_dirty()`: whether any IO page of `[iova, iova + page_size)` is
@@ -288,11 +229,12 @@ impl MockPaging {
         let mut dirty = false;
         let mut cur = iova;
         while cur < end {
-            let ent = self.load(cur / IO_PAGE);
-            if !ent.is_null() && xa_to_value(ent) & MOCK_PFN_DIRTY_IOVA != 0 {
-                dirty = true;
-                if flags & DIRTY_NO_CLEAR == 0 {
-                    self.update(cur / IO_PAGE, ent, xa_to_value(ent) & !MOCK_PFN_DIRTY_IOVA);
+            if let Some(ent) = self.load(cur / IO_PAGE) {
+                if ent & MOCK_PFN_DIRTY_IOVA != 0 {
+                    dirty = true;
+                    if flags & DIRTY_NO_CLEAR == 0 {
+                        self.update(cur / IO_PAGE, ent, ent & !MOCK_PFN_DIRTY_IOVA);
+                    }
                 }
             }
             cur = cur.wrapping_add(IO_PAGE);
@@ -304,13 +246,9 @@ impl MockPaging {
 #[pinned_drop]
 impl PinnedDrop for MockPaging {
     /// C `mock_domain_free()`.
+    /// Then the PFN table's drop frees the nodes of whatever was left behind (C leaks them).
     fn drop(self: Pin<&mut Self>) {
-        let pfns = self.pfns();
-        // SAFETY: `pfns` is initialised (type invariant); C `xa_empty()`. Nobody else uses the
-        // domain any more.
-        mock_warn_on!(unsafe { !(*pfns).xa_head.is_null() });
-        // SAFETY: As above; frees the nodes of whatever was left behind (C leaks them).
-        unsafe { bindings::xa_destroy(pfns) };
+        mock_warn_on!(!self.pfns.is_empty());
     }
 }
 
@@ -383,27 +321,14 @@ static IOPF_QUEUE: IopfQueueSlot = IopfQueueSlot::new();
 /// where upstream's "the second `set_dev_pasid` on PASID 1024 fails" lands.
 fn set_dev_pasid(domain: &RawDomain, dev: &Device, pasid: u32) -> Result {
     let mdev = MockDevInner::from_device(dev).ok_or(ENODEV)?;
-    let domain = domain.as_raw();
     if pasid == MOCK_PASID_REPLACE_FAILS {
         let removed = mdev.pasid_replace_removed.swap(0, Ordering::Relaxed);
-        if removed != 0 && removed != domain as usize {
+        if removed != 0 && removed != domain.as_raw() as usize {
             return Err(ENOMEM);
         }
     }
-    // SAFETY: `pasids` was initialised before the device was added (type invariant); the
-    // entry is a domain pointer, aligned, so a valid xarray entry.
-    let old = unsafe {
-        bindings::xa_store(
-            mdev.pasids.get(),
-            pasid as c_ulong,
-            domain.cast(),
-            bindings::GFP_KERNEL,
-        )
-    };
-    if xa_is_err(old) {
-        return Err(Error::from_errno(xa_err(old)));
-    }
-    Ok(())
+    mdev.pasids
+        .store_addr(pasid as usize, domain, bindings::GFP_KERNEL)
 }
 
 /// The domain the mock driver has programmed on `pasid` of the mock device `dev`, null if none.
@@ -419,8 +344,9 @@ pub(crate) unsafe fn pasid_domain(
     let Some(mdev) = MockDevInner::from_device(unsafe { Device::as_ref(dev) }) else {
         return ptr::null_mut();
     };
-    // SAFETY: `pasids` is initialised (type invariant); `xa_load` takes the RCU read lock.
-    unsafe { bindings::xa_load(mdev.pasids.get(), pasid as c_ulong) }.cast()
+    mdev.pasids
+        .load_addr(pasid as usize)
+        .map_or(ptr::null_mut(), |d| d.as_ptr().cast())
 }
 
 /// C `mock_domain_nop_attach()`: devices without dirty tracking cannot attach to a domain
@@ -551,16 +477,22 @@ impl DomainOps for MockPaging {
                 if pgsize != IO_PAGE {
                     flags |= MOCK_PFN_HUGE_IOVA;
                 }
-                let old = mock.store(iova / IO_PAGE, xa_mk_value((paddr / IO_PAGE) | flags), gfp);
-                if xa_is_err(old) {
-                    let mut undo = start_iova;
-                    while undo != iova {
-                        mock.erase(undo / IO_PAGE);
-                        undo += IO_PAGE;
-                    }
-                    return Err(Error::from_errno(xa_err(old)));
-                }
-                mock_warn_on!(!old.is_null());
+                let old =
+                    match mock
+                        .pfns
+                        .store_value(iova / IO_PAGE, (paddr / IO_PAGE) | flags, gfp)
+                    {
+                        Ok(old) => old,
+                        Err(e) => {
+                            let mut undo = start_iova;
+                            while undo != iova {
+                                mock.erase(undo / IO_PAGE);
+                                undo += IO_PAGE;
+                            }
+                            return Err(e);
+                        }
+                    };
+                mock_warn_on!(old.is_some());
                 iova = iova.wrapping_add(IO_PAGE);
                 paddr = paddr.wrapping_add(IO_PAGE);
                 *mapped += IO_PAGE;
@@ -593,13 +525,11 @@ impl DomainOps for MockPaging {
                 // page sizes, and the break can land in the middle of contiguous IOVA.
                 if pgsize_bitmap & MOCK_HUGE_PAGE_SIZE == 0 {
                     if first {
-                        mock_warn_on!(
-                            !ent.is_null() && xa_to_value(ent) & MOCK_PFN_START_IOVA == 0
-                        );
+                        mock_warn_on!(ent.is_some_and(|v| v & MOCK_PFN_START_IOVA == 0));
                         first = false;
                     }
                     if left == 1 && cur + IO_PAGE == pgsize {
-                        mock_warn_on!(!ent.is_null() && xa_to_value(ent) & MOCK_PFN_LAST_IOVA == 0);
+                        mock_warn_on!(ent.is_some_and(|v| v & MOCK_PFN_LAST_IOVA == 0));
                     }
                 }
                 iova = iova.wrapping_add(IO_PAGE);
@@ -615,8 +545,8 @@ impl DomainOps for MockPaging {
         let iova = iova as usize;
         mock_warn_on!(iova % IO_PAGE != 0);
         let ent = mock.load(iova / IO_PAGE);
-        mock_warn_on!(ent.is_null());
-        ((xa_to_value(ent) & MOCK_PFN_MASK) * IO_PAGE) as u64
+        mock_warn_on!(ent.is_none());
+        ((ent.unwrap_or(0) & MOCK_PFN_MASK) * IO_PAGE) as u64
     }
 
     /// C `mock_domain_set_dirty_tracking()`.
@@ -648,9 +578,8 @@ impl DomainOps for MockPaging {
         }
         loop {
             let mut pgsize = IO_PAGE;
-            let ent = mock.load(iova / IO_PAGE);
-            if !ent.is_null() {
-                if xa_to_value(ent) & MOCK_PFN_HUGE_IOVA != 0 {
+            if let Some(ent) = mock.load(iova / IO_PAGE) {
+                if ent & MOCK_PFN_HUGE_IOVA != 0 {
                     pgsize = MOCK_HUGE_PAGE_SIZE;
                 }
                 let head = iova & !(pgsize - 1);
@@ -806,8 +735,7 @@ impl IommuOps for MockIommuOps {
         let Some(mdev) = MockDevInner::from_device(dev) else {
             return;
         };
-        // SAFETY: `pasids` is initialised (type invariant); `xa_erase` takes the xarray lock.
-        unsafe { bindings::xa_erase(mdev.pasids.get(), pasid as c_ulong) };
+        mdev.pasids.remove(pasid as usize);
         if pasid == MOCK_PASID_REPLACE_FAILS {
             mdev.pasid_replace_removed
                 .store(domain.as_raw() as usize, Ordering::Relaxed);
@@ -885,9 +813,8 @@ pub(crate) unsafe fn check_pa(
         unsafe { bindings::put_page(page) };
 
         let ent = mock.load(iova / IO_PAGE);
-        if ent.is_null()
-            || (xa_to_value(ent) & MOCK_PFN_MASK) * IO_PAGE != pfn * page_size + uptr % page_size
-        {
+        let expected = pfn * page_size + uptr % page_size;
+        if !matches!(ent, Some(v) if (v & MOCK_PFN_MASK) * IO_PAGE == expected) {
             return Err(Errno::EINVAL);
         }
         iova = iova.wrapping_add(IO_PAGE);
@@ -977,9 +904,8 @@ pub(crate) unsafe fn dirty(
             continue;
         }
         let index = iova.wrapping_add(i * page_size) / page_size;
-        let ent = mock.load(index);
-        if !ent.is_null() {
-            mock.update(index, ent, xa_to_value(ent) | MOCK_PFN_DIRTY_IOVA);
+        if let Some(ent) = mock.load(index) {
+            mock.update(index, ent, ent | MOCK_PFN_DIRTY_IOVA);
             count += 1;
         }
     }

@@ -16,3 +16,4 @@ pub(crate) mod platform;
 pub(crate) mod property;
 pub(crate) mod task;
 pub(crate) mod user;
+pub(crate) mod xarray;
