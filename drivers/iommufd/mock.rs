@@ -47,7 +47,7 @@ use crate::{
         xarray::XArray,
     },
     pages::PAGE_SIZE,
-    test_hooks, user,
+    shim, test_hooks, user,
 };
 use core::{
     ptr,
@@ -84,21 +84,6 @@ pub(crate) const MOCK_PASID_REPLACE_FAILS: u32 = 1024;
 
 /// The entries of the mock IOTLB of a nested domain (C `MOCK_NESTED_DOMAIN_IOTLB_NUM`).
 const IOTLB_NUM: usize = MOCK_NESTED_DOMAIN_IOTLB_ID_MAX as usize + 1;
-
-/// The C half of the driver (`iommufd_shim.c`).
-mod shim {
-    use kernel::{
-        bindings,
-        ffi::{c_char, c_int},
-    };
-
-    extern "C" {
-        pub(super) fn iommufd_rs_mock_ida_alloc() -> c_int;
-        pub(super) fn iommufd_rs_mock_ida_free(id: c_int);
-        pub(super) fn iommufd_rs_mock_init_rwsem(sem: *mut bindings::rw_semaphore);
-        pub(super) fn iommufd_rs_warn(file: *const c_char, line: c_int);
-    }
-}
 
 /// C `WARN_ON(cond)`: warns (with this file and line) when `cond` holds, and yields it.
 macro_rules! mock_warn_on {
