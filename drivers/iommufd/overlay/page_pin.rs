@@ -280,6 +280,31 @@ impl Drop for UserPageRef {
 /// releases a range; `Drop` releases the rest, dirtying the pages if they were pinned with
 /// [`GupFlags::WRITE`].
 ///
+/// # Examples
+///
+/// Pinning 16 pages of another process for DMA, long term and writable, and reading the PFN
+/// of the first:
+///
+/// ```
+/// use kernel::{mm::Mm, page_pin::{GupFlags, PinnedPages}, prelude::*};
+///
+/// fn pin16(mm: &Mm, uaddr: usize) -> Result<PinnedPages> {
+///     let mut pages = PinnedPages::new(16, GupFlags::LONGTERM | GupFlags::WRITE, GFP_KERNEL)?;
+///     let user = mm.mmget_not_zero().ok_or(EFAULT)?;
+///     let locked = user.mmap_read_lock();
+///     let mut done = 0;
+///     while done < 16 {
+///         let uaddr = uaddr + done * kernel::page::PAGE_SIZE;
+///         match pages.pin_remote(&locked, done, uaddr, 16 - done)? {
+///             0 => return Err(EFAULT), // `pages` unpins what was pinned.
+///             n => done += n,
+///         }
+///     }
+///     pr_info!("first pfn {:#x}\n", pages.get(0).ok_or(EINVAL)?.pfn());
+///     Ok(pages)
+/// }
+/// ```
+///
 /// # Invariants
 ///
 /// Every non-null slot holds one `FOLL_PIN` pin made with `flags`, owned by `self`.
@@ -468,6 +493,22 @@ pub enum ChargeMode {
 /// It holds what it charges: the mm (its `pinned_vm`, and its `locked_vm` in
 /// [`ChargeMode::MmLockedVm`]), the task whose `RLIMIT_MEMLOCK` applies, and the user (its
 /// `locked_vm` in [`ChargeMode::UserLockedVm`]).
+///
+/// # Examples
+///
+/// Charging the current process's user for pins, against its `RLIMIT_MEMLOCK`:
+///
+/// ```
+/// use kernel::{mm::Mm, page_pin::{ChargeMode, PinCharge}, prelude::*, user::User};
+///
+/// fn charge_current(npages: usize) -> Result<PinCharge> {
+///     let mm = Mm::current().ok_or(EFAULT)?;
+///     let task = current!().group_leader().into();
+///     let mut charge = PinCharge::new(ChargeMode::UserLockedVm, mm, task, User::current());
+///     charge.charge(npages)?; // `ENOMEM` above the limit.
+///     Ok(charge) // Uncharged when dropped.
+/// }
+/// ```
 ///
 /// # Invariants
 ///
