@@ -30,6 +30,7 @@ use crate::{
     kapi,
     mock::{self, MockDev},
     object::{self, Object},
+    overlay::page_pin::{GupFlags, UserPageRef},
     pages::PAGE_SIZE,
     test_hooks, user,
 };
@@ -414,41 +415,12 @@ fn add_reserved(ucmd: &Ucmd<'_>, ioas_id: u32, start: u64, length: u64) -> Resul
     ioas.reserve_iova(start, last, 0)
 }
 
-/// One page of the current process's memory at a user address, referenced by GUP
-/// (`get_user_pages_fast`) until dropped.
-///
-/// # Invariants
-///
-/// `0` holds one reference taken by GUP, dropped exactly once by `Drop`.
-struct UserPage(core::ptr::NonNull<bindings::page>);
-
-impl UserPage {
-    fn get(uptr: u64) -> Result<UserPage, Errno> {
-        let mut page: *mut bindings::page = core::ptr::null_mut();
-        // SAFETY: `page` is a valid array of one page pointer; on success GUP stores a page
-        // with a reference taken for us.
-        let n = unsafe { bindings::get_user_pages_fast(uptr as usize, 1, 0, &mut page) };
-        if n < 0 {
-            return Err(Errno(-(n as i32)));
-        }
-        if n != 1 {
-            return Err(Errno::EFAULT);
-        }
-        core::ptr::NonNull::new(page)
-            .map(UserPage)
-            .ok_or(Errno::EFAULT)
-    }
-
-    fn as_ptr(&self) -> *mut bindings::page {
-        self.0.as_ptr()
-    }
-}
-
-impl Drop for UserPage {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariants we own one GUP reference.
-        unsafe { bindings::put_page(self.0.as_ptr()) };
-    }
+/// The page of the current process's memory at `uptr`, referenced by GUP
+/// (`get_user_pages_fast`) until dropped; `EFAULT` if there is none.
+fn user_page(uptr: u64) -> Result<UserPageRef, Errno> {
+    UserPageRef::get_fast(uptr as usize, GupFlags::NONE)
+        .map_err(error::errno_of)?
+        .ok_or(Errno::EFAULT)
 }
 
 /// C `iommufd_test_md_check_refs()`: every page of `[uptr, uptr + length)` that is not part
@@ -456,12 +428,9 @@ impl Drop for UserPage {
 /// overflow.
 fn md_check_refs(mut uptr: u64, mut length: u64, refs: u32) -> Result<(), Errno> {
     while length != 0 {
-        let page = UserPage::get(uptr)?;
-        // SAFETY: `page` holds a reference, so the page stays valid.
-        let ok = unsafe {
-            bindings::PageCompound(page.as_ptr())
-                || (bindings::page_ref_count(page.as_ptr()) / GUP_PIN_COUNTING_BIAS) as u32 == refs
-        };
+        let page = user_page(uptr)?;
+        let page = page.page();
+        let ok = page.is_compound() || (page.ref_count() / GUP_PIN_COUNTING_BIAS) as u32 == refs;
         if !ok {
             return Err(Errno::EIO);
         }
@@ -677,7 +646,7 @@ fn create_access(ucmd: &mut Ucmd<'_>, mut cmd: TestCmd, flags: u32) -> Result<()
 /// C `iommufd_test_check_pages()`: each page must be the one at the user address.
 fn check_pages(mut uptr: u64, pages: &[*mut bindings::page]) -> Result<(), Errno> {
     for &p in pages {
-        if UserPage::get(uptr)?.as_ptr() != p {
+        if user_page(uptr)?.page().as_raw() != p {
             return Err(EBADE);
         }
         uptr = uptr.wrapping_add(PAGE_SIZE);

@@ -8,7 +8,7 @@
 //! `pin_user_pages_remote()`) and gives them back on drop or when a range is released
 //! (`unpin_user_pages_dirty_lock()`); [`PinnedPage`] owns one pin. [`PinCharge`] owns what such
 //! pins are charged (a user's or an mm's `locked_vm`, and the mm's `pinned_vm`) and gives it
-//! back on drop.
+//! back on drop. [`UserPageRef`] holds a plain GUP reference (`FOLL_GET`) of one page.
 
 use core::{marker::PhantomData, ops::Range, ptr::NonNull};
 use kernel::{
@@ -76,6 +76,19 @@ impl<'a> PageRef<'a> {
         // SAFETY: The page is valid (type invariants).
         let pfn = unsafe { bindings::page_to_pfn(self.as_raw()) };
         pfn as usize
+    }
+
+    /// Whether the page is part of a compound page (C `PageCompound()`).
+    pub fn is_compound(self) -> bool {
+        // SAFETY: The page is valid (type invariants).
+        unsafe { bindings::PageCompound(self.as_raw()) }
+    }
+
+    /// The page's reference count (C `page_ref_count()`); each pin adds
+    /// `GUP_PIN_COUNTING_BIAS` to it.
+    pub fn ref_count(self) -> i32 {
+        // SAFETY: The page is valid (type invariants); the read is atomic.
+        unsafe { bindings::page_ref_count(self.as_raw()) }
     }
 
     /// Marks the page dirty, taking its lock (C `set_page_dirty_lock()`). May sleep.
@@ -208,12 +221,89 @@ impl Drop for PinnedPage {
     }
 }
 
+/// One user page of the current task referenced by GUP (`FOLL_GET`, C
+/// `get_user_pages_fast()`), released on drop (`put_page()`). Unlike a pin, such a reference
+/// does not keep the page in place for DMA; it suits looking at the page.
+///
+/// # Invariants
+///
+/// `page` holds one page reference taken by GUP, owned by `self`.
+pub struct UserPageRef {
+    page: NonNull<bindings::page>,
+}
+
+// SAFETY: A page reference may be dropped from any task.
+unsafe impl Send for UserPageRef {}
+// SAFETY: `&UserPageRef` only gives a `PageRef`, whose operations are safe from any task.
+unsafe impl Sync for UserPageRef {}
+
+impl UserPageRef {
+    /// References the page at user address `uaddr` of the current task (C
+    /// `get_user_pages_fast()` of one page, which takes the mmap lock only if it must).
+    /// `Ok(None)` if GUP got nothing.
+    pub fn get_fast(uaddr: usize, flags: GupFlags) -> Result<Option<Self>> {
+        let mut page: *mut bindings::page = core::ptr::null_mut();
+        // SAFETY: `page` is a valid array of one; on success GUP stores a page with a
+        // reference taken for us.
+        let got = unsafe { bindings::get_user_pages_fast(uaddr as c_ulong, 1, flags.0, &mut page) };
+        if got < 0 {
+            return Err(Error::from_errno(got));
+        }
+        if got == 0 {
+            return Ok(None);
+        }
+        // INVARIANT: GUP referenced one page and stored it in `page`.
+        Ok(NonNull::new(page).map(|page| Self { page }))
+    }
+
+    /// The referenced page.
+    pub fn page(&self) -> PageRef<'_> {
+        // INVARIANT: The page stays referenced while `self` is borrowed.
+        PageRef {
+            page: self.page,
+            _p: PhantomData,
+        }
+    }
+}
+
+impl Drop for UserPageRef {
+    fn drop(&mut self) {
+        // SAFETY: `self` owns one reference of the page (type invariants), dropped once here.
+        unsafe { bindings::put_page(self.page.as_ptr()) };
+    }
+}
+
 /// A table of page slots, each empty or holding one pinned user page.
 ///
 /// Pins are made into empty slots, one GUP call per [`PinnedPages::pin_fast`] or
 /// [`PinnedPages::pin_remote`] call, with the flags given at creation. [`PinnedPages::unpin`]
 /// releases a range; `Drop` releases the rest, dirtying the pages if they were pinned with
 /// [`GupFlags::WRITE`].
+///
+/// # Examples
+///
+/// Pinning 16 pages of another process for DMA, long term and writable, and reading the PFN
+/// of the first:
+///
+/// ```
+/// use kernel::{mm::Mm, page_pin::{GupFlags, PinnedPages}, prelude::*};
+///
+/// fn pin16(mm: &Mm, uaddr: usize) -> Result<PinnedPages> {
+///     let mut pages = PinnedPages::new(16, GupFlags::LONGTERM | GupFlags::WRITE, GFP_KERNEL)?;
+///     let user = mm.mmget_not_zero().ok_or(EFAULT)?;
+///     let locked = user.mmap_read_lock();
+///     let mut done = 0;
+///     while done < 16 {
+///         let uaddr = uaddr + done * kernel::page::PAGE_SIZE;
+///         match pages.pin_remote(&locked, done, uaddr, 16 - done)? {
+///             0 => return Err(EFAULT), // `pages` unpins what was pinned.
+///             n => done += n,
+///         }
+///     }
+///     pr_info!("first pfn {:#x}\n", pages.get(0).ok_or(EINVAL)?.pfn());
+///     Ok(pages)
+/// }
+/// ```
 ///
 /// # Invariants
 ///
@@ -403,6 +493,22 @@ pub enum ChargeMode {
 /// It holds what it charges: the mm (its `pinned_vm`, and its `locked_vm` in
 /// [`ChargeMode::MmLockedVm`]), the task whose `RLIMIT_MEMLOCK` applies, and the user (its
 /// `locked_vm` in [`ChargeMode::UserLockedVm`]).
+///
+/// # Examples
+///
+/// Charging the current process's user for pins, against its `RLIMIT_MEMLOCK`:
+///
+/// ```
+/// use kernel::{mm::Mm, page_pin::{ChargeMode, PinCharge}, prelude::*, user::User};
+///
+/// fn charge_current(npages: usize) -> Result<PinCharge> {
+///     let mm = Mm::current().ok_or(EFAULT)?;
+///     let task = current!().group_leader().into();
+///     let mut charge = PinCharge::new(ChargeMode::UserLockedVm, mm, task, User::current());
+///     charge.charge(npages)?; // `ENOMEM` above the limit.
+///     Ok(charge) // Uncharged when dropped.
+/// }
+/// ```
 ///
 /// # Invariants
 ///
