@@ -519,8 +519,7 @@ impl Access {
             }
             let index = sb / PAGE_SIZE;
             let last_index = start_byte(iopt, area_iova, pl) / PAGE_SIZE;
-            // SAFETY: The area's handle owns a count while the io_pagetable is locked.
-            let pages = unsafe { area.handle().get() };
+            let pages = area.handle();
             // C iopt_area_add_access().
             if flags & ACCESS_RW_WRITE != 0 && !pages.writable() {
                 return Err(Errno::EPERM);
@@ -561,8 +560,7 @@ impl Access {
             } else {
                 area.set_num_accesses(area.num_accesses() - 1);
             }
-            // SAFETY: The area's handle owns a count while the io_pagetable is locked.
-            let pages = unsafe { area.handle().get() };
+            let pages = area.handle();
             pages.remove_users(index, last_index);
             Ok(())
         });
@@ -613,8 +611,7 @@ impl Access {
             let bytes = usize::try_from(pl - cur + 1).map_err(|_| Errno::EINVAL)?;
             let end = off.checked_add(bytes).ok_or(Errno::EINVAL)?;
             let chunk = data.get_mut(off..end).ok_or(Errno::EINVAL)?;
-            // SAFETY: The area's handle owns a count while the io_pagetable is locked.
-            let pages = unsafe { area.handle().get() };
+            let pages = area.handle();
             pages.rw_access(start_byte(iopt, area_iova, cur), chunk, flags)?;
             off = end;
             Ok(())

@@ -26,7 +26,7 @@ use crate::{
         dev::{ResvRegions, ResvType},
         DirtyBitmap, Domain, IotlbGather, IovaBitmap,
     },
-    pages::{PagesRef, PAGE_SIZE},
+    pages::{Pages, PAGE_SIZE},
     storage::KStorage,
 };
 use kernel::{bindings, prelude::*, sync::Arc};
@@ -61,7 +61,7 @@ fn unmap_nofail(dom: &Domain, iova: u64, size: u64) {
 }
 
 /// Page indexes `[first, last]` of an area in its pages object.
-fn area_indexes(area: &Area<PagesRef>) -> (u64, u64) {
+fn area_indexes(area: &Area<Arc<Pages>>) -> (u64, u64) {
     let first = area.start_byte() / PAGE_SIZE;
     let last = (area.start_byte() + area.length() - 1) / PAGE_SIZE;
     (first, last)
@@ -84,15 +84,13 @@ fn map_small(dom: &Domain, iova: u64, paddr: u64, size: u64, prot: u32) -> Resul
 
 /// C `iopt_area_fill_domain()` / `batch_to_domain()`: maps the (pinned) pages of `area` into
 /// `dom`, one call per physically contiguous run. All or nothing.
-fn map_area(dom: &Domain, area: &Area<PagesRef>, small: bool) -> Result<(), Errno> {
+fn map_area(dom: &Domain, area: &Area<Arc<Pages>>, small: bool) -> Result<(), Errno> {
     let (first, last) = area_indexes(area);
     let area_start = area.start_byte();
     let area_end = area_start + area.length();
     let prot = area.iommu_prot();
     let mut mapped: u64 = 0;
-    // SAFETY: The area owns a count of its pages object (`IoptState` invariants) and the
-    // caller holds the io_pagetable lock.
-    let pages = unsafe { area.handle().get() };
+    let pages = area.handle();
     let rc = pages.for_each_pfn_run(first, last, |index, pfn, n| {
         let run_start = index * PAGE_SIZE;
         let lo = run_start.max(area_start);
@@ -115,7 +113,7 @@ fn map_area(dom: &Domain, area: &Area<PagesRef>, small: bool) -> Result<(), Errn
 }
 
 /// C `iopt_area_unmap_domain()`.
-fn unmap_area(dom: &Domain, area: &Area<PagesRef>) {
+fn unmap_area(dom: &Domain, area: &Area<Arc<Pages>>) {
     unmap_nofail(dom, area.iova(), area.length());
 }
 
@@ -123,11 +121,13 @@ fn unmap_area(dom: &Domain, area: &Area<PagesRef>) {
 ///
 /// # Invariants
 ///
-/// Every area of `iopt` owns the strong count its [`PagesRef`] handle stands for. If
-/// `domains` is not empty, every area that is not pending is filled: its pages have one user
-/// for it and it is mapped in every domain (see [`crate::io_pagetable`]).
+/// If `domains` is not empty, every area that is not pending is filled: its pages have one
+/// user for it and it is mapped in every domain (see [`crate::io_pagetable`]). Each area
+/// holds a reference to its pages object (its handle in the core), so the pages outlive it.
+/// An area leaving the io_pagetable is unfilled ([`IoptState::release_area`]) before its
+/// reference is dropped.
 pub(crate) struct IoptState {
-    pub(crate) iopt: Iopt<PagesRef, KStorage>,
+    pub(crate) iopt: Iopt<Arc<Pages>, KStorage>,
     /// C `iopt->domains`: the domains this io_pagetable maps into.
     pub(crate) domains: KVec<Arc<Domain>>,
     /// C `iopt->access_list`.
@@ -153,16 +153,22 @@ impl IoptState {
     /// Unmaps everything (C `iopt_unmap_all` in `iommufd_ioas_destroy`). Never fails.
     fn unmap_all(&mut self) {
         let domains = &self.domains;
-        let (_, rc) = self.iopt.unmap_all(
-            |_, _, _| {},
-            // SAFETY: The core hands each removed area's handle back exactly once; by the type
-            // invariants it owns a count, released here and never used again.
-            |area| unsafe { IoptState::release_area(domains, area) },
-        );
+        let (_, rc) = self
+            .iopt
+            .unmap_all(|_, _, _| {}, |area| IoptState::release_area(domains, area));
         if let Err(e) = rc {
             if e != Errno::ENOENT {
                 pr_warn!("iommufd: unmap at IOAS destroy failed: {}\n", e.name());
             }
+            // As C (which only warns): areas that could not be unmapped keep their pages
+            // (pinned, maybe still mapped in a domain) forever rather than dropping them
+            // unfilled. Cannot happen: accesses hold the IOAS, and areas are pending only
+            // while the io_pagetable is locked.
+            let config = self.iopt.config();
+            core::mem::forget(core::mem::replace(
+                &mut self.iopt,
+                Iopt::new(KStorage, config),
+            ));
         }
     }
 }
@@ -175,13 +181,13 @@ impl Drop for IoptState {
 
 impl IoptState {
     /// The core's io_pagetable, read only.
-    pub(crate) fn core(&self) -> &Iopt<PagesRef, KStorage> {
+    pub(crate) fn core(&self) -> &Iopt<Arc<Pages>, KStorage> {
         &self.iopt
     }
 
     /// The core's io_pagetable, to update areas' access counts and the IOVA alignment.
-    /// Areas must not be removed through it (their handles would leak).
-    pub(crate) fn core_mut(&mut self) -> &mut Iopt<PagesRef, KStorage> {
+    /// Areas must not be removed through it (they would not be unfilled).
+    pub(crate) fn core_mut(&mut self) -> &mut Iopt<Arc<Pages>, KStorage> {
         &mut self.iopt
     }
 
@@ -194,32 +200,24 @@ impl IoptState {
     }
 
     /// One step of C `iopt_unmap_iova_range()` (see [`crate::access::unmap_iova_range`]):
-    /// removed areas give back their pages reference.
+    /// removed areas are unfilled and give back their pages reference.
     pub(crate) fn unmap_step(
         &mut self,
         cursor: &mut UnmapCursor,
     ) -> core::result::Result<(), UnmapStop> {
         let domains = &self.domains;
-        self.iopt.unmap_step(
-            cursor,
-            // SAFETY: The core hands each removed area's handle back exactly once; it owns a
-            // count (type invariants), released here and never used again.
-            |area| unsafe { IoptState::release_area(domains, area) },
-        )
+        self.iopt
+            .unmap_step(cursor, |area| IoptState::release_area(domains, area))
     }
 
     /// C `iopt_cut_iova()`: splits areas so that each IOVA of `iovas` ends one; the new right
-    /// halves are new users of their pages objects.
+    /// halves hold their own reference to their pages objects (cloned by the core).
     pub(crate) fn cut_iova(&mut self, iovas: &[u64]) -> Result<(), Errno> {
         // With domains, splitting needs large pages disabled, so the IOVA alignment is at
         // least PAGE_SIZE and a split never falls inside a page: the halves' page users add up
         // to the whole's, and each half's mappings are whole `map_small` pages.
         let filled = self.has_domains();
-        self.iopt.cut_iova(iovas, filled, |handle| {
-            // SAFETY: `handle` belongs to the area just split, which owns a count while the
-            // lock is held; the new count (same address) now belongs to its right half.
-            let _ = unsafe { handle.clone_ref() };
-        })
+        self.iopt.cut_iova(iovas, filled, |_| {})
     }
 
     /// C `iopt_disable_large_pages()`.
@@ -254,14 +252,12 @@ impl IoptState {
 
     /// C `iopt_area_fill_domains()`: pins the pages of a new area and maps it into every
     /// domain. All or nothing. No-op without domains.
-    pub(crate) fn fill_area(&self, area: &Area<PagesRef>) -> Result<(), Errno> {
+    pub(crate) fn fill_area(&self, area: &Area<Arc<Pages>>) -> Result<(), Errno> {
         if self.domains.is_empty() {
             return Ok(());
         }
         let (first, last) = area_indexes(area);
-        // SAFETY: The area owns a count of its pages object (type invariants of
-        // `IoptState`), and we hold the io_pagetable's lock.
-        let pages = unsafe { area.handle().get() };
+        let pages = area.handle();
         pages.add_users(first, last)?;
         let small = self.iopt.large_pages_disabled();
         for (i, dom) in self.domains.iter().enumerate() {
@@ -278,7 +274,7 @@ impl IoptState {
 
     /// C `iopt_area_unfill_domains()`: unmaps an area leaving the io_pagetable from every
     /// domain and drops its page users. Never fails. No-op without domains.
-    pub(crate) fn unfill_area(domains: &[Arc<Domain>], area: &Area<PagesRef>) {
+    pub(crate) fn unfill_area(domains: &[Arc<Domain>], area: &Area<Arc<Pages>>) {
         if domains.is_empty() {
             return;
         }
@@ -286,25 +282,21 @@ impl IoptState {
             unmap_area(dom, area);
         }
         let (first, last) = area_indexes(area);
-        // SAFETY: The area still owns its count (it is released after this call).
-        unsafe { area.handle().get() }.remove_users(first, last);
+        area.handle().remove_users(first, last);
     }
 
-    /// Gives back everything an area that left the io_pagetable held: its domain mappings,
-    /// page users and its count of the pages object.
-    ///
-    /// # Safety
-    ///
-    /// `area` must have been removed from the io_pagetable whose domains are `domains`, and
-    /// its handle not released yet (it is released here).
-    pub(crate) unsafe fn release_area(domains: &[Arc<Domain>], area: Area<PagesRef>) {
+    /// Gives back everything an area removed from the io_pagetable whose domains are
+    /// `domains` held: its domain mappings and page users, then its reference to the pages
+    /// object (which may be the last: the pages object goes after it is unfilled, as in C's
+    /// `iopt_area_unfill_domains()` before `iopt_put_pages()`).
+    pub(crate) fn release_area(domains: &[Arc<Domain>], area: Area<Arc<Pages>>) {
         Self::unfill_area(domains, &area);
-        // SAFETY: By the caller's guarantee the handle still owns its count; never used again.
-        unsafe { area.handle().release() };
+        drop(area);
     }
 
     /// Fills the areas inside `[iova, iova + length)` just inserted pending, then marks them
-    /// mapped; on failure unfills what was filled and aborts them (releasing their handles).
+    /// mapped; on failure unfills what was filled and aborts them (dropping their pages
+    /// references).
     pub(crate) fn fill_pending(&mut self, iova: u64, length: u64) -> Result<(), Errno> {
         let last = iova + (length - 1);
         let mut rc = Ok(());
@@ -330,8 +322,7 @@ impl IoptState {
                     Self::unfill_area(domains, &area);
                 }
                 n += 1;
-                // SAFETY: The aborted area was never published; its handle owns a count.
-                unsafe { area.handle().release() };
+                drop(area);
             });
             return Err(e);
         }
@@ -390,8 +381,7 @@ impl IoptState {
             let rc = (|| {
                 if first_domain {
                     let (first, last) = area_indexes(area);
-                    // SAFETY: The area owns its count (type invariants); lock held.
-                    let pages = unsafe { area.handle().get() };
+                    let pages = area.handle();
                     pages.add_users(first, last)?;
                     if let Err(e) = map_area(dom, area, small) {
                         pages.remove_users(first, last);
@@ -407,8 +397,7 @@ impl IoptState {
                     unmap_area(dom, done);
                     if first_domain {
                         let (first, last) = area_indexes(done);
-                        // SAFETY: As above.
-                        unsafe { done.handle().get() }.remove_users(first, last);
+                        done.handle().remove_users(first, last);
                     }
                 }
                 return Err(e);
@@ -435,8 +424,7 @@ impl IoptState {
             unmap_area(dom, area);
             if now_empty {
                 let (first, last) = area_indexes(area);
-                // SAFETY: The area owns its count (type invariants); lock held.
-                unsafe { area.handle().get() }.remove_users(first, last);
+                area.handle().remove_users(first, last);
             }
         }
         self.iopt.remove_reserved_iova(dom.as_raw() as usize);

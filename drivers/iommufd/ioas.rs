@@ -4,7 +4,7 @@
 //! `_IOVA_RANGES`, `_ALLOW_IOVAS`, `_MAP`, `_COPY`, `_UNMAP` and the `HUGE_PAGES` option.
 //!
 //! The IOVA bookkeeping is the io_pagetable, [`IoptState`] (the core's `Iopt`); each area holds
-//! a [`PagesRef`] to the pages object it maps.
+//! a reference (`Arc<Pages>`) to the pages object it maps.
 //!
 //! Lock order: one table for the module, `Documentation/locking.md`. Here: `Ioas::iopt` (C
 //! `iova_rwsem`), then the object table's lock (dropping an [`ObjRef`](crate::object::ObjRef) while
@@ -28,7 +28,7 @@ use crate::{
         },
     },
     object::{self, Object},
-    pages::{Pages, PagesRef},
+    pages::Pages,
     user,
 };
 use kernel::{
@@ -227,30 +227,23 @@ impl Ioas {
         let (pages, start_byte) =
             Pages::new_user(uptr, length, prot & IOMMU_WRITE != 0, ctx.account_mode())?;
         let writable = pages.writable();
-        let handle = PagesRef::from_arc(pages);
         let piece = MapPiece {
-            handle,
+            handle: pages,
             start_byte,
             length,
             writable,
         };
         let mut iopt = self.iopt.lock();
-        let rc = iopt
-            .iopt
-            .map_pages_pending(&[piece], length, placement, prot);
-        match rc {
-            Err(e) => {
-                // SAFETY: The core did not store the handle (the map failed and changed
-                // nothing), so the count `from_arc` made is still ours to give back.
-                unsafe { handle.release() };
-                Err(e)
-            }
-            Ok(iova) => {
-                // On failure the pending area is aborted and its handle released.
-                iopt.fill_pending(iova, length)?;
-                Ok(iova)
-            }
-        }
+        let rc =
+            iopt.iopt
+                .map_pages_pending(core::slice::from_ref(&piece), length, placement, prot);
+        // The area holds its own reference now; if the map failed, this was the last one and
+        // the pages object goes here, with the lock held.
+        drop(piece);
+        let iova = rc?;
+        // On failure the pending area is aborted and its reference dropped.
+        iopt.fill_pending(iova, length)?;
+        Ok(iova)
     }
 
     /// The io_pagetable, locked (C `iova_rwsem`).
@@ -268,41 +261,35 @@ pub(crate) fn copy(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     } else {
         IoasCopy::decode(ucmd.buf())?
     };
-    let mut pieces: KVec<MapPiece<PagesRef>> = KVec::new();
+    // Each piece holds its own reference to its pages object (cloned by `get_pages`).
+    let mut pieces: KVec<MapPiece<Arc<Pages>>> = KVec::new();
     {
         let src = object::get::<Ioas>(objects, cmd.src_ioas_id)?;
         let iopt = src.iopt.lock();
         let rc = iopt.iopt.get_pages(cmd.src_iova, cmd.length, |p| {
-            // SAFETY: `p.handle` belongs to an area of `iopt`, which is locked, so it owns a
-            // count for the duration of this call.
-            let (handle, writable) = unsafe { (p.handle.clone_ref(), p.handle.get().writable()) };
+            let writable = p.handle.writable();
             let piece = MapPiece {
-                handle,
+                handle: p.handle,
                 start_byte: p.start_byte,
                 length: p.length,
                 writable,
             };
-            if pieces.push(piece, GFP_KERNEL_ACCOUNT).is_err() {
-                // SAFETY: The new count was not stored anywhere.
-                unsafe { handle.release() };
-                return Err(Errno::ENOMEM);
-            }
-            Ok(())
+            pieces
+                .push(piece, GFP_KERNEL_ACCOUNT)
+                .map_err(|_| Errno::ENOMEM)
         });
         if let Err(e) = rc {
-            release_pieces(&pieces);
+            drop(pieces);
             return Err(e);
         }
     }
-    let mut stored = false;
     let rc = (|| {
         let dst = object::get::<Ioas>(objects, cmd.dst_ioas_id)?;
         let placement = if cmd.fixed_iova() {
             Placement::Fixed(cmd.dst_iova)
         } else {
             let first = pieces.first().ok_or(Errno::ENOENT)?;
-            // SAFETY: The piece owns a count (taken above) until released or stored.
-            let uptr = unsafe { first.handle.get().uptr() } + first.start_byte;
+            let uptr = first.handle.uptr() + first.start_byte;
             Placement::Alloc { uptr }
         };
         let mut iopt = dst.iopt.lock();
@@ -312,8 +299,9 @@ pub(crate) fn copy(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             placement,
             conv_iommu_prot(cmd.flags),
         )?;
-        // The areas own the pieces' counts now: on failure `fill_pending` releases them.
-        stored = true;
+        // The areas hold their own references now: drop the pieces' before filling, so that
+        // if the fill fails, the aborted areas drop the last ones (as before the map).
+        drop(core::mem::replace(&mut pieces, KVec::new()));
         iopt.fill_pending(iova, cmd.length)?;
         cmd.dst_iova = iova;
         Ok(())
@@ -324,9 +312,7 @@ pub(crate) fn copy(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             ucmd.respond()
         }
         Err(e) => {
-            if !stored {
-                release_pieces(&pieces);
-            }
+            drop(pieces);
             Err(e)
         }
     }
@@ -345,13 +331,6 @@ fn syz_conv_iova(objects: &object::Objects, ioas_id: u32, iova: u64) -> u64 {
         .areas()
         .get(nth as usize)
         .map_or(0, |area| area.iova().wrapping_add(u64::from(offset)))
-}
-
-fn release_pieces(pieces: &[MapPiece<PagesRef>]) {
-    for p in pieces {
-        // SAFETY: Each piece owns the count taken for it, not stored in any io_pagetable.
-        unsafe { p.handle.release() };
-    }
 }
 
 /// `IOMMU_IOAS_UNMAP` (C `iommufd_ioas_unmap`).

@@ -75,7 +75,11 @@ impl IoptConfig {
 }
 
 /// A mapped range of IOVA (`struct iopt_area`), backed by a slice of a pages object.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+///
+/// The area owns its handle `H` (C's reference on `area->pages`): splitting the area clones
+/// it for the new half, and an area removed from the table is handed back by value, so that
+/// dropping it drops the handle.
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Area<H> {
     span: Span,
     start_byte: u64,
@@ -86,7 +90,7 @@ pub struct Area<H> {
     num_accesses: u32,
 }
 
-impl<H: Copy> Area<H> {
+impl<H> Area<H> {
     /// First IOVA (`iopt_area_iova()`).
     pub fn iova(&self) -> u64 {
         self.span.start
@@ -100,8 +104,8 @@ impl<H: Copy> Area<H> {
         self.span.length()
     }
     /// The caller's handle of the pages object (`area->pages`).
-    pub fn handle(&self) -> H {
-        self.handle
+    pub fn handle(&self) -> &H {
+        &self.handle
     }
     /// Byte offset of [`Self::iova`] in the pages object (`iopt_area_start_byte(area, iova)`).
     pub fn start_byte(&self) -> u64 {
@@ -150,8 +154,9 @@ impl HasSpan for Reserved {
     }
 }
 
-/// One slice of a pages object to map (an element of C's `pages_list`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// One slice of a pages object to map (an element of C's `pages_list`). Mapping it clones
+/// the handle into the new area.
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct MapPiece<H> {
     /// The pages object.
     pub handle: H,
@@ -163,8 +168,9 @@ pub struct MapPiece<H> {
     pub writable: bool,
 }
 
-/// A slice of an existing mapping, as `iopt_get_pages()` reports it for `IOMMU_IOAS_COPY`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// A slice of an existing mapping, as `iopt_get_pages()` reports it for `IOMMU_IOAS_COPY`,
+/// with its own clone of the area's handle (C's `kref_get()` in `iopt_get_pages()`).
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Piece<H> {
     /// The pages object.
     pub handle: H,
@@ -271,7 +277,7 @@ fn alloc_check_range(
     Some(aligned)
 }
 
-impl<H: Copy, S: Storage> Iopt<H, S> {
+impl<H: Clone, S: Storage> Iopt<H, S> {
     /// An empty table (`iopt_init_table()`): no areas, nothing allowed or reserved,
     /// `iova_alignment` 1, large pages enabled.
     pub fn new(storage: S, config: IoptConfig) -> Self {
@@ -552,7 +558,7 @@ impl<H: Copy, S: Storage> Iopt<H, S> {
         Ok(Area {
             span: Span { start: iova, last },
             start_byte: piece.start_byte,
-            handle: piece.handle,
+            handle: piece.handle.clone(),
             iommu_prot,
             pending,
             prevent_access: false,
@@ -560,7 +566,8 @@ impl<H: Copy, S: Storage> Iopt<H, S> {
         })
     }
 
-    /// Undoes the first `count` areas inserted back to back from `iova`.
+    /// Undoes the first `count` areas inserted back to back from `iova`, dropping them (and
+    /// so their clones of the pieces' handles).
     fn remove_areas_from(&mut self, iova: u64, count: usize) {
         if count == 0 {
             return;
@@ -607,7 +614,7 @@ impl<H: Copy, S: Storage> Iopt<H, S> {
                 .checked_add(cur - area.span.start)
                 .ok_or(Errno::EOVERFLOW)?;
             out(Piece {
-                handle: area.handle,
+                handle: area.handle.clone(),
                 iova: cur,
                 start_byte,
                 length: (piece_last - cur).wrapping_add(1),
@@ -920,21 +927,22 @@ impl<H: Copy, S: Storage> Iopt<H, S> {
     }
 
     /// `iopt_area_split()` of the area containing `iova` (if any) so that `iova` becomes
-    /// the last IOVA of the left part. Returns the handle if a split happened: the right
-    /// part is a new user of the pages object (C's `kref_get()`).
+    /// the last IOVA of the left part. Returns the handle of the new right part if a split
+    /// happened: a clone of the area's (C's `kref_get()`), owned by the right part.
     ///
     /// No-op if `iova` is an end of the area. `EBUSY` if it is pending or
     /// `prevent_access`; `EINVAL` if `iova + 1` or its byte offset is not `iova_alignment`
     /// aligned; `ENOMEM`; `EINVAL` if it has accesses, or if `domains_present` (C:
     /// `area->storage_domain`) and large pages are not disabled.
-    pub fn split_area(&mut self, iova: u64, domains_present: bool) -> Result<Option<H>> {
+    pub fn split_area(&mut self, iova: u64, domains_present: bool) -> Result<Option<&H>> {
         let Some(idx) = self.areas.index_containing(iova) else {
             return Ok(None);
         };
-        let Some(area) = self.areas.as_slice().get(idx).copied() else {
+        let Some(area) = self.areas.as_slice().get(idx) else {
             return Ok(None);
         };
-        if iova == area.span.start || iova == area.span.last {
+        let span = area.span;
+        if iova == span.start || iova == span.last {
             return Ok(None);
         }
         if area.pending || area.prevent_access {
@@ -944,46 +952,52 @@ impl<H: Copy, S: Storage> Iopt<H, S> {
         let new_start = iova + 1;
         let rhs_start_byte = area
             .start_byte
-            .checked_add(new_start - area.span.start)
+            .checked_add(new_start - span.start)
             .ok_or(Errno::EOVERFLOW)?;
         let mask = self.iova_alignment.wrapping_sub(1);
         if new_start & mask != 0 || rhs_start_byte & mask != 0 {
             return Err(Errno::EINVAL);
         }
+        let has_accesses = area.num_accesses != 0;
         self.areas.try_reserve(1)?;
-        if area.num_accesses != 0 {
+        if has_accesses {
             return Err(Errno::EINVAL);
         }
         if domains_present && !self.disable_large_pages {
             return Err(Errno::EINVAL);
         }
+        let Some(lhs) = self.areas.get_mut(idx) else {
+            return Ok(None);
+        };
         let rhs = Area {
             span: Span {
                 start: new_start,
-                last: area.span.last,
+                last: span.last,
             },
             start_byte: rhs_start_byte,
-            ..area
+            handle: lhs.handle.clone(),
+            iommu_prot: lhs.iommu_prot,
+            pending: lhs.pending,
+            prevent_access: lhs.prevent_access,
+            num_accesses: lhs.num_accesses,
         };
-        if let Some(lhs) = self.areas.get_mut(idx) {
-            lhs.span.last = iova;
-        }
+        lhs.span.last = iova;
         if let Err(e) = self.areas.insert_at(idx + 1, rhs) {
             if let Some(lhs) = self.areas.get_mut(idx) {
-                lhs.span.last = area.span.last;
+                lhs.span.last = span.last;
             }
             return Err(e);
         }
-        Ok(Some(area.handle))
+        Ok(self.areas.as_slice().get(idx + 1).map(|rhs| &rhs.handle))
     }
 
     /// `iopt_cut_iova()`: [`Self::split_area`] at each IOVA in turn, calling `on_split`
-    /// with the handle of each split area. Stops at the first error; earlier splits stay.
+    /// with the handle of each new right part. Stops at the first error; earlier splits stay.
     pub fn cut_iova(
         &mut self,
         iovas: &[u64],
         domains_present: bool,
-        mut on_split: impl FnMut(H),
+        mut on_split: impl FnMut(&H),
     ) -> Result {
         for &iova in iovas {
             if let Some(handle) = self.split_area(iova, domains_present)? {
@@ -1154,11 +1168,14 @@ mod tests {
             ..piece(1, 0, PS)
         };
         assert_eq!(
-            t.map_pages(&[ro], PS, Placement::Fixed(PS), RW),
+            t.map_pages(&[ro.clone()], PS, Placement::Fixed(PS), RW),
             Err(Errno::EPERM)
         );
         let rd = IOMMU_READ | IOMMU_CACHE;
-        assert_eq!(t.map_pages(&[ro], PS, Placement::Fixed(PS), rd), Ok(PS));
+        assert_eq!(
+            t.map_pages(&[ro.clone()], PS, Placement::Fixed(PS), rd),
+            Ok(PS)
+        );
         assert_eq!(t.areas()[0].iommu_prot(), rd);
         // Byte range overflow.
         let p = piece(1, MAX - PS + 1, 2 * PS);
@@ -1207,7 +1224,7 @@ mod tests {
         assert_eq!(unmap(&mut t, 0, 5 * PS), Err(Errno::ENOENT));
         assert_eq!(t.areas().len(), 1);
         let mut removed = Vec::new();
-        let r = t.ioas_unmap(0, 8 * PS, |_, _, _| {}, |a| removed.push(a.handle()));
+        let r = t.ioas_unmap(0, 8 * PS, |_, _, _| {}, |a| removed.push(*a.handle()));
         assert_eq!((r, removed.as_slice()), (Ok(2 * PS), &[2][..]));
         // Unmap-all counts bytes.
         map_fixed(&mut t, PS, PS, 1).unwrap();
@@ -1445,9 +1462,9 @@ mod tests {
         t.area_containing_mut(PS).unwrap().set_num_accesses(0);
         t.calculate_iova_alignment(PS).unwrap();
         assert_eq!(t.split_area(2 * PS, false), Err(Errno::EINVAL));
-        assert_eq!(t.split_area(2 * PS - 1, false), Ok(Some(1)));
+        assert_eq!(t.split_area(2 * PS - 1, false), Ok(Some(&1)));
         let mut split = Vec::new();
-        let r = t.cut_iova(&[3 * PS - 1, 4 * PS - 1, 99], false, |h| split.push(h));
+        let r = t.cut_iova(&[3 * PS - 1, 4 * PS - 1, 99], false, |&h| split.push(h));
         assert_eq!((r, split.len(), t.areas().len()), (Ok(()), 2, 4));
         let a = &t.areas()[3];
         assert_eq!(
@@ -1459,5 +1476,62 @@ mod tests {
         t.disable_large_pages(false, 1).unwrap();
         assert_eq!(t.cut_iova(&[2 * PS - 1], true, |_| {}), Ok(()));
         assert_eq!(unmap(&mut t, 2 * PS, 2 * PS), Ok(2 * PS));
+    }
+
+    #[test]
+    fn areas_own_their_handles() {
+        use std::rc::Rc;
+        let mut t = Iopt::<Rc<u32>, _>::new(VecStorage, IoptConfig::X86_64_THP);
+        let h = Rc::new(1);
+        let p = |start_byte, length| MapPiece {
+            handle: Rc::clone(&h),
+            start_byte,
+            length,
+            writable: true,
+        };
+        // A failed map keeps no clone; a successful one keeps one per area.
+        let ro = MapPiece {
+            writable: false,
+            ..p(0, PS)
+        };
+        let two = [p(0, PS), ro];
+        assert_eq!(
+            t.map_pages(&two, 2 * PS, Placement::Fixed(PS), RW),
+            Err(Errno::EPERM)
+        );
+        drop(two);
+        assert_eq!(Rc::strong_count(&h), 1);
+        let four = [p(0, 4 * PS)];
+        t.map_pages(&four, 4 * PS, Placement::Fixed(PS), RW)
+            .unwrap();
+        drop(four);
+        assert_eq!(Rc::strong_count(&h), 2);
+        // A split clones the handle for the new right part.
+        let r = t.cut_iova(&[2 * PS - 1, 3 * PS - 1], false, |x| {
+            assert!(Rc::ptr_eq(x, &h))
+        });
+        assert_eq!((r, Rc::strong_count(&h)), (Ok(()), 4));
+        // The pieces of a copy hold their own clones.
+        let mut got = Vec::new();
+        t.get_pages(PS, 2 * PS, |piece| {
+            got.push(piece);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(Rc::strong_count(&h), 6);
+        drop(got);
+        // Removed and aborted areas are handed back by value and drop their clone.
+        let mut removed = Vec::new();
+        let r = t.ioas_unmap(PS, 2 * PS, |_, _, _| {}, |a| removed.push(a));
+        assert_eq!((r, Rc::strong_count(&h)), (Ok(2 * PS), 4));
+        drop(removed);
+        assert_eq!(Rc::strong_count(&h), 2);
+        t.map_pages_pending(&[p(0, PS)], PS, Placement::Fixed(8 * PS), RW)
+            .unwrap();
+        assert_eq!(Rc::strong_count(&h), 3);
+        assert_eq!(t.abort_map(8 * PS, PS, drop), 1);
+        assert_eq!(Rc::strong_count(&h), 2);
+        drop(t);
+        assert_eq!(Rc::strong_count(&h), 1);
     }
 }

@@ -9,6 +9,10 @@
 //! handle and the full state are compared after each step. When an injected `ENOMEM`
 //! fires, the real table must report `ENOMEM` and be exactly as before.
 //!
+//! The real table's handles are reference counted ([`H`]): after each step, every pages
+//! object must have exactly one live handle per area that maps it (plus the harness's own),
+//! so areas own their handle, splits clone it, and removed, aborted or failed areas drop it.
+//!
 //! `IOPT_MODEL_CASES=n` changes the number of cases (default [`DEFAULT_CASES`]);
 //! `IOPT_MODEL_RANDOM=1` uses a random seed instead of the fixed one.
 
@@ -31,6 +35,26 @@ const PS: u64 = 4096;
 const HPAGE: u64 = 2 << 20;
 const MAX: u64 = u64::MAX;
 const DEFAULT_CASES: u32 = 2500;
+
+/// The real table's handle of a pages object: its id, reference counted.
+type H = Rc<u32>;
+
+/// The id of a pages object, from the model's handle (the id) or the real table's ([`H`]).
+trait HandleId: Clone {
+    fn id(&self) -> u32;
+}
+
+impl HandleId for u32 {
+    fn id(&self) -> u32 {
+        *self
+    }
+}
+
+impl HandleId for H {
+    fn id(&self) -> u32 {
+        **self
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // The reference model.
@@ -744,21 +768,23 @@ type Stats = BTreeMap<&'static str, (u64, u64, BTreeSet<&'static str>)>;
 static STATS: Mutex<Stats> = Mutex::new(BTreeMap::new());
 
 struct Harness {
-    real: Iopt<u32, TestStorage>,
+    real: Iopt<H, TestStorage>,
     plan: Rc<FaultPlan>,
     model: Model,
     /// Pages objects: handle -> (page-aligned uptr, writable).
     pages: HashMap<u32, (u64, bool)>,
     next_handle: u32,
+    /// The harness's own reference to each pages object the real table was given.
+    handles: HashMap<u32, H>,
     /// What domains and accesses demand of the alignment.
     required: u64,
 }
 
-fn real_state(t: &Iopt<u32, TestStorage>) -> State {
-    let conv = |a: &Area<u32>| MArea {
+fn real_state(t: &Iopt<H, TestStorage>) -> State {
+    let conv = |a: &Area<H>| MArea {
         iova: a.iova(),
         last: a.last_iova(),
-        handle: a.handle(),
+        handle: a.handle().id(),
         start_byte: a.start_byte(),
         prot: a.iommu_prot(),
         pending: a.is_pending(),
@@ -826,6 +852,7 @@ impl Harness {
             model: Model::new(),
             pages: HashMap::new(),
             next_handle: 1,
+            handles: HashMap::new(),
             required: 1,
         }
     }
@@ -871,7 +898,7 @@ impl Harness {
         IOMMU_READ | IOMMU_CACHE | if write { IOMMU_WRITE } else { 0 }
     }
 
-    fn notify(responsive: bool) -> impl FnMut(&mut Iopt<u32, TestStorage>, u64, u64) {
+    fn notify(responsive: bool) -> impl FnMut(&mut Iopt<H, TestStorage>, u64, u64) {
         move |t, iova, _| {
             if responsive {
                 if let Some(a) = t.area_containing_mut(iova) {
@@ -900,7 +927,8 @@ impl Harness {
                 write,
                 pending,
             } => {
-                let handle = self.next_handle;
+                let id = self.next_handle;
+                let handle = Rc::clone(self.handles.entry(id).or_insert_with(|| Rc::new(id)));
                 let piece = MapPiece {
                     handle,
                     start_byte: uptr % PS,
@@ -926,7 +954,8 @@ impl Harness {
             Op::Abort(sel, count, shrink) => match self.area_range(sel, count, shrink) {
                 Some((s, l)) => {
                     let mut v = Vec::new();
-                    self.real.abort_map(s, l - s + 1, |x| v.push(x.handle()));
+                    self.real
+                        .abort_map(s, l - s + 1, |x| v.push(x.handle().id()));
                     Out::Abort(v)
                 }
                 None => Out::Nothing,
@@ -941,7 +970,7 @@ impl Harness {
                 let r = self
                     .real
                     .ioas_unmap(iova, length, Self::notify(responsive), |x| {
-                        v.push(x.handle())
+                        v.push(x.handle().id())
                     });
                 Out::Unmap(r, v)
             }
@@ -958,15 +987,15 @@ impl Harness {
                 let (n, r) =
                     self.real
                         .unmap_iova_range(start, last, Self::notify(responsive), |x| {
-                            v.push(x.handle())
+                            v.push(x.handle().id())
                         });
                 Out::UnmapIopt(n, r, v)
             }
             Op::UnmapAll { responsive } => {
                 let mut v = Vec::new();
-                let r = self
-                    .real
-                    .ioas_unmap(0, MAX, Self::notify(responsive), |x| v.push(x.handle()));
+                let r = self.real.ioas_unmap(0, MAX, Self::notify(responsive), |x| {
+                    v.push(x.handle().id())
+                });
                 Out::Unmap(r, v)
             }
             Op::Copy {
@@ -991,6 +1020,15 @@ impl Harness {
                 let m = self
                     .real
                     .map_pages(&pieces, length, place, Self::prot(write));
+                let got = got
+                    .into_iter()
+                    .map(|p| Piece {
+                        handle: p.handle.id(),
+                        iova: p.iova,
+                        start_byte: p.start_byte,
+                        length: p.length,
+                    })
+                    .collect();
                 Out::Copy(Ok(got), Some(m))
             }
             Op::Allow(ref ranges) => Out::Res(
@@ -1049,7 +1087,7 @@ impl Harness {
             Op::Cut { ref at, domains } => {
                 let iovas: Vec<u64> = at.iter().map(|&a| self.resolve(a)).collect();
                 let mut v = Vec::new();
-                let r = self.real.cut_iova(&iovas, domains, |h| v.push(h));
+                let r = self.real.cut_iova(&iovas, domains, |h| v.push(h.id()));
                 Out::Cut(r, v)
             }
             Op::CopyAreas { .. } => unreachable!("resolved above"),
@@ -1084,22 +1122,28 @@ impl Harness {
     }
 
     /// The pieces and placement of the map half of a copy.
-    fn copy_args(&self, got: &[Piece<u32>], dst: Option<u64>) -> (Vec<MapPiece<u32>>, Placement) {
-        let pieces: Vec<MapPiece<u32>> = got
+    fn copy_args<T: HandleId>(
+        &self,
+        got: &[Piece<T>],
+        dst: Option<u64>,
+    ) -> (Vec<MapPiece<T>>, Placement) {
+        let pieces: Vec<MapPiece<T>> = got
             .iter()
             .map(|p| MapPiece {
-                handle: p.handle,
+                handle: p.handle.clone(),
                 start_byte: p.start_byte,
                 length: p.length,
-                writable: self.pages[&p.handle].1,
+                writable: self.pages[&p.handle.id()].1,
             })
             .collect();
         let place = match dst {
             Some(d) => Placement::Fixed(d),
             None => {
-                let first = got[0];
+                let first = &got[0];
                 Placement::Alloc {
-                    uptr: self.pages[&first.handle].0.wrapping_add(first.start_byte),
+                    uptr: self.pages[&first.handle.id()]
+                        .0
+                        .wrapping_add(first.start_byte),
                 }
             }
         };
@@ -1258,6 +1302,27 @@ impl Harness {
         }
     }
 
+    /// Every pages object has one live handle per area of the real table that maps it, plus
+    /// the harness's own: nothing leaked, nothing dropped too early.
+    fn check_handles(&self, op: &Op) -> std::result::Result<(), TestCaseError> {
+        for (id, handle) in &self.handles {
+            let areas = self
+                .real
+                .areas()
+                .iter()
+                .filter(|a| Rc::ptr_eq(a.handle(), handle))
+                .count();
+            prop_assert_eq!(
+                Rc::strong_count(handle),
+                areas + 1,
+                "handles of pages {} after {:?}",
+                id,
+                op
+            );
+        }
+        Ok(())
+    }
+
     fn step(&mut self, fault: Option<u32>, op: &Op) -> std::result::Result<(), TestCaseError> {
         OPS.fetch_add(1, Ordering::Relaxed);
         let before = real_state(&self.real);
@@ -1272,6 +1337,7 @@ impl Harness {
         }
         let out = self.run_real(op);
         let fired = self.plan.disarm();
+        self.check_handles(op)?;
         if fired {
             FAULTS.fetch_add(1, Ordering::Relaxed);
             prop_assert!(
