@@ -24,6 +24,7 @@
 //! lock held. A group is never answered with [`Fault::deliver`] held (the iommu core's
 //! response path takes a mutex).
 
+use crate::shim;
 use crate::{
     ctx::{CtxRef, Ucmd},
     device::{AttachHandle, Device},
@@ -54,20 +55,6 @@ use kernel::{
 // The uAPI's response codes are the iommu core's (C checks this with `static_assert`).
 const _: () = assert!(PageResponseCode::Success as u32 == ResponseCode::Success as u32);
 const _: () = assert!(PageResponseCode::Invalid as u32 == ResponseCode::Invalid as u32);
-
-/// The C half (`iommufd_shim.c`): the file and wait-queue primitives that are macros or
-/// inline functions in C.
-mod shim {
-    use kernel::bindings::{device, file, wait_queue_head};
-
-    #[allow(improper_ctypes)]
-    extern "C" {
-        pub(super) fn iommufd_rs_fault_getfile(private: *mut core::ffi::c_void) -> *mut file;
-        pub(super) fn iommufd_rs_init_waitqueue_head(wq: *mut wait_queue_head);
-        pub(super) fn iommufd_rs_wake_up_interruptible(wq: *mut wait_queue_head);
-        pub(super) fn iommufd_rs_dev_is_virtfn(dev: *mut device) -> bool;
-    }
-}
 
 /// A group given to a fault object and not answered yet (C: the group itself, linked by
 /// `iopf_group::node` on `fault->deliver` or stored in `fault->response`).
