@@ -42,7 +42,7 @@ echo "extern \"C\" blocks in drivers/iommufd/*.rs: $(count 'extern "C" \{')"
 # For each `unsafe {` in a code line: look for `// SAFETY:` on that line, else walk up over
 # comment, blank and attribute lines (the comment block right above) until a code line.
 # shellcheck disable=SC2016 # awk program, not shell
-find rust/kernel drivers/iommufd/overlay -name '*.rs' -print0 | sort -z | xargs -0 awk '
+find rust/kernel $( [ -d drivers/iommufd/overlay ] && echo drivers/iommufd/overlay ) -name '*.rs' -print0 | sort -z | xargs -0 awk '
 	FNR == 1 { n = 0 }
 	{ line[++n] = $0 }
 	$0 !~ /^[[:space:]]*\/\// && /unsafe ?\{/ {

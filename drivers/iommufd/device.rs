@@ -21,12 +21,12 @@ use crate::{
         vendor::{Target, Vendor},
     },
     object::{self, Object},
-    overlay::iommu::{self, Cap, DmaOwner, GroupAttachment},
     pasid::PasidAttach,
     storage::{swap_remove, KStorage},
     user,
 };
 use core::sync::atomic::{AtomicU32, Ordering};
+use kernel::iommu::{self, Cap, DmaOwner, GroupAttachment};
 use kernel::{
     bindings, new_mutex,
     prelude::*,

@@ -14,7 +14,7 @@
 //! A group lives in a [`Queued`] entry: on the delivery list ([`DeliverInner`]) from the
 //! handler until user space reads it, then in the response table ([`ResponseInner`]) under its
 //! cookie until user space answers it. The group itself is an
-//! [`IopfGroup`](crate::overlay::iommu::iopf::IopfGroup), which answers and frees it when the
+//! [`IopfGroup`](kernel::iommu::iopf::IopfGroup), which answers and frees it when the
 //! entry goes. The record formats, the size checks and the cookie allocator are the core's
 //! (`iommufd_core::ucmd::fault`).
 //!
@@ -34,7 +34,6 @@ use crate::{
         ucmd::fault::{self as rules, FaultAlloc, PageResponse, PageResponseCode, PgFault},
     },
     object::Object,
-    overlay::iommu::iopf::{IopfGroup, ResponseCode},
     user,
 };
 use core::{
@@ -42,6 +41,7 @@ use core::{
     ptr::NonNull,
     sync::atomic::Ordering,
 };
+use kernel::iommu::iopf::{IopfGroup, ResponseCode};
 use kernel::{
     bindings, impl_has_list_links, impl_list_arc_safe, impl_list_item,
     list::{List, ListArc, ListLinks},

@@ -23,9 +23,9 @@ use crate::{
         },
     },
     object::{self, Object},
-    overlay::iommu::{self, Cap, Domain, UserData},
 };
 use core::sync::atomic::{AtomicBool, Ordering};
+use kernel::iommu::{self, Cap, Domain, UserData};
 use kernel::{prelude::*, sync::Arc};
 
 /// C `IOMMU_HWPT_INVALIDATE_ENTRY_NUM_MAX`.

@@ -22,12 +22,12 @@ use crate::{
         iopt::{Area, Iopt, IoptConfig, UnmapCursor, UnmapStop},
         ucmd::hwpt::HwptGetDirtyBitmap,
     },
-    overlay::iommu::{
-        dev::{ResvRegions, ResvType},
-        DirtyBitmap, Domain, IotlbGather, IovaBitmap,
-    },
     pages::{Pages, PAGE_SIZE},
     storage::KStorage,
+};
+use kernel::iommu::{
+    dev::{ResvRegions, ResvType},
+    DirtyBitmap, Domain, IotlbGather, IovaBitmap,
 };
 use kernel::{bindings, prelude::*, sync::Arc};
 

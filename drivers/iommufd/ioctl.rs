@@ -129,7 +129,7 @@ fn rlimit_mode(ctx: &IommufdCtx, cmd: &mut IommuOption) -> Result<(), Errno> {
             Ok(())
         }
         OptionOp::Set => {
-            if !kernel_capable(crate::overlay::cred::Capability::SYS_RESOURCE) {
+            if !kernel_capable(kernel::cred::Capability::SYS_RESOURCE) {
                 return Err(Errno::EPERM);
             }
             let mut objects = ctx.objects().lock();

@@ -32,7 +32,6 @@ mod kapi;
 #[cfg(CONFIG_IOMMUFD_TEST)]
 mod mock;
 mod object;
-mod overlay;
 mod pages;
 mod pasid;
 #[cfg(CONFIG_IOMMUFD_TEST)]

@@ -258,23 +258,10 @@ void iommufd_rs_mock_ida_free(int id)
 	ida_free(&mock_dev_ida, id);
 }
 
-/* mock.rs: xa_init() of a mock domain's PFN table (one lockdep class, as in C). */
-void iommufd_rs_mock_xa_init(struct xarray *xa)
-{
-	xa_init(xa);
-}
-
 /* mock.rs: init_rwsem() of a mock device's iopf_rwsem. */
 void iommufd_rs_mock_init_rwsem(struct rw_semaphore *sem)
 {
 	init_rwsem(sem);
-}
-
-/* mock.rs: iommu_dirty_bitmap_record() is inline (iova_bitmap_set is in namespace IOMMUFD). */
-void iommufd_rs_dirty_bitmap_record(struct iommu_dirty_bitmap *dirty, unsigned long iova,
-				    unsigned long length)
-{
-	iommu_dirty_bitmap_record(dirty, iova, length);
 }
 
 /* mock.rs: WARN_ON() of the mock driver's consistency checks. */

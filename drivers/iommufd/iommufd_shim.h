@@ -50,16 +50,11 @@ void iommufd_rs_test_staccess_release(void *priv);
 void iommufd_rs_test_access_unmap(void *data, unsigned long iova, unsigned long length);
 #endif
 
-struct iommu_dirty_bitmap;
 struct rw_semaphore;
-struct xarray;
 
 int iommufd_rs_mock_ida_alloc(void);
 void iommufd_rs_mock_ida_free(int id);
-void iommufd_rs_mock_xa_init(struct xarray *xa);
 void iommufd_rs_mock_init_rwsem(struct rw_semaphore *sem);
-void iommufd_rs_dirty_bitmap_record(struct iommu_dirty_bitmap *dirty, unsigned long iova,
-				    unsigned long length);
 void iommufd_rs_warn(const char *file, int line);
 
 struct device;

@@ -6,7 +6,7 @@
 //! IOMMU (`mock_ops`): a blocking domain, paging domains that keep their IOVA to PFN table in an
 //! xarray (with the `MOCK_PFN_*` metadata bits above the PFN), dirty tracking on top of those
 //! bits, and nested domains with a small mock IOTLB invalidated from user space. The driver
-//! implements the traits of `overlay::iommu::driver` ([`IommuOps`] for the IOMMU, [`DomainOps`]
+//! implements the traits of `kernel::iommu::driver` ([`IommuOps`] for the IOMMU, [`DomainOps`]
 //! for each domain type), which build the C ops tables; the `IOMMU_TEST_CMD` glue calls
 //! [`check_pa`], [`check_iotlb`], [`dirty`] and [`trigger_iopf`] on domains and devices it
 //! looked up.
@@ -34,18 +34,6 @@ use crate::{
             },
         },
     },
-    overlay::{
-        bus::{BusDevice, BusRegistration, OwnedBusDevice, StaticBus},
-        iommu::driver::{
-            AllocatedDomain, BusIommuRegistration, DirtyBitmap, DomainConfig, DomainOps,
-            DomainOpsTable, DomainType, DriverDomain, IommuDevice, IommuOps, IommuOpsTable,
-            IommuSysfsRegistration, IopfQueueSlot, RawDomain, UserData, UserDataArray,
-            CAP_CACHE_COHERENCY, CAP_DIRTY_TRACKING, DEV_FEAT_IOPF, DIRTY_NO_CLEAR,
-        },
-        platform::PlatformDevice,
-        property::{self, PropertyList},
-        xarray::XArray,
-    },
     pages::PAGE_SIZE,
     shim, test_hooks, user,
 };
@@ -54,6 +42,18 @@ use core::{
     sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering},
 };
 use kernel::{bindings, c_str, device::Device, ffi::c_ulong, prelude::*, types::Opaque};
+use kernel::{
+    bus::{BusDevice, BusRegistration, OwnedBusDevice, StaticBus},
+    iommu::driver::{
+        AllocatedDomain, BusIommuRegistration, DirtyBitmap, DomainConfig, DomainOps,
+        DomainOpsTable, DomainType, DriverDomain, IommuDevice, IommuOps, IommuOpsTable,
+        IommuSysfsRegistration, IopfQueueSlot, RawDomain, UserData, UserDataArray,
+        CAP_CACHE_COHERENCY, CAP_DIRTY_TRACKING, DEV_FEAT_IOPF, DIRTY_NO_CLEAR,
+    },
+    platform::PlatformDevice,
+    property::{self, PropertyList},
+    xarray::XArray,
+};
 
 /// C `MOCK_IO_PAGE_SIZE`: the IO page size of the mock domains, half a CPU page so that the
 /// core's sub-page handling is exercised.

@@ -20,12 +20,6 @@
 use crate::{
     error::errno_of,
     iommufd_core::errno::Errno,
-    overlay::{
-        cred::Capability,
-        mm::Mm,
-        page_pin::{ChargeMode, GupFlags, PageRef, PinCharge, PinnedPage, PinnedPages},
-        user::User,
-    },
     test_hooks::{self, should_fail},
 };
 use kernel::{
@@ -34,6 +28,12 @@ use kernel::{
     sync::{Arc, Mutex},
     task::Task,
     types::ARef,
+};
+use kernel::{
+    cred::Capability,
+    mm::Mm,
+    page_pin::{ChargeMode, GupFlags, PageRef, PinCharge, PinnedPage, PinnedPages},
+    user::User,
 };
 
 /// `PAGE_SIZE`.

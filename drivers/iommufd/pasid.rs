@@ -28,9 +28,9 @@ use crate::{
         vendor::Target,
     },
     object,
-    overlay::iommu::{GlobalPasid, PasidAttachment},
     storage::swap_remove,
 };
+use kernel::iommu::{GlobalPasid, PasidAttachment};
 use kernel::{bindings, prelude::*};
 
 /// One PASID a group is attached on (the later C's `struct iommufd_attach` of a PASID).

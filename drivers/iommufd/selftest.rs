@@ -30,11 +30,11 @@ use crate::{
     kapi,
     mock::{self, MockDev},
     object::{self, Object},
-    overlay::page_pin::{GupFlags, UserPageRef},
     pages::PAGE_SIZE,
     test_hooks, user,
 };
 use core::ffi::{c_ulong, c_void};
+use kernel::page_pin::{GupFlags, UserPageRef};
 use kernel::{
     bindings, new_mutex,
     prelude::*,

@@ -23,8 +23,8 @@ use crate::{
         ucmd::device::IOMMU_HW_INFO_TYPE_INTEL_VTD,
         vendor::{self, Refusal, SmmuCaps, Target, Vendor, VtdCaps},
     },
-    overlay::iommu::{self, Cap, HwInfo},
 };
+use kernel::iommu::{self, Cap, HwInfo};
 use kernel::{bindings, c_str, prelude::*};
 
 /// `struct iommu_hw_info_vtd`: `flags`, `__reserved`, then the two registers.

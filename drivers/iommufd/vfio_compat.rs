@@ -103,7 +103,7 @@ fn check_extension(ctx: &IommufdCtx, ty: usize) -> Result<isize, Errno> {
 fn set_iommu(ctx: &IommufdCtx, ty: usize) -> Result<(), Errno> {
     match rules::set_iommu(ty, no_iommu_mode(ctx), cfg!(CONFIG_VFIO_NOIOMMU))? {
         SetIommu::NoIommu => {
-            if kernel_capable(crate::overlay::cred::Capability::SYS_RAWIO) {
+            if kernel_capable(kernel::cred::Capability::SYS_RAWIO) {
                 Ok(())
             } else {
                 Err(Errno::EPERM)

@@ -6,6 +6,8 @@
 
 #include <linux/atomic.h>
 #include <linux/cred.h>
+#include <linux/iommu.h>
+#include <linux/xarray.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
 #include <linux/sched/mm.h>
@@ -116,4 +118,17 @@ void rust_helper_mm_pinned_vm_add(struct mm_struct *mm, s64 n)
 void rust_helper_mm_pinned_vm_sub(struct mm_struct *mm, s64 n)
 {
 	atomic64_sub(n, &mm->pinned_vm);
+}
+
+/* kernel::xarray: xa_init() is inline. */
+void rust_helper_xa_init(struct xarray *xa)
+{
+	xa_init(xa);
+}
+
+/* kernel::iommu::driver: iommu_dirty_bitmap_record() is inline. */
+void rust_helper_iommu_dirty_bitmap_record(struct iommu_dirty_bitmap *dirty, unsigned long iova,
+					   unsigned long length)
+{
+	iommu_dirty_bitmap_record(dirty, iova, length);
 }

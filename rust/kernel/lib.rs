@@ -63,6 +63,17 @@ pub mod types;
 pub mod uaccess;
 pub mod usercopy;
 pub mod workqueue;
+// iommufd-rs: abstractions written for iommufd (see rust/README.md).
+pub mod bus;
+pub mod cred;
+pub mod iommu;
+pub mod mm;
+pub mod page_pin;
+pub mod platform;
+pub mod property;
+pub mod task_ext;
+pub mod user;
+pub mod xarray;
 
 #[doc(hidden)]
 pub use bindings;

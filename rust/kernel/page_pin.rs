@@ -21,9 +21,9 @@ use kernel::{
     types::ARef,
 };
 
-use crate::overlay::{
+use crate::{
     mm::{Mm, MmapReadGuard},
-    task::TaskExt,
+    task_ext::TaskExt,
     user::User,
 };
 

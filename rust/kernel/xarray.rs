@@ -13,16 +13,6 @@ use kernel::{
     types::Opaque,
 };
 
-/// The C functions of the iommufd shim that stand for inline C ones.
-mod ffi {
-    use kernel::bindings;
-
-    extern "C" {
-        // iommufd_shim.c: C `xa_init()` is inline; one lock class for all of them.
-        pub(super) fn iommufd_rs_mock_xa_init(xa: *mut bindings::xarray);
-    }
-}
-
 /// `MAX_ERRNO`, the highest errno an internal xarray entry carries.
 const MAX_ERRNO: isize = 4095;
 
@@ -71,7 +61,7 @@ impl XArray {
         pin_init!(Self {
             // SAFETY: `xa` is the xarray's place in the pinned value, where it stays until the
             // drop destroys it.
-            xa <- Opaque::ffi_init(|xa| unsafe { ffi::iommufd_rs_mock_xa_init(xa) }),
+            xa <- Opaque::ffi_init(|xa| unsafe { bindings::xa_init(xa) }),
         })
     }
 

@@ -246,7 +246,7 @@ impl<T> OwnedBusDevice<T> {
     /// before [`OwnedBusDevice::add`].
     pub fn add_software_node<const N: usize>(
         &self,
-        props: &crate::overlay::property::PropertyList<N>,
+        props: &crate::property::PropertyList<N>,
     ) -> Result {
         if self.added.load(Ordering::Acquire) {
             return Err(EBUSY);

@@ -61,7 +61,7 @@ impl Cap {
 
 /// `struct device *` of a [`kernel::device::Device`] (`Device::as_raw` is private to the
 /// kernel crate in 6.12; `Device` is `#[repr(transparent)]` over `Opaque<struct device>`).
-pub(crate) fn dev_raw(dev: &kernel::device::Device) -> *mut bindings::device {
+pub fn dev_raw(dev: &kernel::device::Device) -> *mut bindings::device {
     (dev as *const kernel::device::Device)
         .cast_mut()
         .cast::<bindings::device>()

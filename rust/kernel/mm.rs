@@ -19,7 +19,7 @@ use kernel::{
     types::{ARef, AlwaysRefCounted, Opaque},
 };
 
-use crate::overlay::task::TaskExt;
+use crate::task_ext::TaskExt;
 
 /// A `struct mm_struct`, of which the address space may be gone (`mm_users` may be zero).
 ///

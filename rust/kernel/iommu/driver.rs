@@ -41,7 +41,7 @@ pub const DIRTY_NO_CLEAR: c_ulong = bindings::IOMMU_DIRTY_NO_CLEAR as c_ulong;
 /// The C functions of the iommu core that no header of the bindings declares, and the shim's
 /// wrapper of an inline one.
 mod ffi {
-    use kernel::{bindings, ffi::c_ulong};
+    use kernel::bindings;
 
     // `struct iommu_ops` reaches `struct module`, which has types bindgen could not make FFI
     // safe; only pointers to them cross here.
@@ -58,12 +58,6 @@ mod ffi {
             iommu: *mut bindings::iommu_device,
             bus: *const bindings::bus_type,
             nb: *mut bindings::notifier_block,
-        );
-        // iommufd_shim.c: C `iommu_dirty_bitmap_record()` is inline.
-        pub(super) fn iommufd_rs_dirty_bitmap_record(
-            dirty: *mut bindings::iommu_dirty_bitmap,
-            iova: c_ulong,
-            length: c_ulong,
         );
     }
 }
@@ -411,7 +405,7 @@ impl DirtyBitmap {
         // SAFETY: The structure is valid for the callback (see the trampoline); the function
         // ignores a null bitmap.
         unsafe {
-            ffi::iommufd_rs_dirty_bitmap_record(self.0.get(), iova as c_ulong, length as c_ulong)
+            bindings::iommu_dirty_bitmap_record(self.0.get(), iova as c_ulong, length as c_ulong)
         };
     }
 }
@@ -904,7 +898,7 @@ impl<T: IommuOps> IommuOpsTable<T> {
         &'static self,
         module: &'static ThisModule,
         iommu: &'static IommuDevice,
-        bus: &'static crate::overlay::bus::StaticBus<B>,
+        bus: &'static crate::bus::StaticBus<B>,
     ) -> Result<BusIommuRegistration<T, B>> {
         if self.registered.swap(true, Ordering::AcqRel) {
             return Err(EBUSY);
@@ -950,7 +944,7 @@ impl<T: IommuOps> Default for IommuOpsTable<T> {
 pub struct BusIommuRegistration<T: IommuOps, B: 'static> {
     table: &'static IommuOpsTable<T>,
     iommu: &'static IommuDevice,
-    bus: &'static crate::overlay::bus::StaticBus<B>,
+    bus: &'static crate::bus::StaticBus<B>,
 }
 
 impl<T: IommuOps, B> Drop for BusIommuRegistration<T, B> {
