@@ -149,14 +149,7 @@ impl Device {
         match PasidAttachment::attach(self.device(), pasid, hwpt.domain(), handle) {
             Ok(attachment) => {
                 // Room was reserved by the caller.
-                let _ = state.pasid_attach.push(
-                    PasidAttach {
-                        pasid,
-                        hwpt: hwpt.clone(),
-                        attachment,
-                    },
-                    GFP_KERNEL_ACCOUNT,
-                );
+                Self::record_pasid(state, hwpt.clone(), attachment);
                 Ok(())
             }
             Err((e, _handle)) => {
@@ -170,6 +163,19 @@ impl Device {
                 ))
             }
         }
+    }
+
+    /// Records the group's attachment of `hwpt` on a PASID; `state.pasid_attach` has room for
+    /// it (reserved, or the slot of the attachment it replaces).
+    fn record_pasid(state: &mut GroupState, hwpt: Hwpt, attachment: PasidAttachment<IdevPtr>) {
+        let _ = state.pasid_attach.push(
+            PasidAttach {
+                pasid: attachment.pasid(),
+                hwpt,
+                attachment,
+            },
+            GFP_KERNEL_ACCOUNT,
+        );
     }
 
     /// Takes the group's `pasid` out of the iommu core; answers the faults still pending on its
@@ -249,14 +255,7 @@ impl Device {
         match PasidAttachment::attach(self.device(), pasid, hwpt.domain(), handle) {
             Ok(attachment) => {
                 // The slot just freed has room.
-                let _ = state.pasid_attach.push(
-                    PasidAttach {
-                        pasid,
-                        hwpt: hwpt.clone(),
-                        attachment,
-                    },
-                    GFP_KERNEL_ACCOUNT,
-                );
+                Self::record_pasid(&mut state, hwpt.clone(), attachment);
             }
             Err((e, _new)) => {
                 // Back to the old domain, with its own handle, which the iommu core had until
@@ -272,14 +271,7 @@ impl Device {
                 match back {
                     Ok(attachment) => {
                         // The slot just freed has room.
-                        let _ = state.pasid_attach.push(
-                            PasidAttach {
-                                pasid,
-                                hwpt: old,
-                                attachment,
-                            },
-                            GFP_KERNEL_ACCOUNT,
-                        );
+                        Self::record_pasid(&mut state, old, attachment);
                     }
                     Err((b, h)) => {
                         pr_err!(
