@@ -33,9 +33,14 @@ if [ ! -x "$ARM64_BUSYBOX" ]; then
 	step "apt: fetching busybox-static:arm64 (unpacked into $CACHE/arm64, not installed)"
 	rm -rf "$CACHE/arm64/busybox"
 	mkdir -p "$CACHE/arm64/busybox/debs"
-	(cd "$CACHE/arm64/busybox/debs" && apt-get download busybox-static:arm64) \
-		>"$CACHE/arm64/busybox/download.log" 2>&1 ||
-		die "apt-get download busybox-static:arm64 failed (log: $CACHE/arm64/busybox/download.log)"
+	# (A second try after refreshing the lists: they may predate the arm64 architecture.)
+	for try in 1 2; do
+		(cd "$CACHE/arm64/busybox/debs" && apt-get download busybox-static:arm64) \
+			>"$CACHE/arm64/busybox/download.log" 2>&1 && break
+		[ $try = 2 ] &&
+			die "apt-get download busybox-static:arm64 failed (log: $CACHE/arm64/busybox/download.log)"
+		run_logged "$CACHE/apt-update.log" apt-get update
+	done
 	dpkg-deb -x "$CACHE"/arm64/busybox/debs/busybox-static_*_arm64.deb "$CACHE/arm64/busybox/root"
 	# ELF e_machine 0xb7: AArch64.
 	[ "$(od -An -tx1 -j18 -N2 "$ARM64_BUSYBOX" | tr -d ' ')" = b700 ] ||
