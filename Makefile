@@ -15,9 +15,16 @@ PCI_TIMEOUT ?= 1500
 # The Intel IOMMU's other two modes (plans pci-sm, pci-sm-pasid): vfio_edu only.
 VTD_TIMEOUT ?= 400
 
+# The arm64 boot (plan arm64): virt with an emulated SMMUv3 and edu, both modules (TCG).
+ARM64_TIMEOUT ?= 900
+
 BENCH_TIMEOUT ?= 1800
 
+# The arm64 steps: the same scripts, with IOMMUFD_RS_ARCH=arm64 (README.md, "arm64").
+ARM64 := IOMMUFD_RS_ARCH=arm64
+
 .PHONY: all setup kernel module host-test selftests initramfs run test bench clean
+.PHONY: kernel-arm64 module-arm64 selftests-arm64 initramfs-arm64 test-arm64
 
 all: module
 
@@ -42,6 +49,28 @@ selftests: kernel
 initramfs: module selftests
 	@scripts/initramfs.sh
 
+kernel-arm64: setup
+	@$(ARM64) scripts/kernel.sh
+
+module-arm64: kernel-arm64
+	@$(ARM64) scripts/module.sh
+
+selftests-arm64: kernel-arm64
+	@$(ARM64) scripts/selftests.sh
+
+initramfs-arm64: module-arm64 selftests-arm64
+	@$(ARM64) scripts/initramfs.sh
+
+# Only the arm64 build and boot, counted on their own (make test does this too, after x86).
+test-arm64: setup
+	@rm -rf $(OUT)/arm64
+	@if $(MAKE) --no-print-directory initramfs-arm64; then \
+		$(ARM64) scripts/guest.sh arm64 $(ARM64_TIMEOUT) || true; \
+		scripts/report.py --out $(OUT) --top $(CURDIR) --arm64-only; \
+	else \
+		scripts/report.py --out $(OUT) --top $(CURDIR) --arm64-only --arm64-build-failed; false; \
+	fi
+
 # Two boots: plan run (no IOMMU: mock devices, mtty), then plan pci (edu, Intel IOMMU, vfio-pci).
 run: initramfs
 	@rc=0; for p in run pci; do \
@@ -55,14 +84,18 @@ run: initramfs
 	if grep -q '^FAIL:' $(OUT)/$$p/results.log; then echo "$$p: FAIL lines above" >&2; rc=1; fi; \
 	done; scripts/run_summary.py $(OUT) || rc=1; exit $$rc
 
+# x86 (host tests, four boots), then arm64 (its own build and one boot); one report of both.
 test: setup
 	@$(MAKE) --no-print-directory host-test
+	@rm -rf $(OUT)/arm64
 	@if $(MAKE) --no-print-directory initramfs; then \
+		a64=; $(MAKE) --no-print-directory initramfs-arm64 || a64=--arm64-build-failed; \
 		scripts/guest.sh test $(TEST_TIMEOUT) || true; \
 		scripts/guest.sh pci $(PCI_TIMEOUT) || true; \
 		scripts/guest.sh pci-sm $(VTD_TIMEOUT) || true; \
 		scripts/guest.sh pci-sm-pasid $(VTD_TIMEOUT) || true; \
-		scripts/report.py --out $(OUT) --top $(CURDIR); \
+		[ -n "$$a64" ] || $(ARM64) scripts/guest.sh arm64 $(ARM64_TIMEOUT) || true; \
+		scripts/report.py --out $(OUT) --top $(CURDIR) $$a64; \
 	else \
 		echo "build failed: no guest run" >&2; \
 		scripts/report.py --out $(OUT) --top $(CURDIR) --no-guest --build-failed; false; \

@@ -22,26 +22,57 @@ KTREE=$CACHE/linux-$KVER_PIN          # per kernel version
 KSRC=$KTREE/src                       # pristine tree (a git repo) + our rust/ overlay
 RUST_LIB_SRC=/usr/src/rustc-1.96.0/library
 
+# The architecture to build for and boot: x86 (the default) or arm64 (a cross build from
+# this x86 machine, booted under qemu-system-aarch64 with an emulated SMMUv3). Every script
+# reads IOMMUFD_RS_ARCH; the Makefile sets it for the arm64 steps.
+KARCH=${IOMMUFD_RS_ARCH:-x86}
+# Per arch: the config fragment, the kernel image, extra make variables, and AOUT, where the
+# arch's build products go (x86: $OUT itself, as always; arm64: $OUT/build-arm64, so that the
+# two never overwrite each other; the arm64 guest's logs are $OUT/arm64 like any plan's).
+OUT=${IOMMUFD_RS_OUT:-$TOP/out}
+case $KARCH in
+x86)
+	FRAG=$TOP/configs/iommufd-rs.config
+	KIMAGE=arch/x86/boot/bzImage
+	KARCH_MAKE=()
+	AOUT=$OUT
+	;;
+arm64)
+	FRAG=$TOP/configs/iommufd-rs-arm64.config
+	KIMAGE=arch/arm64/boot/Image
+	KARCH_MAKE=(ARCH=arm64)
+	AOUT=$OUT/build-arm64
+	;;
+*) echo "error: IOMMUFD_RS_ARCH=$KARCH: x86 or arm64" >&2; exit 1 ;;
+esac
+# Cross tools for the arm64 test programs (static, against Debian's arm64 cross libc).
+ARM64_CC=aarch64-linux-gnu-gcc
+ARM64_BUSYBOX=$CACHE/arm64/busybox/root/bin/busybox
+
 # Config hash: the fragment, the recipe that applies it and the toolchain.  Each distinct
 # hash gets its own build folder, so switching back and forth never rebuilds from scratch.
+# (x86 keeps its folder name build-<hash>; other arches are build-<arch>-<hash>.)
 cfg_hash() {
 	{
-		cat "$TOP/configs/iommufd-rs.config"
+		cat "$FRAG"
 		/usr/bin/rustc --version 2>/dev/null || true
 		clang-19 --version 2>/dev/null | head -1 || true
 	} | sha256sum | cut -c1-12
 }
-KBUILD=$KTREE/build-$(cfg_hash)
+if [ "$KARCH" = x86 ]; then
+	KBUILD=$KTREE/build-$(cfg_hash)
+else
+	KBUILD=$KTREE/build-$KARCH-$(cfg_hash)
+fi
 # QEMU 10 (iommufd backend) for the pci guest, unpacked by setup.sh, never installed:
 # $QEMU10/current -> the version folder, whose root/ is the unpacked packages.
 QEMU10=$CACHE/qemu10
 QEMU10_ROOT=$QEMU10/current/root
 QEMU10_LIBS=$QEMU10_ROOT/usr/lib/x86_64-linux-gnu:$QEMU10_ROOT/lib/x86_64-linux-gnu
-# Everything a run produces that is worth keeping (guest logs, TAP) goes here.
-OUT=${IOMMUFD_RS_OUT:-$TOP/out}
+# Everything a run produces that is worth keeping (guest logs, TAP) goes to $OUT (set above).
 
 export LIBCLANG_PATH=/usr/lib/llvm-19/lib
-KMAKE=(make -C "$KSRC" O="$KBUILD" LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
+KMAKE=(make -C "$KSRC" O="$KBUILD" "${KARCH_MAKE[@]}" LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 	HOSTRUSTC=/usr/bin/rustc RUST_LIB_SRC="$RUST_LIB_SRC" BINDGEN="$BINDGEN"
 	CLIPPY_DRIVER=/usr/bin/clippy-driver)
 

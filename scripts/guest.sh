@@ -33,6 +33,23 @@ QEMU=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m "$MEM" "${MACHINE[@]}"
 	-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "$OUT/initramfs.cpio.gz"
 	-append "console=ttyS0 loglevel=4 panic=-1 plan=$plan$APPEND"
 	-serial "file:$RUN/console.log" -serial "file:$RUN/results.log")
+# Plan arm64 (IOMMUFD_RS_ARCH=arm64 builds what it boots): the virt machine with an emulated
+# SMMUv3 in front of its PCI bus, GICv3 (whose ITS isolates MSIs, which vfio needs), and edu.
+# virt has one PL011 (ttyAMA0, the console): the results channel is a virtio-mmio console
+# (hvc0; virtio-mmio is not behind the SMMU), which init takes from results= on the command
+# line. pauth-impdef: QEMU's own pointer-authentication hash instead of QARMA, the same for the
+# guest and much cheaper under TCG.
+if [ "$plan" = arm64 ]; then
+	[ "$KARCH" = arm64 ] || die "plan arm64 needs IOMMUFD_RS_ARCH=arm64"
+	QEMU=(qemu-system-aarch64 -accel tcg -cpu max,pauth-impdef=on -smp 2 -m "$MEM"
+		-machine virt,iommu=smmuv3,gic-version=3 -device edu
+		-nodefaults -display none -no-reboot
+		-kernel "$KBUILD/$KIMAGE" -initrd "$AOUT/initramfs.cpio.gz"
+		-append "console=ttyAMA0 loglevel=4 panic=-1 plan=$plan results=/dev/hvc0"
+		-serial "file:$RUN/console.log"
+		-device virtio-serial-device -chardev "file,id=results,path=$RUN/results.log"
+		-device virtconsole,chardev=results)
+fi
 echo "${QEMU[*]}" >"$RUN/cmdline"
 machine_lock guest
 step "booting the guest (plan $plan, timeout ${tmo} s); logs in $RUN"

@@ -1,25 +1,41 @@
 #!/usr/bin/env bash
 # Pack the guest initramfs: static busybox, our init and plans, the test programs, the C
 # iommufd.ko (baseline), the vfio modules, our iommufd.ko, and QEMU 10 for the pci plan.
+# IOMMUFD_RS_ARCH=arm64: the same, for arm64 (Debian's static arm64 busybox, the arm64 build's
+# modules, the cross-built test programs), without QEMU 10: $OUT/build-arm64/initramfs.cpio.gz.
 source "$(dirname "$0")/common.sh"
 
-R=$OUT/initramfs-root
+R=$AOUT/initramfs-root
 rm -rf "$R"
 mkdir -p "$R"/{bin,sbin,proc,sys,dev,tmp,etc/iommufd-rs,tests,lib/modules/c,lib/modules/rust,lib/modules/kernel}
-cp /bin/busybox "$R/bin/busybox"
+BUSYBOX=/bin/busybox
+OURS=$TOP/drivers/iommufd/iommufd.ko
+if [ "$KARCH" = arm64 ]; then
+	BUSYBOX=$ARM64_BUSYBOX
+	OURS=$AOUT/module-src/drivers/iommufd/iommufd.ko
+fi
+cp "$BUSYBOX" "$R/bin/busybox"
+# The applets: the host's busybox lists them (the arm64 one is the same Debian version, and
+# cannot run here).
 for a in $(/bin/busybox --list); do
 	[ "$a" = busybox ] || ln -s busybox "$R/bin/$a"
 done
 cp "$TOP/scripts/guest/init" "$R/init"
 cp "$TOP"/scripts/guest/*.sh "$R/etc/iommufd-rs/"
-cp "$OUT"/guest/bin/* "$R/tests/"
+cp "$AOUT"/guest/bin/* "$R/tests/"
 
 cp "$KBUILD/drivers/iommu/iommufd/iommufd.ko" "$R/lib/modules/c/"
-cp "$TOP/drivers/iommufd/iommufd.ko" "$R/lib/modules/rust/"
+cp "$OURS" "$R/lib/modules/rust/"
 for m in virt/lib/irqbypass.ko drivers/vfio/vfio.ko drivers/vfio/pci/vfio-pci-core.ko \
 	drivers/vfio/pci/vfio-pci.ko drivers/vfio/mdev/mdev.ko samples/vfio-mdev/mtty.ko; do
 	[ -f "$KBUILD/$m" ] && cp "$KBUILD/$m" "$R/lib/modules/kernel/"
 done
+
+if [ "$KARCH" = arm64 ]; then
+	(cd "$R" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) >"$AOUT/initramfs.cpio.gz"
+	info "initramfs ($KARCH): $AOUT/initramfs.cpio.gz ($(du -h "$AOUT/initramfs.cpio.gz" | cut -f1))"
+	exit 0
+fi
 
 # QEMU 10 (setup.sh unpacked it into the cache): a real iommufd user for the pci plan
 # (-object iommufd, -device vfio-pci,iommufd=). Only what q35 with -nodefaults -display none

@@ -8,9 +8,9 @@
 #      then check that every option the fragment asks for survived;
 #   4. build bzImage, modules and the uAPI headers.
 # A stamp records the overlay hash: nothing to do when nothing changed.
+# With IOMMUFD_RS_ARCH=arm64: the same tree and overlay, cross-built (LLVM, ARCH=arm64) from
+# tinyconfig + configs/iommufd-rs-arm64.config into build-arm64-<hash>: Image, modules, headers.
 source "$(dirname "$0")/common.sh"
-
-FRAG=$TOP/configs/iommufd-rs.config
 
 unpack() {
 	[ -f "$KTREE/.unpacked" ] && return
@@ -67,7 +67,8 @@ configure() {
 	step "configuring $KBUILD"
 	mkdir -p "$KBUILD"
 	"${KMAKE[@]}" -s tinyconfig >/dev/null
-	"${KMAKE[@]}" -s kvm_guest.config >/dev/null
+	# (kvm_guest.config is x86's guest base; the arm64 fragment names all it needs itself.)
+	[ "$KARCH" = x86 ] && "${KMAKE[@]}" -s kvm_guest.config >/dev/null
 	"$KSRC/scripts/kconfig/merge_config.sh" -m -O "$KBUILD" "$KBUILD/.config" "$FRAG" >/dev/null
 	"${KMAKE[@]}" -s olddefconfig >/dev/null
 	"${KMAKE[@]}" -s olddefconfig >/dev/null
@@ -102,20 +103,29 @@ build() {
 	local oh stamp
 	oh=$(overlay_hash)
 	stamp="$KBUILD/.iommufd-rs-built"
-	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$oh" ] && [ -f "$KBUILD/arch/x86/boot/bzImage" ]; then
+	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$oh" ] && [ -f "$KBUILD/$KIMAGE" ]; then
 		info "kernel cache is warm: $KBUILD (overlay $oh)"
 		return
 	fi
 	machine_lock kbuild
 	apply_overlay
 	"${KMAKE[@]}" -s rustavailable >/dev/null || die "make rustavailable failed: Rust toolchain not usable"
-	step "building kernel $KVER_PIN (bzImage modules headers): cold about 10 min, warm seconds"
-	run_logged "$KBUILD/build.log" "${KMAKE[@]}" -j"$JOBS" bzImage modules headers
+	step "building kernel $KVER_PIN for $KARCH (${KIMAGE##*/} modules headers): cold about 10 min, warm seconds"
+	run_logged "$KBUILD/build.log" "${KMAKE[@]}" -j"$JOBS" "${KIMAGE##*/}" modules headers
 	echo "$oh" >"$stamp"
-	# Builds for other configs (~600 MB each) are not kept: the current one is the warm cache.
-	local d
+	# Builds for other configs (~600 MB each) of the same arch are not kept: the current one is
+	# the warm cache. Another arch's build (build-<arch>-<hash>; x86's are build-<hash>) stays.
+	local d n
 	for d in "$KTREE"/build-*; do
-		[ "$d" = "$KBUILD" ] || { rm -rf "$d"; info "removed stale $(basename "$d")"; }
+		[ "$d" = "$KBUILD" ] && continue
+		n=${d##*/build-}
+		if [ "$KARCH" = x86 ]; then
+			[[ $n == *-* ]] && continue
+		else
+			[[ $n == "$KARCH"-* ]] || continue
+		fi
+		rm -rf "$d"
+		info "removed stale $(basename "$d")"
 	done
 }
 

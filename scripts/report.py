@@ -146,20 +146,34 @@ def read_list(path):
     return out
 
 
-def read_baseline(path, kind="fail"):
+def read_baseline(path, kind="fail", arch="x86"):
     """c-baseline.txt: 'totals SUITE pass fail skip' lines and 'fail SUITE CASE' lines (upstream
     suites); 'ours-fail SUITE CASE' lines name cases of our own suites that the C module fails
     (an upstream bug our module does not have): read with kind="ours-fail"; 'ours-skip SUITE
     [CASE]' lines name cases (no CASE: every case, "*") of our own suites that the C module
-    skips (a feature it lacks) and ours must run: read with kind="ours-skip"."""
+    skips (a feature it lacks) and ours must run: read with kind="ours-skip".
+    A line that starts with an arch name ('arm64 totals ...', 'arm64 fail ...') holds for that
+    arch only; there an arch's 'totals' replaces the common one. Lines without apply to all."""
     totals, fails = {}, {}
+    arch_totals = {}
     for line in read_list(path):
         f = line.split()
+        if f[0] in ARCHES:
+            if f[0] != arch:
+                continue
+            f = f[1:]
+            if f[0] == "totals":
+                arch_totals[f[1]] = tuple(int(x) for x in f[2:5])
+                continue
         if f[0] == "totals":
             totals[f[1]] = tuple(int(x) for x in f[2:5])
         elif f[0] == kind:
             fails.setdefault(f[1], set()).add(f[2] if len(f) > 2 else "*")
+    totals.update(arch_totals)
     return totals, fails
+
+
+ARCHES = ("x86", "arm64")
 
 
 def scan(text, allowed):
@@ -234,6 +248,11 @@ def main():
     ap.add_argument("--no-guest", action="store_true", help="host tests only")
     ap.add_argument("--build-failed", action="store_true", help="the kernel/module build failed")
     ap.add_argument("--scan-only", metavar="RUN", help="only scan the logs of OUT/RUN")
+    ap.add_argument("--no-arm64", action="store_true", help="no arm64 boot to count")
+    ap.add_argument("--arm64-build-failed", action="store_true",
+                    help="the arm64 kernel/module/selftest build failed")
+    ap.add_argument("--arm64-only", action="store_true",
+                    help="only the arm64 boot (make test-arm64): no host tests, no x86 boots")
     args = ap.parse_args()
     out, top = args.out, args.top
     s = Summary()
@@ -244,6 +263,11 @@ def main():
         bad = scan_run(run, allowed)
         print_scan(run, bad)
         sys.exit(1 if bad or not scanner_self_check() else 0)
+
+    if args.arm64_only:
+        check_boots(s, [arm64_boot(s, out, sel, args.arm64_build_failed)], allowed)
+        finish(s)
+        return
 
     # Host tests of the core.
     host = read(os.path.join(out, "host-tests.log"))
@@ -272,101 +296,7 @@ def main():
         return
 
     run = os.path.join(out, "test")
-    status = read(os.path.join(run, "status")).strip() or "missing"
-    results = read(os.path.join(run, "results.log"))
-    suites, dmesg, kmemleak, markers = parse_guest(results)
-
-    # Upstream selftests: every TAP line, then one totals line per suite and module.
-    print("\n== upstream selftests (tools/testing/selftests/iommu of the pinned tree)")
-    for (kind, name, mod), v in suites.items():
-        if kind != "upstream":
-            continue
-        for _, _, _, line in v["cases"]:
-            print(f"[{mod}] {name}: {line}")
-    totals = {}
-    for (kind, name, mod), v in suites.items():
-        if kind != "upstream":
-            continue
-        p = sum(1 for ok, _, sk, _ in v["cases"] if ok and not sk)
-        sk = sum(1 for _, _, skp, _ in v["cases"] if skp)
-        f = sum(1 for ok, _, _, _ in v["cases"] if not ok)
-        totals[(name, mod)] = (p, f, sk)
-    for (name, mod), (p, f, sk) in totals.items():
-        secs = suites[("upstream", name, mod)]["seconds"]
-        print(f"upstream {name} [{mod}]: pass:{p} fail:{f} skip:{sk}  ({secs} s)")
-
-    # The C baseline as recorded.
-    btotals, bfails = read_baseline(os.path.join(sel, "c-baseline.txt"))
-    for name, want in btotals.items():
-        got = totals.get((name, "c"))
-        cfails = {c for ok, c, _, _ in suites.get(("upstream", name, "c"), {"cases": []})["cases"] if not ok}
-        ok = got == want and cfails == bfails.get(name, set())
-        if not ok:
-            print(f"C baseline {name}: recorded {want}, got {got}; "
-                  f"new failures {sorted(cfails - bfails.get(name, set()))}, "
-                  f"fixed {sorted(bfails.get(name, set()) - cfails)}")
-        s.add(ok, f"C module baseline for {name} differs from c-baseline.txt")
-
-    # The ratchet: listed cases must pass with ours; report passing cases not listed yet.
-    print("\n== ratchet (tools/testing/selftests/iommufd/upstream-ratchet.txt)")
-    ratchet = read_list(os.path.join(sel, "upstream-ratchet.txt"))
-    rust_ok = {}
-    for (kind, name, mod), v in suites.items():
-        if kind == "upstream" and mod == "rust":
-            for ok, case, sk, _ in v["cases"]:
-                rust_ok[f"{name}:{case}"] = ok and not sk
-    for entry in ratchet:
-        ok = rust_ok.get(entry, False)
-        if not ok:
-            print(f"RATCHET FAIL {entry}" + ("" if entry in rust_ok else " (did not run)"))
-        s.add(ok, f"ratchet: {entry}")
-    new = sorted(k for k, v in rust_ok.items() if v and k not in ratchet)
-    for k in new:
-        print(f"passes but not in the ratchet yet: {k}")
-    print(f"ratchet: {len(ratchet)} listed, {sum(1 for e in ratchet if rust_ok.get(e))} pass; "
-          f"{len(new)} more pass unlisted")
-
-    # Our own suites: every case, against each module.
-    print("\n== our selftests (tools/testing/selftests/iommufd)")
-    _, cknown = read_baseline(os.path.join(sel, "c-baseline.txt"), "ours-fail")
-    _, cskip = read_baseline(os.path.join(sel, "c-baseline.txt"), "ours-skip")
-    for (kind, name, mod), v in suites.items():
-        if kind != "ours":
-            continue
-        known = cknown.get(name, set()) if mod == "c" else set()
-        skips = cskip.get(name, set())
-        for ok, case, sk, line in v["cases"]:
-            print(f"[{mod}] {name}: {line}")
-            if case in known:
-                # The C module's recorded failure (c-baseline.txt): it must still fail.
-                print(f"[{mod}] {name}: {case}: C fails as recorded in c-baseline.txt"
-                      if not ok else f"[{mod}] {name}: {case}: passes now, c-baseline.txt says it fails")
-                s.add(not ok, f"ours [{mod}] {name}: {case}: C baseline (recorded failure) changed")
-            elif "*" in skips or case in skips:
-                # A feature the C module lacks (c-baseline.txt ours-skip): C must skip the case,
-                # which counts as skipped; ours must run it, so its skip is a failure.
-                if mod == "c":
-                    if not (ok and sk):
-                        print(f"[{mod}] {name}: {case}: did not skip, "
-                              f"c-baseline.txt says C skips it")
-                    s.add(ok and sk, f"ours [{mod}] {name}: {case}: C baseline (recorded skip) "
-                          f"changed", skip=ok and sk)
-                else:
-                    if sk:
-                        print(f"[{mod}] {name}: {case}: skipped, but our module must run it "
-                              f"(c-baseline.txt ours-skip)")
-                    s.add(ok and not sk, f"ours [{mod}] {name}: {case}"
-                          + (" (skipped)" if sk else ""))
-            else:
-                s.add(ok, f"ours [{mod}] {name}: {case}", skip=sk)
-        unexpected = [c for ok, c, _, _ in v["cases"] if not ok and c not in known]
-        if (v["rc"] != 0 and (unexpected or not known)) or not v["cases"]:
-            s.add(False, f"ours [{mod}] {name}: exit {v['rc']}, {len(v['cases'])} cases")
-    # A suite the C module skips is one ours must run: it must have run on both.
-    for name in sorted(cskip):
-        for mod in ("c", "rust"):
-            if ("ours", name, mod) not in suites:
-                s.add(False, f"ours [{mod}] {name} did not run")
+    status, markers, _ = selftest_boot(s, run, sel, "x86", "")
 
     # The pci boots: real DMA through vfio-pci and an emulated Intel IOMMU. Plan pci (legacy
     # mode): vfio_edu and qemu_consumer; plans pci-sm and pci-sm-pasid (the IOMMU's scalable
@@ -378,21 +308,59 @@ def main():
         ("pci-sm-pasid", "the same IOMMU in scalable mode with PASID support", ("vfio_edu",)),
     ):
         prun = os.path.join(out, plan)
-        pstatus = read(os.path.join(prun, "status")).strip() or "missing"
-        psuites, _, _, pmarkers = parse_guest(read(os.path.join(prun, "results.log")))
-        print(f"\n== {plan} boot ({what})")
-        for (kind, name, mod), v in psuites.items():
-            for ok, case, sk, line in v["cases"]:
-                print(f"[{mod}] {name}: {line}")
-                s.add(ok, f"{plan} [{mod}] {name}: {case}", skip=sk)
-            if v["rc"] != 0 or not v["cases"]:
-                s.add(False, f"{plan} [{mod}] {name}: exit {v['rc']}, {len(v['cases'])} cases")
-        for mod in ("c", "rust"):
-            for name in want:
-                if ("ours", name, mod) not in psuites:
-                    s.add(False, f"{plan} [{mod}] {name} did not run")
+        pstatus, pmarkers = pci_boot(s, prun, plan, what, want)
         boots.append((prun, pstatus, pmarkers, f"{plan} guest"))
 
+    if not args.no_arm64:
+        boots.append(arm64_boot(s, out, sel, args.arm64_build_failed))
+    check_boots(s, boots, allowed)
+    finish(s)
+
+
+def arm64_boot(s, out, sel, build_failed):
+    """The arm64 boot (plan arm64: virt, SMMUv3, edu): the selftest boot's suites and
+    vfio_edu through the SMMUv3, which must also have logged the SMMU's event for the
+    blocked DMA, on each module. -> the boots entry."""
+    arun = os.path.join(out, "arm64")
+    print("\n######## arm64 (qemu-system-aarch64 -M virt,iommu=smmuv3,gic-version=3, edu)")
+    if build_failed:
+        s.add(False, "arm64: kernel/module/selftest build (no arm64 guest run)")
+        return (arun, "not run (build failed)", [], "arm64 guest")
+    status, markers, suites = selftest_boot(s, arun, sel, "arm64", "arm64 ")
+    for mod in ("c", "rust"):
+        v = suites.get(("ours", "vfio_edu", mod))
+        if not v:
+            s.add(False, f"arm64 [{mod}] vfio_edu did not run")
+            continue
+        # The dmesg block flushed at the end of the suite: the SMMU's fault event.
+        text = read(os.path.join(arun, "results.log"))
+        i = text.find(f"### END ours vfio_edu [{mod}]")
+        j = text.find("### DMESG END", i)
+        events = re.findall(r"arm-smmu-v3 \S+: event 0x[0-9a-f]+ received", text[i:j]) if i >= 0 else []
+        print(f"arm64 [{mod}] vfio_edu: {len(events)} SMMUv3 event(s) logged"
+              + (f" ({events[0]})" if events else ""))
+        s.add(bool(events), f"arm64 [{mod}] vfio_edu: no SMMUv3 event for the blocked DMA")
+    return (arun, status, markers, "arm64 guest")
+
+
+def pci_boot(s, prun, plan, what, want):
+    pstatus = read(os.path.join(prun, "status")).strip() or "missing"
+    psuites, _, _, pmarkers = parse_guest(read(os.path.join(prun, "results.log")))
+    print(f"\n== {plan} boot ({what})")
+    for (kind, name, mod), v in psuites.items():
+        for ok, case, sk, line in v["cases"]:
+            print(f"[{mod}] {name}: {line}")
+            s.add(ok, f"{plan} [{mod}] {name}: {case}", skip=sk)
+        if v["rc"] != 0 or not v["cases"]:
+            s.add(False, f"{plan} [{mod}] {name}: exit {v['rc']}, {len(v['cases'])} cases")
+    for mod in ("c", "rust"):
+        for name in want:
+            if ("ours", name, mod) not in psuites:
+                s.add(False, f"{plan} [{mod}] {name} did not run")
+    return pstatus, pmarkers
+
+
+def check_boots(s, boots, allowed):
     # Module load/unload and the guests themselves.
     for r, st, mk, what in boots:
         print(f"\n== {what}")
@@ -407,8 +375,110 @@ def main():
         print_scan(r, bad)
         s.add(not bad, f"{what} log scan")
     s.add(scanner_self_check(), "log scanner self-check")
-    finish(s)
 
+
+def selftest_boot(s, run, sel, arch, label):
+    """A boot with the upstream selftests and our suites on both modules (x86: plan test;
+    arm64: plan arm64, whose vfio_edu is counted here like any of our suites). Every upstream
+    suite's totals, the C baseline of this arch, the ratchet, every case of ours.
+    -> (status, markers, suites)."""
+    status = read(os.path.join(run, "status")).strip() or "missing"
+    results = read(os.path.join(run, "results.log"))
+    suites, dmesg, kmemleak, markers = parse_guest(results)
+
+    # Upstream selftests: every TAP line, then one totals line per suite and module.
+    print(f"\n== {label}upstream selftests (tools/testing/selftests/iommu of the pinned tree)")
+    for (kind, name, mod), v in suites.items():
+        if kind != "upstream":
+            continue
+        for _, _, _, line in v["cases"]:
+            print(f"{label}[{mod}] {name}: {line}")
+    totals = {}
+    for (kind, name, mod), v in suites.items():
+        if kind != "upstream":
+            continue
+        p = sum(1 for ok, _, sk, _ in v["cases"] if ok and not sk)
+        sk = sum(1 for _, _, skp, _ in v["cases"] if skp)
+        f = sum(1 for ok, _, _, _ in v["cases"] if not ok)
+        totals[(name, mod)] = (p, f, sk)
+    for (name, mod), (p, f, sk) in totals.items():
+        secs = suites[("upstream", name, mod)]["seconds"]
+        print(f"{label}upstream {name} [{mod}]: pass:{p} fail:{f} skip:{sk}  ({secs} s)")
+
+    # The C baseline as recorded (for this arch).
+    btotals, bfails = read_baseline(os.path.join(sel, "c-baseline.txt"), arch=arch)
+    for name, want in btotals.items():
+        got = totals.get((name, "c"))
+        cfails = {c for ok, c, _, _ in suites.get(("upstream", name, "c"), {"cases": []})["cases"] if not ok}
+        ok = got == want and cfails == bfails.get(name, set())
+        if not ok:
+            print(f"{label}C baseline {name}: recorded {want}, got {got}; "
+                  f"new failures {sorted(cfails - bfails.get(name, set()))}, "
+                  f"fixed {sorted(bfails.get(name, set()) - cfails)}")
+        s.add(ok, f"{label}C module baseline for {name} differs from c-baseline.txt")
+
+    # The ratchet: listed cases must pass with ours; report passing cases not listed yet.
+    print(f"\n== {label}ratchet (tools/testing/selftests/iommufd/upstream-ratchet.txt)")
+    ratchet = read_list(os.path.join(sel, "upstream-ratchet.txt"))
+    rust_ok = {}
+    for (kind, name, mod), v in suites.items():
+        if kind == "upstream" and mod == "rust":
+            for ok, case, sk, _ in v["cases"]:
+                rust_ok[f"{name}:{case}"] = ok and not sk
+    for entry in ratchet:
+        ok = rust_ok.get(entry, False)
+        if not ok:
+            print(f"{label}RATCHET FAIL {entry}" + ("" if entry in rust_ok else " (did not run)"))
+        s.add(ok, f"{label}ratchet: {entry}")
+    new = sorted(k for k, v in rust_ok.items() if v and k not in ratchet)
+    for k in new:
+        print(f"{label}passes but not in the ratchet yet: {k}")
+    print(f"{label}ratchet: {len(ratchet)} listed, {sum(1 for e in ratchet if rust_ok.get(e))} pass; "
+          f"{len(new)} more pass unlisted")
+
+    # Our own suites: every case, against each module.
+    print(f"\n== {label}our selftests (tools/testing/selftests/iommufd)")
+    _, cknown = read_baseline(os.path.join(sel, "c-baseline.txt"), "ours-fail", arch)
+    _, cskip = read_baseline(os.path.join(sel, "c-baseline.txt"), "ours-skip", arch)
+    for (kind, name, mod), v in suites.items():
+        if kind != "ours":
+            continue
+        known = cknown.get(name, set()) if mod == "c" else set()
+        skips = cskip.get(name, set())
+        for ok, case, sk, line in v["cases"]:
+            print(f"{label}[{mod}] {name}: {line}")
+            if case in known:
+                # The C module's recorded failure (c-baseline.txt): it must still fail.
+                print(f"{label}[{mod}] {name}: {case}: C fails as recorded in c-baseline.txt"
+                      if not ok else f"[{mod}] {name}: {case}: passes now, c-baseline.txt says it fails")
+                s.add(not ok, f"{label}ours [{mod}] {name}: {case}: C baseline (recorded failure) changed")
+            elif "*" in skips or case in skips:
+                # A feature the C module lacks (c-baseline.txt ours-skip): C must skip the case,
+                # which counts as skipped; ours must run it, so its skip is a failure.
+                if mod == "c":
+                    if not (ok and sk):
+                        print(f"{label}[{mod}] {name}: {case}: did not skip, "
+                              f"c-baseline.txt says C skips it")
+                    s.add(ok and sk, f"{label}ours [{mod}] {name}: {case}: C baseline (recorded skip) "
+                          f"changed", skip=ok and sk)
+                else:
+                    if sk:
+                        print(f"{label}[{mod}] {name}: {case}: skipped, but our module must run it "
+                              f"(c-baseline.txt ours-skip)")
+                    s.add(ok and not sk, f"{label}ours [{mod}] {name}: {case}"
+                          + (" (skipped)" if sk else ""))
+            else:
+                s.add(ok, f"{label}ours [{mod}] {name}: {case}", skip=sk)
+        unexpected = [c for ok, c, _, _ in v["cases"] if not ok and c not in known]
+        if (v["rc"] != 0 and (unexpected or not known)) or not v["cases"]:
+            s.add(False, f"{label}ours [{mod}] {name}: exit {v['rc']}, {len(v['cases'])} cases")
+    # A suite the C module skips is one ours must run: it must have run on both.
+    for name in sorted(cskip):
+        for mod in ("c", "rust"):
+            if ("ours", name, mod) not in suites:
+                s.add(False, f"{label}ours [{mod}] {name} did not run")
+
+    return status, markers, suites
 
 def finish(s):
     print("\n== summary")

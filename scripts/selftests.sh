@@ -6,10 +6,14 @@
 #    header, and compiled against our include/uapi (a compatible superset of 6.12.117's);
 #  - our own tests, tools/testing/selftests/iommufd/*.c, with the same harness.
 # Output: $OUT/guest/bin/, plus $OUT/guest/upstream-sources.sha256 naming what was built.
+# IOMMUFD_RS_ARCH=arm64: the same programs cross-built (Debian's aarch64-linux-gnu-gcc and its
+# arm64 libc, static) against the arm64 build's uAPI headers, into $OUT/build-arm64/guest/bin/.
 source "$(dirname "$0")/common.sh"
 
-STAGE=$OUT/selftests-stage
-BIN=$OUT/guest/bin
+STAGE=$AOUT/selftests-stage
+BIN=$AOUT/guest/bin
+CC=gcc
+[ "$KARCH" = arm64 ] && CC=$ARM64_CC
 rm -rf "$STAGE"
 mkdir -p "$STAGE/tools/testing/selftests/iommu" "$STAGE/drivers/iommu/iommufd" "$BIN"
 cp "$KSRC/tools/testing/selftests/kselftest_harness.h" "$KSRC/tools/testing/selftests/kselftest.h" \
@@ -24,15 +28,15 @@ for f in "${UP[@]}"; do
 	git -C "$KSRC" diff --quiet HEAD -- "tools/testing/selftests/iommu/$f" ||
 		die "the kernel tree's tools/testing/selftests/iommu/$f is modified"
 done
-(cd "$STAGE" && sha256sum tools/testing/selftests/iommu/*) >"$OUT/guest/upstream-sources.sha256"
+(cd "$STAGE" && sha256sum tools/testing/selftests/iommu/*) >"$AOUT/guest/upstream-sources.sha256"
 
 CFLAGS=(-static -D_GNU_SOURCE -O2 -Wall -Wno-unused-function -pthread
 	-isystem "$TOP/include/uapi" -isystem "$KBUILD/usr/include")
 cc_one() { # out src [extra flags]
 	local out=$1 src=$2; shift 2
-	gcc "${CFLAGS[@]}" "$@" -o "$out" "$src" || die "building $src failed"
+	"$CC" "${CFLAGS[@]}" "$@" -o "$out" "$src" || die "building $src failed"
 }
-step "building the upstream selftests (iommufd, iommufd_fail_nth) and ours"
+step "building the upstream selftests (iommufd, iommufd_fail_nth) and ours ($KARCH)"
 cc_one "$BIN/iommufd" "$STAGE/tools/testing/selftests/iommu/iommufd.c" \
 	-I "$STAGE/tools/testing/selftests/iommu"
 cc_one "$BIN/iommufd_fail_nth" "$STAGE/tools/testing/selftests/iommu/iommufd_fail_nth.c" \

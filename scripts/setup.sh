@@ -5,7 +5,8 @@ source "$(dirname "$0")/common.sh"
 
 PKGS=(rustc-web cargo-web rust-web-src rust-web-clippy rustfmt-web clang-19 lld-19 llvm-19 libclang-19-dev
 	flex bison bc libelf-dev libssl-dev cpio dwarves make gcc libc6-dev libcap-dev
-	busybox-static qemu-system-x86 kmod xz-utils zstd python3 rsync git linux-source-6.12)
+	busybox-static qemu-system-x86 kmod xz-utils zstd python3 rsync git linux-source-6.12
+	qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -19,6 +20,35 @@ if ((${#missing[@]})); then
 	run_logged "$CACHE/apt-install.log" env DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+# arm64 (the guest under an emulated SMMUv3): a static arm64 busybox, fetched with apt-get
+# download (never installed), which needs the foreign architecture in apt's lists.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+	[ "$(id -u)" = 0 ] || die "need root to add the arm64 architecture to dpkg"
+	step "dpkg: adding the arm64 architecture (for busybox-static:arm64 in the arm64 guest)"
+	dpkg --add-architecture arm64
+	mkdir -p "$CACHE"
+	run_logged "$CACHE/apt-update.log" apt-get update
+fi
+if [ ! -x "$ARM64_BUSYBOX" ]; then
+	step "apt: fetching busybox-static:arm64 (unpacked into $CACHE/arm64, not installed)"
+	rm -rf "$CACHE/arm64/busybox"
+	mkdir -p "$CACHE/arm64/busybox/debs"
+	# (A second try after refreshing the lists: they may predate the arm64 architecture.)
+	for try in 1 2; do
+		(cd "$CACHE/arm64/busybox/debs" && apt-get download busybox-static:arm64) \
+			>"$CACHE/arm64/busybox/download.log" 2>&1 && break
+		[ $try = 2 ] &&
+			die "apt-get download busybox-static:arm64 failed (log: $CACHE/arm64/busybox/download.log)"
+		run_logged "$CACHE/apt-update.log" apt-get update
+	done
+	dpkg-deb -x "$CACHE"/arm64/busybox/debs/busybox-static_*_arm64.deb "$CACHE/arm64/busybox/root"
+	# ELF e_machine 0xb7: AArch64.
+	[ "$(od -An -tx1 -j18 -N2 "$ARM64_BUSYBOX" | tr -d ' ')" = b700 ] ||
+		die "$ARM64_BUSYBOX is not an arm64 binary"
+fi
+command -v qemu-system-aarch64 >/dev/null || die "qemu-system-aarch64 missing (qemu-system-arm)"
+command -v aarch64-linux-gnu-gcc >/dev/null || die "aarch64-linux-gnu-gcc missing"
+
 [ -f "$KSRC_TARBALL" ] || die "$KSRC_TARBALL missing after installing linux-source-6.12"
 [ -d "$RUST_LIB_SRC" ] || die "$RUST_LIB_SRC missing (rust-web-src)"
 /usr/bin/rustc --version | grep -q '^rustc 1\.96' || die "want rustc 1.96 at /usr/bin/rustc (rustc-web)"

@@ -2,7 +2,8 @@
 /*
  * iommufd-rs: real device DMA through a real (emulated) IOMMU and whichever iommufd.ko is
  * loaded. Needs QEMU's edu device (1234:11e8, hw/misc/edu.c) behind an Intel VT-d IOMMU (the
- * pci plan of scripts/guest.sh) and the kernel's vfio.ko, vfio-pci-core.ko, vfio-pci.ko.
+ * pci plans of scripts/guest.sh, x86) or an ARM SMMUv3 (plan arm64) and the kernel's vfio.ko,
+ * vfio-pci-core.ko, vfio-pci.ko.
  *
  * The test binds edu to vfio-pci (driver_override), opens its VFIO cdev, binds it to
  * /dev/iommu (VFIO_DEVICE_BIND_IOMMUFD), attaches it to an IOAS (ATTACH_IOMMUFD_PT: a paging
@@ -10,11 +11,12 @@
  * copy between them: IOVA -> edu's 4 KiB buffer (device address 0x40000) -> another IOVA.
  * The data must land exactly in the page the IOAS maps there, and a DMA to an IOVA that is
  * not (or no longer) mapped must land nowhere in our buffers (the IOMMU faults it; dmesg shows
- * a DMAR fault line). Teardown unbinds edu from vfio-pci again.
+ * a DMAR fault line, or an arm-smmu-v3 event). Teardown unbinds edu from vfio-pci again.
  *
- * Also: the VT-d driver's answers through IOMMU_GET_HW_INFO and IOMMU_HWPT_ALLOC, a manual
- * HWPT carrying DMA, and the legacy path QEMU and DPDK use (the group on /dev/vfio/vfio, the
- * type1 container iommufd emulates, VFIO_IOMMU_MAP_DMA).
+ * Also: the IOMMU driver's answers through IOMMU_GET_HW_INFO and IOMMU_HWPT_ALLOC (VT-d or
+ * SMMUv3: the test finds which is behind edu and expects what that 6.12 driver answers), a
+ * manual HWPT carrying DMA, and the legacy path QEMU and DPDK use (the group on /dev/vfio/vfio,
+ * the type1 container iommufd emulates, VFIO_IOMMU_MAP_DMA).
  *
  * With no edu device (e.g. the plain selftest plan, no IOMMU) every test is skipped.
  */
@@ -314,16 +316,45 @@ static int vtd_reg(const char *bdf, const char *name, uint64_t *val)
 #define VTD_ECAP_SLADS (1ULL << 45) /* second-stage accessed/dirty */
 #define VTD_ECAP_NEST (1ULL << 26) /* nested translation */
 
+enum iommu_kind { IOMMU_VTD, IOMMU_SMMUV3, IOMMU_OTHER };
+
 /*
- * The Intel IOMMU driver through iommufd: IOMMU_GET_HW_INFO reports the unit's own CAP and
- * ECAP registers (as its sysfs files show them), and IOMMU_HWPT_ALLOC gets the driver's
- * answer for what this unit supports: a nesting parent needs scalable mode and NEST, dirty
- * tracking needs scalable mode and SLADS, else EOPNOTSUPP; a nested (VTD_S1) page table on a
- * parent that is not a nesting parent is iommufd's EINVAL. A plain paging HWPT is a real
- * domain: edu DMA goes through it, and replacing it with the IOAS's automatic domain keeps
- * working.
+ * The IOMMU behind @bdf, from sysfs: the Intel driver gives its units an intel-iommu/ folder;
+ * arm-smmu-v3 names its units "smmu3.<address>" (iommu_device_sysfs_add in 6.12).
  */
-TEST_F(edu, vtd_hw_info_and_hwpt_alloc)
+static enum iommu_kind iommu_kind(const char *bdf)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/iommu/intel-iommu", bdf);
+	if (!access(path, F_OK))
+		return IOMMU_VTD;
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/iommu", bdf);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n > 0) {
+		target[n] = 0;
+		if (!strncmp(basename(target), "smmu3.", 6))
+			return IOMMU_SMMUV3;
+	}
+	return IOMMU_OTHER;
+}
+
+/*
+ * The IOMMU driver through iommufd, VT-d or SMMUv3, whichever is behind edu.
+ *
+ * VT-d: IOMMU_GET_HW_INFO reports the unit's own CAP and ECAP registers (as its sysfs files
+ * show them), and IOMMU_HWPT_ALLOC gets the driver's answer for what this unit supports: a
+ * nesting parent needs scalable mode and NEST, dirty tracking needs scalable mode and SLADS,
+ * else EOPNOTSUPP.
+ * SMMUv3 (6.12): the driver has no hw_info, so GET_HW_INFO answers type NONE with no data; it
+ * has no nesting (a nesting parent is EOPNOTSUPP); dirty tracking needs the unit's HTTU (the
+ * IOMMU_HW_CAP_DIRTY_TRACKING capability; QEMU's SMMUv3 has none), else iommufd's EOPNOTSUPP.
+ * Both: a nested (VTD_S1) page table on a parent that is not a nesting parent is iommufd's
+ * EINVAL. A plain paging HWPT is a real domain: edu DMA goes through it, and replacing it
+ * with the IOAS's automatic domain keeps working.
+ */
+TEST_F(edu, hw_info_and_hwpt_alloc)
 {
 	struct iommu_hw_info_vtd vtd = {};
 	struct iommu_hw_info info = {
@@ -331,26 +362,38 @@ TEST_F(edu, vtd_hw_info_and_hwpt_alloc)
 		.data_len = sizeof(vtd), .data_uptr = (uintptr_t)&vtd,
 	};
 	struct iommu_hwpt_vtd_s1 s1 = { .pgtbl_addr = 0, .addr_width = 48 };
+	enum iommu_kind kind = iommu_kind(self->bdf);
 	uint64_t cap, ecap;
 	uint32_t hwpt, nested;
 	bool sm, nest, dirty;
 	int expect;
 
-	ASSERT_EQ(0, vtd_reg(self->bdf, "cap", &cap));
-	ASSERT_EQ(0, vtd_reg(self->bdf, "ecap", &ecap));
+	ASSERT_NE(IOMMU_OTHER, kind);
 	ASSERT_EQ(0, ioctl(self->iommufd, IOMMU_GET_HW_INFO, &info));
-	ASSERT_EQ(IOMMU_HW_INFO_TYPE_INTEL_VTD, info.out_data_type);
-	EXPECT_EQ(sizeof(vtd), info.data_len);
-	EXPECT_EQ(cap, vtd.cap_reg);
-	EXPECT_EQ(ecap, vtd.ecap_reg);
-	sm = ecap & VTD_ECAP_SMTS;
-	nest = sm && (ecap & VTD_ECAP_NEST);
-	dirty = sm && (ecap & VTD_ECAP_SLADS);
-	TH_LOG("VT-d cap %#llx ecap %#llx: scalable %d nest %d dirty %d capabilities %#llx",
-	       (unsigned long long)cap, (unsigned long long)ecap, sm, nest, dirty,
-	       (unsigned long long)info.out_capabilities);
-	if (!dirty)
-		EXPECT_EQ(0, info.out_capabilities & IOMMU_HW_CAP_DIRTY_TRACKING);
+	if (kind == IOMMU_VTD) {
+		ASSERT_EQ(0, vtd_reg(self->bdf, "cap", &cap));
+		ASSERT_EQ(0, vtd_reg(self->bdf, "ecap", &ecap));
+		ASSERT_EQ(IOMMU_HW_INFO_TYPE_INTEL_VTD, info.out_data_type);
+		EXPECT_EQ(sizeof(vtd), info.data_len);
+		EXPECT_EQ(cap, vtd.cap_reg);
+		EXPECT_EQ(ecap, vtd.ecap_reg);
+		sm = ecap & VTD_ECAP_SMTS;
+		nest = sm && (ecap & VTD_ECAP_NEST);
+		dirty = sm && (ecap & VTD_ECAP_SLADS);
+		TH_LOG("VT-d cap %#llx ecap %#llx: scalable %d nest %d dirty %d capabilities %#llx",
+		       (unsigned long long)cap, (unsigned long long)ecap, sm, nest, dirty,
+		       (unsigned long long)info.out_capabilities);
+		if (!dirty)
+			EXPECT_EQ(0, info.out_capabilities & IOMMU_HW_CAP_DIRTY_TRACKING);
+	} else {
+		EXPECT_EQ(IOMMU_HW_INFO_TYPE_NONE, info.out_data_type);
+		EXPECT_EQ(0, info.data_len);
+		nest = false;
+		dirty = info.out_capabilities & IOMMU_HW_CAP_DIRTY_TRACKING;
+		TH_LOG("SMMUv3: hw_info type %u len %u, capabilities %#llx: dirty %d",
+		       info.out_data_type, info.data_len,
+		       (unsigned long long)info.out_capabilities, dirty);
+	}
 
 	expect = nest ? 0 : -EOPNOTSUPP;
 	hwpt = 0;
@@ -399,14 +442,15 @@ static int test_cmd(int fd, struct iommu_test_cmd *cmd)
 
 /*
  * The PASID attach kind on real VT-d, in whichever mode the pci boot gave the Intel IOMMU
- * (legacy; x-scalable-mode; x-scalable-mode + x-pasid-mode). No emulated PCI device has a PASID
+ * (legacy; x-scalable-mode; x-scalable-mode + x-pasid-mode), and on the SMMUv3 (plan arm64),
+ * whose 6.12 driver could serve a PASID with a stage-1 domain. No emulated PCI device has a PASID
  * capability, so edu has no PASIDs in any mode: a PASID-compatible HWPT cannot be allocated for
  * it (EOPNOTSUPP, as for the C module, to which the flag is unknown), and a PASID attach, which
  * 6.12's vfio cannot ask for, goes through our kAPI by IOMMU_TEST_OP_RS_DEV_PASID_ATTACH and
  * ends at the "device has no PASID" refusal (EINVAL) instead of the iommu core's silent 0. A
  * module without the PASID kind (C) answers the op EOPNOTSUPP. The RID still works after it.
  */
-TEST_F(edu, vtd_pasid_refused)
+TEST_F(edu, pasid_refused)
 {
 	struct iommu_test_cmd probe = {
 		.op = IOMMU_TEST_OP_PASID_CHECK_HWPT, .id = 0,
@@ -422,12 +466,18 @@ TEST_F(edu, vtd_pasid_refused)
 	bool has_pasid_kind;
 	int rc;
 
-	ASSERT_EQ(0, vtd_reg(self->bdf, "ecap", &ecap));
 	rc = test_cmd(self->iommufd, &probe);
 	has_pasid_kind = rc != -EOPNOTSUPP;
-	TH_LOG("VT-d ecap %#llx: scalable %d, PASID %d; this iommufd.ko has the PASID kind: %d",
-	       (unsigned long long)ecap, !!(ecap & VTD_ECAP_SMTS), !!(ecap & VTD_ECAP_PASID),
-	       has_pasid_kind);
+	if (iommu_kind(self->bdf) == IOMMU_VTD) {
+		ASSERT_EQ(0, vtd_reg(self->bdf, "ecap", &ecap));
+		TH_LOG("VT-d ecap %#llx: scalable %d, PASID %d; this iommufd.ko has the PASID kind: %d",
+		       (unsigned long long)ecap, !!(ecap & VTD_ECAP_SMTS), !!(ecap & VTD_ECAP_PASID),
+		       has_pasid_kind);
+	} else {
+		TH_LOG("%s: this iommufd.ko has the PASID kind: %d",
+		       iommu_kind(self->bdf) == IOMMU_SMMUV3 ? "SMMUv3" : "unknown IOMMU",
+		       has_pasid_kind);
+	}
 
 	EXPECT_EQ(-EOPNOTSUPP, hwpt_alloc(self->iommufd, self->devid, self->ioas,
 					  IOMMU_HWPT_ALLOC_PASID, 0, NULL, 0, &pasid_hwpt));
@@ -478,7 +528,7 @@ TEST(edu_legacy_container)
 	ASSERT_EQ(0, vfio_legacy_open(path, &container, &group));
 	ASSERT_EQ(0, ioctl(container, VFIO_IOMMU_GET_INFO, &info));
 	EXPECT_TRUE(info.flags & VFIO_IOMMU_INFO_PGSIZES);
-	EXPECT_TRUE(info.iova_pgsizes & PAGE); /* VT-d maps 4 KiB pages */
+	EXPECT_TRUE(info.iova_pgsizes & PAGE); /* VT-d, and SMMUv3 with 4 KiB pages, map 4 KiB */
 
 	devfd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, bdf);
 	ASSERT_LE(0, devfd);
