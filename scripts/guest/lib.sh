@@ -126,3 +126,55 @@ unload_vfio_pci() {
 	done
 	[ $_vrc = 0 ] && echo "### UNLOADED module=vfio+vfio-pci" || echo "### UNLOAD-FAILED module=vfio+vfio-pci"
 }
+
+# The IOMMU and where QEMU's edu device (1234:11e8) sits, for the plans that have both.
+show_iommu_and_edu() {
+	echo "--- the IOMMU and the edu device"
+	ls /sys/class/iommu/
+	for _d in /sys/bus/pci/devices/*; do
+		[ "$(cat $_d/vendor):$(cat $_d/device)" = 0x1234:0x11e8 ] || continue
+		echo "edu at ${_d##*/}, iommu_group $(basename "$(readlink $_d/iommu_group)")"
+	done
+}
+
+# On the loaded module $1: the upstream selftests (iommufd_fail_nth with shmem THP, see
+# plan-test.sh) and our suites that need no real device (vfio_mtty, vfio_edu and
+# qemu_consumer are run by the plans that set those up).
+run_mock_suites() {
+	run_suite upstream iommufd $1 1500 /tests/iommufd
+	shmem_thp_begin
+	run_suite upstream iommufd_fail_nth $1 1500 /etc/iommufd-rs/fail-nth-retry.sh /tests/iommufd_fail_nth
+	shmem_thp_end
+	for _t in /tests/rs_*; do
+		[ -x "$_t" ] || continue
+		case ${_t#/tests/rs_} in
+		vfio_mtty | vfio_edu | qemu_consumer) continue ;;
+		esac
+		run_suite ours "${_t#/tests/rs_}" $1 600 "$_t"
+	done
+}
+
+# vfio_edu on the loaded module $1, with edu bound to the kernel's vfio-pci; $2 names the IOMMU
+# (and its mode) for the PASS line. vfio-pci is unloaded after.
+run_vfio_edu() {
+	if load_vfio_pci; then
+		run_suite ours vfio_edu $1 300 /tests/rs_vfio_edu
+		[ "$rc" = 0 ] && echo "PASS: edu DMA through vfio-pci and $2 on the $1 iommufd.ko" ||
+			echo "FAIL: vfio_edu [$1] exited $rc"
+	else
+		run_suite ours vfio_edu $1 300 false
+		echo "FAIL: the vfio-pci stack did not load on the $1 iommufd.ko"
+	fi
+	unload_vfio_pci
+}
+
+# vfio_mtty on the loaded module $1: the kernel's vfio stack and an mtty mdev on top of it
+# (without them the suite counts as failed: no cases, exit 1), unloaded after.
+run_vfio_mtty() {
+	if load_vfio_mtty; then
+		run_suite ours vfio_mtty $1 600 /tests/rs_vfio_mtty
+	else
+		run_suite ours vfio_mtty $1 600 false
+	fi
+	unload_vfio_mtty
+}

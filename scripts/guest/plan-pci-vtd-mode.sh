@@ -10,15 +10,7 @@ echo "--- the IOMMU ($(cat /sys/class/iommu/*/intel-iommu/ecap 2>/dev/null | hea
 for m in rust c; do
 	kmemleak_clear
 	load_iommufd $m || continue
-	if load_vfio_pci; then
-		run_suite ours vfio_edu $m 300 /tests/rs_vfio_edu
-		[ "$rc" = 0 ] && echo "PASS: edu through vfio-pci, VT-d mode $plan, on the $m iommufd.ko" ||
-			echo "FAIL: vfio_edu [$m] exited $rc"
-	else
-		run_suite ours vfio_edu $m 300 false
-		echo "FAIL: the vfio-pci stack did not load on the $m iommufd.ko"
-	fi
-	unload_vfio_pci
+	run_vfio_edu $m "the Intel IOMMU (mode $plan)"
 	unload_iommufd $m
 	kmemleak_report $m
 done

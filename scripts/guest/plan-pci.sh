@@ -6,12 +6,7 @@
 # (/opt/qemu10) consumes /dev/iommu: rs_qemu_consumer assigns edu and an mtty mdev to a qtest VM
 # of its own, through -object iommufd and through the legacy VFIO container.
 . /etc/iommufd-rs/lib.sh
-echo "--- the IOMMU and the edu device"
-ls /sys/class/iommu/
-for d in /sys/bus/pci/devices/*; do
-	[ "$(cat $d/vendor):$(cat $d/device)" = 0x1234:0x11e8 ] || continue
-	echo "edu at ${d##*/}, iommu_group $(basename "$(readlink $d/iommu_group)")"
-done
+show_iommu_and_edu
 for m in rust c; do
 	kmemleak_clear
 	load_iommufd $m || continue

@@ -15,23 +15,9 @@
 for m in c rust; do
 	kmemleak_clear
 	load_iommufd $m || continue
-	run_suite upstream iommufd $m 1500 /tests/iommufd
-	shmem_thp_begin
-	run_suite upstream iommufd_fail_nth $m 1500 /etc/iommufd-rs/fail-nth-retry.sh /tests/iommufd_fail_nth
-	shmem_thp_end
-	for t in /tests/rs_*; do
-		[ -x "$t" ] || continue
-		[ "$t" = /tests/rs_vfio_mtty ] && continue
-		[ "$t" = /tests/rs_vfio_edu ] && continue # the pci plan's (a second boot)
-		[ "$t" = /tests/rs_qemu_consumer ] && continue # the pci plan's too
-		run_suite ours "${t#/tests/rs_}" $m 600 "$t"
-	done
-	if load_vfio_mtty; then
-		run_suite ours vfio_mtty $m 600 /tests/rs_vfio_mtty
-	else
-		run_suite ours vfio_mtty $m 600 false # no cases, exit 1: counted as failed
-	fi
-	unload_vfio_mtty
+	# vfio_edu and qemu_consumer are the pci plan's (a second boot).
+	run_mock_suites $m
+	run_vfio_mtty $m
 	unload_iommufd $m
 	kmemleak_report $m
 done
