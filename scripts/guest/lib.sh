@@ -126,3 +126,18 @@ unload_vfio_pci() {
 	done
 	[ $_vrc = 0 ] && echo "### UNLOADED module=vfio+vfio-pci" || echo "### UNLOAD-FAILED module=vfio+vfio-pci"
 }
+
+# The fuzzer (rs_fuzz, its fixed seed set) and the differential test on module $1: the
+# differential test records its stream on the C module (run first) and compares ours with it.
+# More arguments (e.g. --ops N) go to both.
+FUZZ_DIFF=/tmp/rs-fuzz-diff
+run_fuzz_suites() {
+	_fm=$1
+	shift
+	run_suite ours fuzz $_fm 600 /tests/rs_fuzz --module $_fm "$@"
+	if [ $_fm = c ]; then
+		run_suite ours diff $_fm 600 /tests/rs_fuzz --module $_fm --diff-record $FUZZ_DIFF "$@"
+	else
+		run_suite ours diff $_fm 600 /tests/rs_fuzz --module $_fm --diff-compare $FUZZ_DIFF "$@"
+	fi
+}

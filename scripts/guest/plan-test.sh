@@ -24,8 +24,11 @@ for m in c rust; do
 		[ "$t" = /tests/rs_vfio_mtty ] && continue
 		[ "$t" = /tests/rs_vfio_edu ] && continue # the pci plan's (a second boot)
 		[ "$t" = /tests/rs_qemu_consumer ] && continue # the pci plan's too
+		[ "$t" = /tests/rs_fuzz ] && continue # below, with its arguments
 		run_suite ours "${t#/tests/rs_}" $m 600 "$t"
 	done
+	# The fuzzer's fixed seed set, and the differential test (recorded on C, compared on ours).
+	run_fuzz_suites $m
 	if load_vfio_mtty; then
 		run_suite ours vfio_mtty $m 600 /tests/rs_vfio_mtty
 	else
