@@ -15,6 +15,7 @@ What counts as a test (each one line in the summary):
   - every upstream case listed in the ratchet, run against our module;
   - "the C module matches its recorded baseline", once per upstream suite;
   - every case of our own suites, against each module (vfio_edu: in the pci boot);
+  - the fuzzer spent its budget (at least FUZZ_MIN_IOCTLS ioctls) on each module;
   - the guest reached the end of its plan; the guest log is clean (no WARN/BUG/Oops/KASAN/
     kmemleak/lockdep/Call Trace); each module loaded and unloaded.
 """
@@ -54,6 +55,10 @@ BAD = [
         r"\bpanicked at\b",
     )
 ]
+
+
+# The fuzzer's budget in make test, per module (issue 13).
+FUZZ_MIN_IOCTLS = 100000
 
 
 class Summary:
@@ -362,6 +367,17 @@ def main():
         unexpected = [c for ok, c, _, _ in v["cases"] if not ok and c not in known]
         if (v["rc"] != 0 and (unexpected or not known)) or not v["cases"]:
             s.add(False, f"ours [{mod}] {name}: exit {v['rc']}, {len(v['cases'])} cases")
+    # The fuzzer and the differential test (Documentation/fuzz.md): both on both modules, and
+    # the fuzzer's budget (at least FUZZ_MIN_IOCTLS ioctls a module) really spent.
+    fuzz_totals = {m.group(1): (int(m.group(2)), float(m.group(3))) for m in re.finditer(
+        r"^# module (\S+): (\d+) ioctls in ([\d.]+) s", results, re.M)}
+    for mod in ("c", "rust"):
+        for name in ("fuzz", "diff"):
+            if ("ours", name, mod) not in suites:
+                s.add(False, f"ours [{mod}] {name} did not run")
+        n, secs = fuzz_totals.get(mod, (0, 0.0))
+        print(f"fuzz [{mod}]: {n} ioctls in {secs:.0f} s")
+        s.add(n >= FUZZ_MIN_IOCTLS, f"fuzz [{mod}]: {n} ioctls, fewer than {FUZZ_MIN_IOCTLS}")
     # A suite the C module skips is one ours must run: it must have run on both.
     for name in sorted(cskip):
         for mod in ("c", "rust"):

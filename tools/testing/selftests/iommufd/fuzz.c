@@ -1772,7 +1772,7 @@ int main(int argc, char **argv)
 	}
 	printf("# module %s: PASID and RS_* test ops %s, /dev/vfio/vfio %s\n", module,
 	       have_pasid ? "fuzzed" : "absent (skipped)", have_vfio_dev ? "fuzzed" : "absent");
-	seed_ops = ops ? ops : (seconds ? UINT64_MAX : 17000);
+	seed_ops = ops ? ops : (seconds ? UINT64_MAX : 18000);
 	/* two workers at a time (the guest has two CPUs), then the failures' prefix searches */
 	for (int i = 0; i < nseeds; i += jobs) {
 		int n = nseeds - i < jobs ? nseeds - i : jobs, rc[MAXJOBS];
