@@ -636,6 +636,10 @@ static void close_all(void)
 		close_ctx(ncx - 1, 1);
 	while (norphan)
 		close(orphan[--norphan]);
+	/* and whatever fd the fuzzer lost track of (one would hold its context, and its pins) */
+	for (int fd = 3; fd < 1024; fd++)
+		if (fd != kmsg && (!trace || fd != fileno(trace)) && close(fd) == 0)
+			out(" closed-untracked-fd");
 	check_all_closed();
 }
 
@@ -1390,7 +1394,8 @@ static void op_garbage(struct ctx *c)
 		b[i] = pct(50) ? rn(64) : pct(50) ? HOLE_ADDR : rnd();
 	b[0] = (uint32_t)(pct(70) ? 8 * (1 + rn(12)) : rn(200)) | (b[0] & ~0xffffffffULL);
 	out("garbage nr=%x size=%u", nr, (uint32_t)b[0]);
-	xio(c->fd, _IO(IOMMUFD_TYPE, nr), b);
+	if (!xio(c->fd, _IO(IOMMUFD_TYPE, nr), b) && nr == IOMMUFD_CMD_FAULT_QUEUE_ALLOC)
+		add_orphan(((struct iommu_fault_alloc *)b)->out_fault_fd); /* it holds the context */
 }
 
 static void run_ops(uint64_t max_ops, double deadline, int child_depth);
@@ -1800,7 +1805,7 @@ int main(int argc, char **argv)
 				/* the shortest failing prefix: bisect on the op count, each try a
 				 * fresh child (alone) */
 				uint64_t lo = 0, hi = fops;
-				double end = now() + (seconds > 120 ? seconds : 120);
+				double end = now() + (seconds > 60 ? seconds : 60);
 
 				while (lo + 1 < hi) {
 					uint64_t mid = lo + (hi - lo) / 2;
