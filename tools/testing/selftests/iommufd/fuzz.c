@@ -1394,8 +1394,12 @@ static void op_garbage(struct ctx *c)
 		b[i] = pct(50) ? rn(64) : pct(50) ? HOLE_ADDR : rnd();
 	b[0] = (uint32_t)(pct(70) ? 8 * (1 + rn(12)) : rn(200)) | (b[0] & ~0xffffffffULL);
 	out("garbage nr=%x size=%u", nr, (uint32_t)b[0]);
-	if (!xio(c->fd, _IO(IOMMUFD_TYPE, nr), b) && nr == IOMMUFD_CMD_FAULT_QUEUE_ALLOC)
-		add_orphan(((struct iommu_fault_alloc *)b)->out_fault_fd); /* it holds the context */
+	if (!xio(c->fd, _IO(IOMMUFD_TYPE, nr), b) && nr == IOMMUFD_CMD_FAULT_QUEUE_ALLOC) {
+		struct iommu_fault_alloc fa;
+
+		memcpy(&fa, b, sizeof(fa));
+		add_orphan(fa.out_fault_fd); /* it holds the context */
+	}
 }
 
 static void run_ops(uint64_t max_ops, double deadline, int child_depth);
