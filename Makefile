@@ -23,7 +23,7 @@ BENCH_TIMEOUT ?= 1800
 # The arm64 steps: the same scripts, with IOMMUFD_RS_ARCH=arm64 (README.md, "arm64").
 ARM64 := IOMMUFD_RS_ARCH=arm64
 
-.PHONY: all setup kernel module host-test selftests initramfs run test bench clean
+.PHONY: all setup kernel module host-test selftests initramfs run test bench fuzz clean
 .PHONY: kernel-arm64 module-arm64 selftests-arm64 initramfs-arm64 test-arm64
 
 all: module
@@ -104,6 +104,24 @@ test: setup
 # A report, not a test: C module and ours in one boot, each figure and the ratio ours/C.
 bench: initramfs
 	@GUEST_MEM=4096 scripts/guest.sh bench $(BENCH_TIMEOUT); rc=$$?; scripts/bench_report.py $(OUT)/bench; exit $$rc
+
+# The fuzzer alone, for as long as you like: SECONDS of rs_fuzz with SEED on each module of
+# MODULES (comma-separated), one boot. The hard limit leaves room for the boot and for the
+# search of the shortest failing prefix (at most as long again as the run). Prints the seed.
+FUZZ_SECONDS ?= 600
+SECONDS ?= $(FUZZ_SECONDS)
+ifeq ($(origin SEED),undefined)
+SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
+MODULES ?= c,rust
+fuzz: initramfs
+	@echo "==> fuzz: seed $(SEED), $(SECONDS) s a module, modules $(MODULES)" >&2
+	@n=$$(echo "$(MODULES)" | tr , ' ' | wc -w); \
+	GUEST_APPEND="fuzz_seed=$(SEED) fuzz_seconds=$(SECONDS) fuzz_modules=$(MODULES)" \
+		scripts/guest.sh fuzz $$((n * (2 * $(SECONDS) + 300) + 300)); rc=$$?; \
+	grep -E '^(# (seed|FAIL|kernel log|child)|(not )?ok )' $(OUT)/fuzz/results.log; \
+	scripts/report.py --out $(OUT) --top $(CURDIR) --scan-only fuzz || rc=1; \
+	if grep -q '^not ok' $(OUT)/fuzz/results.log; then rc=1; fi; exit $$rc
 
 clean:
 	rm -rf $(OUT) target

@@ -26,12 +26,14 @@ if [ "${plan%%-*}" = pci ]; then
 		-device "intel-iommu,intremap=on,caching-mode=on$VTD" -device edu)
 	APPEND=" intel_iommu=on"
 fi
+# GUEST_APPEND: more kernel parameters, which init passes on to the plan as variables (make
+# fuzz: fuzz_seed=, fuzz_seconds=, fuzz_modules=).
 # Guest memory in MiB (the benchmark wants room for two 1 GiB buffers' worth of churn).
 MEM=${GUEST_MEM:-2048}
 QEMU=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m "$MEM" "${MACHINE[@]}"
 	-nodefaults -display none -no-reboot
 	-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "$OUT/initramfs.cpio.gz"
-	-append "console=ttyS0 loglevel=4 panic=-1 plan=$plan$APPEND"
+	-append "console=ttyS0 loglevel=4 panic=-1 plan=$plan$APPEND${GUEST_APPEND:+ $GUEST_APPEND}"
 	-serial "file:$RUN/console.log" -serial "file:$RUN/results.log")
 # Plan arm64 (IOMMUFD_RS_ARCH=arm64 builds what it boots): the virt machine with an emulated
 # SMMUv3 in front of its PCI bus, GICv3 (whose ITS isolates MSIs, which vfio needs), and edu.

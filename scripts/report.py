@@ -15,6 +15,7 @@ What counts as a test (each one line in the summary):
   - every upstream case listed in the ratchet, run against our module;
   - "the C module matches its recorded baseline", once per upstream suite;
   - every case of our own suites, against each module (vfio_edu: in the pci boot);
+  - the fuzzer spent its budget (at least FUZZ_MIN_IOCTLS ioctls) on each module;
   - the guest reached the end of its plan; the guest log is clean (no WARN/BUG/Oops/KASAN/
     kmemleak/lockdep/Call Trace); each module loaded and unloaded.
 """
@@ -54,6 +55,10 @@ BAD = [
         r"\bpanicked at\b",
     )
 ]
+
+
+# The fuzzer's budget in make test, per module (issue 13).
+FUZZ_MIN_IOCTLS = 100000
 
 
 class Summary:
@@ -296,7 +301,8 @@ def main():
         return
 
     run = os.path.join(out, "test")
-    status, markers, _ = selftest_boot(s, run, sel, "x86", "")
+    status, markers, suites = selftest_boot(s, run, sel, "x86", "")
+    fuzz_checks(s, read(os.path.join(run, "results.log")), suites)
 
     # The pci boots: real DMA through vfio-pci and an emulated Intel IOMMU. Plan pci (legacy
     # mode): vfio_edu and qemu_consumer; plans pci-sm and pci-sm-pasid (the IOMMU's scalable
@@ -479,6 +485,20 @@ def selftest_boot(s, run, sel, arch, label):
                 s.add(False, f"{label}ours [{mod}] {name} did not run")
 
     return status, markers, suites
+
+def fuzz_checks(s, results, suites):
+    """The fuzzer and the differential test (Documentation/fuzz.md, plan test): both on both
+    modules, and the fuzzer's budget (at least FUZZ_MIN_IOCTLS ioctls a module) really spent."""
+    fuzz_totals = {m.group(1): (int(m.group(2)), float(m.group(3))) for m in re.finditer(
+        r"^# module (\S+): (\d+) ioctls in ([\d.]+) s", results, re.M)}
+    for mod in ("c", "rust"):
+        for name in ("fuzz", "diff"):
+            if ("ours", name, mod) not in suites:
+                s.add(False, f"ours [{mod}] {name} did not run")
+        n, secs = fuzz_totals.get(mod, (0, 0.0))
+        print(f"fuzz [{mod}]: {n} ioctls in {secs:.0f} s")
+        s.add(n >= FUZZ_MIN_IOCTLS, f"fuzz [{mod}]: {n} ioctls, fewer than {FUZZ_MIN_IOCTLS}")
+
 
 def finish(s):
     print("\n== summary")

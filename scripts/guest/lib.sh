@@ -148,7 +148,7 @@ run_mock_suites() {
 	for _t in /tests/rs_*; do
 		[ -x "$_t" ] || continue
 		case ${_t#/tests/rs_} in
-		vfio_mtty | vfio_edu | qemu_consumer) continue ;;
+		vfio_mtty | vfio_edu | qemu_consumer | fuzz) continue ;; # fuzz: run_fuzz_suites, with its arguments
 		esac
 		run_suite ours "${_t#/tests/rs_}" $1 600 "$_t"
 	done
@@ -177,4 +177,19 @@ run_vfio_mtty() {
 		run_suite ours vfio_mtty $1 600 false
 	fi
 	unload_vfio_mtty
+}
+
+# The fuzzer (rs_fuzz, its fixed seed set) and the differential test on module $1: the
+# differential test records its stream on the C module (run first) and compares ours with it.
+# More arguments (e.g. --ops N) go to both.
+FUZZ_DIFF=/tmp/rs-fuzz-diff
+run_fuzz_suites() {
+	_fm=$1
+	shift
+	run_suite ours fuzz $_fm 600 /tests/rs_fuzz --module $_fm "$@"
+	if [ $_fm = c ]; then
+		run_suite ours diff $_fm 600 /tests/rs_fuzz --module $_fm --diff-record $FUZZ_DIFF "$@"
+	else
+		run_suite ours diff $_fm 600 /tests/rs_fuzz --module $_fm --diff-compare $FUZZ_DIFF "$@"
+	fi
 }

@@ -17,6 +17,8 @@ for m in c rust; do
 	load_iommufd $m || continue
 	# vfio_edu and qemu_consumer are the pci plan's (a second boot).
 	run_mock_suites $m
+	# The fuzzer's fixed seed set, and the differential test (recorded on C, compared on ours).
+	run_fuzz_suites $m
 	run_vfio_mtty $m
 	unload_iommufd $m
 	kmemleak_report $m
