@@ -22,16 +22,26 @@ KTREE=$CACHE/linux-$KVER_PIN          # per kernel version
 KSRC=$KTREE/src                       # pristine tree (a git repo) + our rust/ overlay
 RUST_LIB_SRC=/usr/src/rustc-1.96.0/library
 
+# Kernel variant: test (the default: KASAN, lockdep, kmemleak; make test, make run) or prod
+# (configs/iommufd-rs-prod.config, a distribution-like kernel without the debug checks; make
+# bench). Each has its own fragment and build folder, from the same source tree and overlay.
+KVARIANT=${IOMMUFD_RS_KVARIANT:-test}
+case $KVARIANT in
+test) FRAG=$TOP/configs/iommufd-rs.config KBUILD_PREFIX=build- ;;
+prod) FRAG=$TOP/configs/iommufd-rs-prod.config KBUILD_PREFIX=build-prod- ;;
+*) printf 'error: IOMMUFD_RS_KVARIANT=%s: want test or prod\n' "$KVARIANT" >&2; exit 1 ;;
+esac
+
 # Config hash: the fragment, the recipe that applies it and the toolchain.  Each distinct
 # hash gets its own build folder, so switching back and forth never rebuilds from scratch.
 cfg_hash() {
 	{
-		cat "$TOP/configs/iommufd-rs.config"
+		cat "$FRAG"
 		/usr/bin/rustc --version 2>/dev/null || true
 		clang-19 --version 2>/dev/null | head -1 || true
 	} | sha256sum | cut -c1-12
 }
-KBUILD=$KTREE/build-$(cfg_hash)
+KBUILD=$KTREE/$KBUILD_PREFIX$(cfg_hash)
 # QEMU 10 (iommufd backend) for the pci guest, unpacked by setup.sh, never installed:
 # $QEMU10/current -> the version folder, whose root/ is the unpacked packages.
 QEMU10=$CACHE/qemu10

@@ -4,13 +4,14 @@
 #      (pristine baseline, so the overlay can be re-applied exactly);
 #   2. overlay our rust/ additions (copy only files whose content changed, so make rebuilds
 #      only what changed);
-#   3. configure: tinyconfig + kvm_guest.config + configs/iommufd-rs.config, olddefconfig,
+#   3. configure: tinyconfig + kvm_guest.config + the variant's fragment (configs/iommufd-rs.config,
+#      or with IOMMUFD_RS_KVARIANT=prod configs/iommufd-rs-prod.config), olddefconfig,
 #      then check that every option the fragment asks for survived;
 #   4. build bzImage, modules and the uAPI headers.
 # A stamp records the overlay hash: nothing to do when nothing changed.
 source "$(dirname "$0")/common.sh"
 
-FRAG=$TOP/configs/iommufd-rs.config
+# $FRAG, $KBUILD: the variant's fragment and build folder (common.sh).
 
 unpack() {
 	[ -f "$KTREE/.unpacked" ] && return
@@ -112,9 +113,12 @@ build() {
 	step "building kernel $KVER_PIN (bzImage modules headers): cold about 10 min, warm seconds"
 	run_logged "$KBUILD/build.log" "${KMAKE[@]}" -j"$JOBS" bzImage modules headers
 	echo "$oh" >"$stamp"
-	# Builds for other configs (~600 MB each) are not kept: the current one is the warm cache.
-	local d
-	for d in "$KTREE"/build-*; do
+	# Older builds of this variant (~600 MB each) are not kept: the current one is the warm
+	# cache. Only folders named like this variant's (prefix + 12-hex hash) are this variant's.
+	local d h
+	for d in "$KTREE/$KBUILD_PREFIX"*; do
+		h=${d##*/"$KBUILD_PREFIX"}
+		[[ $h =~ ^[0-9a-f]{12}$ ]] || continue
 		[ "$d" = "$KBUILD" ] || { rm -rf "$d"; info "removed stale $(basename "$d")"; }
 	done
 }
