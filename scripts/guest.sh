@@ -30,7 +30,7 @@ fi
 MEM=${GUEST_MEM:-2048}
 QEMU=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m "$MEM" "${MACHINE[@]}"
 	-nodefaults -display none -no-reboot
-	-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "$OUT/initramfs.cpio.gz"
+	-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "${IOMMUFD_RS_INITRAMFS:-$OUT/initramfs.cpio.gz}"
 	-append "console=ttyS0 loglevel=4 panic=-1 plan=$plan$APPEND"
 	-serial "file:$RUN/console.log" -serial "file:$RUN/results.log")
 echo "${QEMU[*]}" >"$RUN/cmdline"
