@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 """The report of one `make bench` boot (scripts/guest/plan-bench.sh): the C module and ours in
 alternating rounds. For each figure: the median, min and max over the rounds per module, and
