@@ -20,7 +20,11 @@ import statistics
 import sys
 
 run = sys.argv[1]
-text = open(f"{run}/results.log", errors="replace").read()
+try:
+    text = open(f"{run}/results.log", errors="replace").read()
+except OSError as e:
+    print(f"no benchmark results: {e} (the guest did not run; see the log above)")
+    sys.exit(1)
 MODS = ("c", "rust")
 LABEL = {"c": "C iommufd", "rust": "iommufd-rs"}
 
