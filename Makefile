@@ -101,9 +101,15 @@ test: setup
 		scripts/report.py --out $(OUT) --top $(CURDIR) --no-guest --build-failed; false; \
 	fi
 
-# A report, not a test: C module and ours in one boot, each figure and the ratio ours/C.
-bench: initramfs
-	@GUEST_MEM=4096 scripts/guest.sh bench $(BENCH_TIMEOUT); rc=$$?; scripts/bench_report.py $(OUT)/bench; exit $$rc
+# A report, not a test: the production kernel (configs/iommufd-rs-prod.config), C module and
+# ours in alternating rounds in one boot; the table, out/bench/results.csv and PNG plots.
+# BENCH_ROUNDS per module (>= 5 for a report), BENCH_QUICK=1 small sizes (development),
+# BENCH_TIMEOUT the hard limit of the boot.
+BENCH_ROUNDS ?= 5
+BENCH_QUICK ?= 0
+bench: setup
+	@BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_QUICK=$(BENCH_QUICK) BENCH_TIMEOUT=$(BENCH_TIMEOUT) \
+		GUEST_MEM=4096 scripts/bench.sh
 
 # The fuzzer alone, for as long as you like: SECONDS of rs_fuzz with SEED on each module of
 # MODULES (comma-separated), one boot. The hard limit leaves room for the boot and for the

@@ -26,24 +26,42 @@ RUST_LIB_SRC=/usr/src/rustc-1.96.0/library
 # this x86 machine, booted under qemu-system-aarch64 with an emulated SMMUv3). Every script
 # reads IOMMUFD_RS_ARCH; the Makefile sets it for the arm64 steps.
 KARCH=${IOMMUFD_RS_ARCH:-x86}
-# Per arch: the config fragment, the kernel image, extra make variables, and AOUT, where the
-# arch's build products go (x86: $OUT itself, as always; arm64: $OUT/build-arm64, so that the
-# two never overwrite each other; the arm64 guest's logs are $OUT/arm64 like any plan's).
+# Kernel variant: test (the default: KASAN, lockdep, kmemleak; make test, make run) or prod
+# (configs/iommufd-rs-prod.config, a distribution-like kernel without the debug checks; make
+# bench, x86 only). Each has its own fragment and build folder, from the same source tree and
+# overlay.
+KVARIANT=${IOMMUFD_RS_KVARIANT:-test}
+# Per arch: the config fragment, the kernel image, extra make variables, the build folder's
+# name prefix (each arch and variant its own), and AOUT, where the arch's build products go
+# (x86: $OUT itself, as always; arm64: $OUT/build-arm64, so that the two never overwrite each
+# other; the arm64 guest's logs are $OUT/arm64 like any plan's).
 OUT=${IOMMUFD_RS_OUT:-$TOP/out}
+case $KARCH/$KVARIANT in
+x86/test)
+	FRAG=$TOP/configs/iommufd-rs.config
+	KBUILD_PREFIX=build-
+	;;
+x86/prod)
+	FRAG=$TOP/configs/iommufd-rs-prod.config
+	KBUILD_PREFIX=build-prod-
+	;;
+arm64/test)
+	FRAG=$TOP/configs/iommufd-rs-arm64.config
+	KBUILD_PREFIX=build-arm64-
+	;;
+*) echo "error: IOMMUFD_RS_ARCH=$KARCH IOMMUFD_RS_KVARIANT=$KVARIANT: x86 (test or prod) or arm64 (test)" >&2; exit 1 ;;
+esac
 case $KARCH in
 x86)
-	FRAG=$TOP/configs/iommufd-rs.config
 	KIMAGE=arch/x86/boot/bzImage
 	KARCH_MAKE=()
 	AOUT=$OUT
 	;;
 arm64)
-	FRAG=$TOP/configs/iommufd-rs-arm64.config
 	KIMAGE=arch/arm64/boot/Image
 	KARCH_MAKE=(ARCH=arm64)
 	AOUT=$OUT/build-arm64
 	;;
-*) echo "error: IOMMUFD_RS_ARCH=$KARCH: x86 or arm64" >&2; exit 1 ;;
 esac
 # Cross tools for the arm64 test programs (static, against Debian's arm64 cross libc).
 ARM64_CC=aarch64-linux-gnu-gcc
@@ -59,11 +77,7 @@ cfg_hash() {
 		clang-19 --version 2>/dev/null | head -1 || true
 	} | sha256sum | cut -c1-12
 }
-if [ "$KARCH" = x86 ]; then
-	KBUILD=$KTREE/build-$(cfg_hash)
-else
-	KBUILD=$KTREE/build-$KARCH-$(cfg_hash)
-fi
+KBUILD=$KTREE/$KBUILD_PREFIX$(cfg_hash)
 # QEMU 10 (iommufd backend) for the pci guest, unpacked by setup.sh, never installed:
 # $QEMU10/current -> the version folder, whose root/ is the unpacked packages.
 QEMU10=$CACHE/qemu10

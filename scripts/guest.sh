@@ -32,7 +32,7 @@ fi
 MEM=${GUEST_MEM:-2048}
 QEMU=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m "$MEM" "${MACHINE[@]}"
 	-nodefaults -display none -no-reboot
-	-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "$OUT/initramfs.cpio.gz"
+	-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "${IOMMUFD_RS_INITRAMFS:-$OUT/initramfs.cpio.gz}"
 	-append "console=ttyS0 loglevel=4 panic=-1 plan=$plan$APPEND${GUEST_APPEND:+ $GUEST_APPEND}"
 	-serial "file:$RUN/console.log" -serial "file:$RUN/results.log")
 # Plan arm64 (IOMMUFD_RS_ARCH=arm64 builds what it boots): the virt machine with an emulated

@@ -4,13 +4,16 @@
 #      (pristine baseline, so the overlay can be re-applied exactly);
 #   2. overlay our rust/ additions (copy only files whose content changed, so make rebuilds
 #      only what changed);
-#   3. configure: tinyconfig + kvm_guest.config + configs/iommufd-rs.config, olddefconfig,
+#   3. configure: tinyconfig + kvm_guest.config + the variant's fragment (configs/iommufd-rs.config,
+#      or with IOMMUFD_RS_KVARIANT=prod configs/iommufd-rs-prod.config), olddefconfig,
 #      then check that every option the fragment asks for survived;
 #   4. build bzImage, modules and the uAPI headers.
 # A stamp records the overlay hash: nothing to do when nothing changed.
 # With IOMMUFD_RS_ARCH=arm64: the same tree and overlay, cross-built (LLVM, ARCH=arm64) from
 # tinyconfig + configs/iommufd-rs-arm64.config into build-arm64-<hash>: Image, modules, headers.
 source "$(dirname "$0")/common.sh"
+
+# $FRAG, $KBUILD: the variant's fragment and build folder (common.sh).
 
 unpack() {
 	[ -f "$KTREE/.unpacked" ] && return
@@ -113,19 +116,14 @@ build() {
 	step "building kernel $KVER_PIN for $KARCH (${KIMAGE##*/} modules headers): cold about 10 min, warm seconds"
 	run_logged "$KBUILD/build.log" "${KMAKE[@]}" -j"$JOBS" "${KIMAGE##*/}" modules headers
 	echo "$oh" >"$stamp"
-	# Builds for other configs (~600 MB each) of the same arch are not kept: the current one is
-	# the warm cache. Another arch's build (build-<arch>-<hash>; x86's are build-<hash>) stays.
-	local d n
-	for d in "$KTREE"/build-*; do
-		[ "$d" = "$KBUILD" ] && continue
-		n=${d##*/build-}
-		if [ "$KARCH" = x86 ]; then
-			[[ $n == *-* ]] && continue
-		else
-			[[ $n == "$KARCH"-* ]] || continue
-		fi
-		rm -rf "$d"
-		info "removed stale $(basename "$d")"
+	# Older builds of this arch and variant (~600 MB each) are not kept: the current one is the
+	# warm cache. Only folders named like this one's (prefix + 12-hex hash) are its own: the
+	# other arch's and variant's (build-arm64-, build-prod-) stay.
+	local d h
+	for d in "$KTREE/$KBUILD_PREFIX"*; do
+		h=${d##*/"$KBUILD_PREFIX"}
+		[[ $h =~ ^[0-9a-f]{12}$ ]] || continue
+		[ "$d" = "$KBUILD" ] || { rm -rf "$d"; info "removed stale $(basename "$d")"; }
 	done
 }
 

@@ -5,8 +5,8 @@ source "$(dirname "$0")/common.sh"
 
 PKGS=(rustc-web cargo-web rust-web-src rust-web-clippy rustfmt-web clang-19 lld-19 llvm-19 libclang-19-dev
 	flex bison bc libelf-dev libssl-dev cpio dwarves make gcc libc6-dev libcap-dev
-	busybox-static qemu-system-x86 kmod xz-utils zstd python3 rsync git linux-source-6.12
-	qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+	busybox-static qemu-system-x86 kmod xz-utils zstd python3 python3-matplotlib rsync git
+	linux-source-6.12 qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -40,6 +40,10 @@ enum {
  * @id being its iommufd device object (a VFIO device's too), through the kAPI. */
 #define IOMMU_TEST_OP_RS_DEV_PASID_ATTACH 0x10002
 #define IOMMU_TEST_OP_RS_DEV_PASID_DETACH 0x10003
+/* iommufd-rs only, the benchmark's floor: @id a mock paging HWPT; pins check_map.uptr for
+ * check_map.length, maps it at check_map.iova into the HWPT's domain, unmaps it and unpins,
+ * with no iommufd bookkeeping. */
+#define IOMMU_TEST_OP_RS_FLOOR_PIN_MAP 0x10004
 
 enum {
 	MOCK_APERTURE_START = 1UL << 24,

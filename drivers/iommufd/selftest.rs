@@ -22,6 +22,7 @@ use crate::{
     error,
     iommufd_core::{
         errno::Errno,
+        iopt::{IOMMU_READ, IOMMU_WRITE},
         ucmd::test_cmd::{
             TestCmd, TestOp, MOCK_ACCESS_RW_WRITE, MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,
             MOCK_FLAGS_ACCESS_SYZ, MOCK_FLAGS_ACCESS_WRITE,
@@ -34,7 +35,7 @@ use crate::{
     test_hooks, user,
 };
 use core::ffi::{c_ulong, c_void};
-use kernel::page_pin::{GupFlags, UserPageRef};
+use kernel::page_pin::{GupFlags, PinnedPages, UserPageRef};
 use kernel::{
     bindings, new_mutex,
     prelude::*,
@@ -230,7 +231,72 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             unsafe { kapi::iommufd_device_pasid_detach(kapi_handle(&idev.arc()), pasid) };
             Ok(())
         }
+        TestOp::FloorPinMap { iova, length, uptr } => {
+            floor_pin_map(ucmd, cmd.id, iova, length, uptr)
+        }
     }
+}
+
+/// Pages pinned per `pin_user_pages_fast()` call by [`floor_pin_map`] (one page of pointers,
+/// as C's `pfn_reader` batches).
+const FLOOR_PIN_BATCH: usize = 512;
+
+/// `IOMMU_TEST_OP_RS_FLOOR_PIN_MAP` (iommufd-rs only): the benchmark's floor. Pins
+/// `[uptr, uptr + length)` (long term, writable), maps it at `iova` into the mock domain of
+/// HWPT `hwpt_id` one physically contiguous run per `iommu_map()`, then unmaps it and unpins:
+/// the work an `IOMMU_IOAS_MAP` + `UNMAP` with a domain must do, without the IOVA
+/// bookkeeping, the pages object or the accounting. The range must be free in the domain (the
+/// benchmark uses a mock domain of an empty IOAS).
+fn floor_pin_map(
+    ucmd: &Ucmd<'_>,
+    hwpt_id: u32,
+    iova: u64,
+    length: u64,
+    uptr: u64,
+) -> Result<(), Errno> {
+    let hwpt = object::get::<HwptPaging>(ucmd.ctx().objects(), hwpt_id)?;
+    let dom = hwpt.domain();
+    if !mock::is_mock_paging(dom.as_raw()) {
+        return Err(Errno::EINVAL);
+    }
+    // `decode` checked that the range is page aligned, not empty and does not wrap.
+    let npages = usize::try_from(length / PAGE_SIZE).map_err(|_| Errno::EINVAL)?;
+    let mut pages = PinnedPages::new(npages, GupFlags::LONGTERM | GupFlags::WRITE, GFP_KERNEL)
+        .map_err(|_| Errno::ENOMEM)?;
+    let mut done = 0;
+    while done < npages {
+        let n = (npages - done).min(FLOOR_PIN_BATCH);
+        let uaddr = uptr as usize + done * PAGE_SIZE as usize;
+        match pages.pin_fast(done, uaddr, n).map_err(error::errno_of)? {
+            // Dropping `pages` releases what is pinned.
+            0 => return Err(Errno::EFAULT),
+            got => done += got,
+        }
+    }
+    let mut mapped = 0;
+    let mut i = 0;
+    let rc = (|| -> Result<(), Errno> {
+        while i < npages {
+            let pfn = pages.get(i).ok_or(Errno::EFAULT)?.pfn();
+            let mut j = i + 1;
+            while j < npages && pages.get(j).map(|p| p.pfn()) == Some(pfn + (j - i)) {
+                j += 1;
+            }
+            let size = (j - i) as u64 * PAGE_SIZE;
+            let (at, paddr) = (iova + mapped, pfn as u64 * PAGE_SIZE);
+            // SAFETY: The pages are pinned in `pages` until after the unmap below.
+            unsafe { dom.map(at, paddr, size, IOMMU_READ | IOMMU_WRITE) }
+                .map_err(error::errno_of)?;
+            mapped += size;
+            i = j;
+        }
+        Ok(())
+    })();
+    if mapped != 0 {
+        dom.unmap(iova, mapped);
+    }
+    pages.unpin(0..npages, true);
+    rc
 }
 
 /// The later C's `iommufd_test_pasid_attach`/`_replace` and our `IOMMU_TEST_OP_RS_PASID_ASSIGN`:

@@ -61,6 +61,10 @@ pub const IOMMU_TEST_OP_RS_PASID_ASSIGN: u32 = 0x10001;
 pub const IOMMU_TEST_OP_RS_DEV_PASID_ATTACH: u32 = 0x10002;
 /// `IOMMU_TEST_OP_RS_DEV_PASID_DETACH` (iommufd-rs only): its `PASID_DETACH`.
 pub const IOMMU_TEST_OP_RS_DEV_PASID_DETACH: u32 = 0x10003;
+/// `IOMMU_TEST_OP_RS_FLOOR_PIN_MAP` (iommufd-rs only, for the benchmark's floor): pin user
+/// pages and map them into a mock domain directly, then unmap and unpin, with no iommufd
+/// bookkeeping (the `check_map` member).
+pub const IOMMU_TEST_OP_RS_FLOOR_PIN_MAP: u32 = 0x10004;
 
 /// `MOCK_APERTURE_START`.
 pub const MOCK_APERTURE_START: u64 = 1 << 24;
@@ -316,6 +320,17 @@ pub enum TestOp {
     DevPasidDetach {
         /// The PASID.
         pasid: u32,
+    },
+    /// `IOMMU_TEST_OP_RS_FLOOR_PIN_MAP` (`id`: a mock paging HWPT): pin `[uptr, uptr +
+    /// length)`, map it at `iova` into the HWPT's domain, unmap it and unpin (the
+    /// `check_map` member).
+    FloorPinMap {
+        /// First IOVA.
+        iova: u64,
+        /// Bytes.
+        length: u64,
+        /// The user address.
+        uptr: u64,
     },
 }
 
@@ -777,6 +792,21 @@ impl TestCmd {
             IOMMU_TEST_OP_RS_DEV_PASID_DETACH => TestOp::DevPasidDetach {
                 pasid: Self::PASID_DETACH_PASID.get_u32(buf),
             },
+            IOMMU_TEST_OP_RS_FLOOR_PIN_MAP => {
+                let iova = Self::CHECK_MAP_IOVA.get_u64(buf);
+                let length = Self::CHECK_MAP_LENGTH.get_u64(buf);
+                let uptr = Self::CHECK_MAP_UPTR.get_u64(buf);
+                if length == 0
+                    || misaligned(iova, page_size)
+                    || misaligned(length, page_size)
+                    || misaligned(uptr, page_size)
+                    || uptr.checked_add(length).is_none()
+                    || iova.checked_add(length).is_none()
+                {
+                    return Err(Errno::EINVAL);
+                }
+                TestOp::FloorPinMap { iova, length, uptr }
+            }
             // The `default:` case of C `iommufd_test()` (`DEV_CHECK_CACHE` and
             // `TRIGGER_VEVENT` too)
             _ => return Err(Errno::EOPNOTSUPP),
@@ -809,6 +839,7 @@ impl TestCmd {
             TestOp::PasidAssign { .. } => IOMMU_TEST_OP_RS_PASID_ASSIGN,
             TestOp::DevPasidAttach { .. } => IOMMU_TEST_OP_RS_DEV_PASID_ATTACH,
             TestOp::DevPasidDetach { .. } => IOMMU_TEST_OP_RS_DEV_PASID_DETACH,
+            TestOp::FloorPinMap { .. } => IOMMU_TEST_OP_RS_FLOOR_PIN_MAP,
         }
     }
 
@@ -836,7 +867,8 @@ impl TestCmd {
             TestOp::MockDomainFlags { dev_flags, .. } => {
                 Self::MOCK_DOMAIN_FLAGS_DEV_FLAGS.put_u32(buf, dev_flags);
             }
-            TestOp::MdCheckMap { iova, length, uptr } => {
+            TestOp::MdCheckMap { iova, length, uptr }
+            | TestOp::FloorPinMap { iova, length, uptr } => {
                 Self::CHECK_MAP_IOVA.put_u64(buf, iova);
                 Self::CHECK_MAP_LENGTH.put_u64(buf, length);
                 Self::CHECK_MAP_UPTR.put_u64(buf, uptr);
@@ -986,6 +1018,7 @@ impl TestCmd {
             }
             TestOp::AddReserved { .. }
             | TestOp::MdCheckMap { .. }
+            | TestOp::FloorPinMap { .. }
             | TestOp::MdCheckRefs { .. }
             | TestOp::DestroyAccessPages { .. }
             | TestOp::AccessRw { .. }
@@ -1025,7 +1058,7 @@ mod tests {
             IOMMU_TEST_OP_TRIGGER_VEVENT,
             22,
             0x1_0000,
-            0x1_0004,
+            0x1_0005,
             0x8000_0000,
             u32::MAX,
         ] {
@@ -1036,6 +1069,33 @@ mod tests {
         TestCmd::RESERVED.put_u32(&mut b, 1);
         TestCmd::LAST.put_u32(&mut b, 1);
         assert!(dec(&b).is_ok());
+    }
+
+    #[test]
+    fn floor_pin_map() {
+        let mut b = cmd(IOMMU_TEST_OP_RS_FLOOR_PIN_MAP, 5);
+        assert_eq!(dec(&b), Err(Errno::EINVAL));
+        TestCmd::CHECK_MAP_IOVA.put_u64(&mut b, 1 << 24);
+        TestCmd::CHECK_MAP_LENGTH.put_u64(&mut b, 2 * 4096);
+        TestCmd::CHECK_MAP_UPTR.put_u64(&mut b, 0x10_0000);
+        let c = TestCmd::decode(&b).unwrap();
+        assert_eq!(c.id, 5);
+        assert_eq!(
+            c.op,
+            TestOp::FloorPinMap {
+                iova: 1 << 24,
+                length: 2 * 4096,
+                uptr: 0x10_0000
+            }
+        );
+        assert_eq!(c.op_raw(), IOMMU_TEST_OP_RS_FLOOR_PIN_MAP);
+        let mut e = [0u8; 72];
+        c.encode(&mut e);
+        assert_eq!(dec(&e), Ok(c.op));
+        TestCmd::CHECK_MAP_UPTR.put_u64(&mut b, 0x10_0800);
+        assert_eq!(dec(&b), Err(Errno::EINVAL));
+        TestCmd::CHECK_MAP_UPTR.put_u64(&mut b, u64::MAX & !4095);
+        assert_eq!(dec(&b), Err(Errno::EINVAL));
     }
 
     #[test]
