@@ -22,10 +22,11 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$TOP"
 
 # The driver's own files; bindgen's output (`*_generated.rs`, made at build time) is not ours.
+# Files in subfolders (e.g. vendor/) count too, except the core and the staged overlay.
 DRV=()
-for f in drivers/iommufd/*.rs; do
-	case $f in *_generated.rs) ;; *) DRV+=("$f") ;; esac
-done
+while IFS= read -r -d '' f; do
+	case $f in *_generated.rs | drivers/iommufd/core/* | drivers/iommufd/overlay/*) ;; *) DRV+=("$f") ;; esac
+done < <(find drivers/iommufd -name '*.rs' -print0 | sort -z)
 
 # Occurrences of the extended regex $1 in the code lines of the driver's files.
 count() {
@@ -64,7 +65,12 @@ python3 - "${DRV[@]}" <<'EOF'
 import os, re, sys
 
 files = sys.argv[1:]
-nodes = {os.path.basename(f)[:-3] for f in files}
+def node(f):
+    """A file's top-level module: drivers/iommufd/x.rs and drivers/iommufd/x/*.rs are `x`."""
+    rel = os.path.relpath(f, 'drivers/iommufd')
+    return rel.split(os.sep)[0].removesuffix('.rs')
+
+nodes = {node(f) for f in files}
 
 def first_segments(group):
     """Top-level items of a `{...}` use group, as their first path segment."""
@@ -82,7 +88,7 @@ def first_segments(group):
 
 graph = {n: set() for n in nodes}
 for f in files:
-    me = os.path.basename(f)[:-3]
+    me = node(f)
     # Drop comments: doc links to `crate::x` are not dependencies.
     text = '\n'.join(re.sub(r'//.*', '', l) for l in open(f, encoding='utf-8'))
     for m in re.finditer(r'\bcrate::(\{|\w+)', text):

@@ -7,9 +7,10 @@
 //! rule's name; where the table allows and the driver still refuses, the driver's answer
 //! stands and the disagreement is logged the same way.
 //!
-//! Identification: the mock IOMMU by its device flags; ARM SMMUv3 by its driver's name
-//! (`arm-smmu-v3`: 6.12's SMMUv3 has no `hw_info`), with what the core says of the device (its
-//! `max_pasids`, `IOMMU_CAP_DIRTY_TRACKING`); Intel VT-d by its `hw_info`
+//! Identification, one module per IOMMU (the rules are the core's, one module per IOMMU there
+//! too): [`mock`], the mock IOMMU by its device flags; [`smmuv3`], ARM SMMUv3 by its driver's
+//! name (`arm-smmu-v3`: 6.12's SMMUv3 has no `hw_info`), with what the core says of the device
+//! (its `max_pasids`, `IOMMU_CAP_DIRTY_TRACKING`); [`vtd`], Intel VT-d by its `hw_info`
 //! (`IOMMU_HW_INFO_TYPE_INTEL_VTD`: CAP and ECAP). Any other IOMMU gets no early checks: the
 //! driver decides alone, as in C.
 //!
@@ -20,40 +21,22 @@ use crate::{
     hw_pagetable::Hwpt,
     iommufd_core::{
         errno::Errno,
-        ucmd::device::IOMMU_HW_INFO_TYPE_INTEL_VTD,
-        vendor::{self, Refusal, SmmuCaps, Target, Vendor, VtdCaps},
+        vendor::{self, Refusal, Target, Vendor},
     },
 };
-use kernel::iommu::{self, Cap, HwInfo};
 use kernel::{bindings, c_str, prelude::*};
 
-/// `struct iommu_hw_info_vtd`: `flags`, `__reserved`, then the two registers.
-const VTD_INFO_LEN: usize = 24;
+mod mock;
+mod smmuv3;
+mod vtd;
 
 /// The IOMMU behind `dev`, as far as the vendor table knows it; `mock_flags` are the device
 /// flags of a selftest mock device.
 pub(crate) fn identify(dev: &kernel::device::Device, mock_flags: Option<u32>) -> Option<Vendor> {
     if let Some(flags) = mock_flags {
-        return Some(Vendor::Mock(vendor::MockCaps::from_dev_flags(flags)));
+        return Some(mock::identify(flags));
     }
-    if iommu::dev::iommu_driver_is(dev, c_str!("arm-smmu-v3")) {
-        // 6.12's SMMUv3 driver has no `hw_info`: what the core says of the device is all.
-        return Some(Vendor::ArmSmmuV3(SmmuCaps::new(
-            iommu::dev::max_pasids(dev),
-            iommu::dev::capable(dev, Cap::DirtyTracking),
-        )));
-    }
-    let info = HwInfo::get(dev).ok()??;
-    let data = info.data();
-    if info.data_type() != IOMMU_HW_INFO_TYPE_INTEL_VTD || data.len() < VTD_INFO_LEN {
-        return None;
-    }
-    let reg = |at: usize| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&data[at..at + 8]);
-        u64::from_ne_bytes(b)
-    };
-    Some(Vendor::IntelVtd(VtdCaps::decode(reg(8), reg(16))))
+    smmuv3::identify(dev).or_else(|| vtd::identify(dev))
 }
 
 /// One line per rate-limit window (the kernel's `printk_ratelimit()`).

@@ -18,6 +18,9 @@
 //! - the HW page table, as its allocation flags and whether it is nested ([`HwptDesc`]);
 //! - the [`Target`] of an attach: the RID, a PASID, or a software access.
 //!
+//! One module per IOMMU holds its capabilities and its rules: [`vtd`] (Intel VT-d), [`smmuv3`]
+//! (ARM SMMUv3), [`mock`] (the selftests' mock IOMMU); this one dispatches to them.
+//!
 //! [`check_alloc`] answers for `IOMMU_HWPT_ALLOC`, [`check_attach`] for an attach or replace.
 //! Both are pure and change nothing. They complement, and never replace, the iommufd-level
 //! rules: the flag checks of [`HwptAlloc`](super::ucmd::hwpt::HwptAlloc) and the PASID rules of
@@ -33,9 +36,17 @@ use super::{
             IOMMU_HWPT_ALLOC_DIRTY_TRACKING, IOMMU_HWPT_ALLOC_NEST_PARENT,
             IOMMU_HWPT_FAULT_ID_VALID,
         },
-        test_cmd::{MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_FLAGS_DEVICE_PASID, MOCK_PASID_WIDTH},
+        test_cmd::MOCK_PASID_WIDTH,
     },
 };
+
+pub mod mock;
+pub mod smmuv3;
+pub mod vtd;
+
+pub use mock::MockCaps;
+pub use smmuv3::SmmuCaps;
+pub use vtd::VtdCaps;
 
 /// A refusal: the errno to return and a short static name of the rule, for the debug line.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -77,189 +88,8 @@ impl core::fmt::Display for Refusal {
 /// The result of a check: `?` turns it into the core's [`Errno`] result.
 pub type Result<T = ()> = core::result::Result<T, Refusal>;
 
-fn refuse(errno: Errno, rule: &'static str) -> Result {
+pub(super) fn refuse(errno: Errno, rule: &'static str) -> Result {
     Err(Refusal::new(errno, rule))
-}
-
-// Bit positions of the VT-d capability and extended capability registers, named after the
-// macros of the Intel driver's `iommu.h` that read them.
-/// `cap_fl5lp_support`: first-stage 5-level paging.
-const CAP_FL5LP: u32 = 60;
-/// `cap_mgaw`: maximum guest address width minus one, bits 21:16.
-const CAP_MGAW: u32 = 16;
-/// `cap_caching_mode`: the IOMMU may cache not-present entries (emulated IOMMUs).
-const CAP_CM: u32 = 7;
-/// `ecap_smpwc`: scalable-mode page-walk coherency.
-const ECAP_SMPWC: u32 = 48;
-/// `ecap_flts`: first-stage translation.
-const ECAP_FLTS: u32 = 47;
-/// `ecap_slts`: second-stage translation.
-const ECAP_SLTS: u32 = 46;
-/// `ecap_slads`: second-stage accessed/dirty bits.
-const ECAP_SLADS: u32 = 45;
-/// `ecap_smts`: scalable-mode translation.
-const ECAP_SMTS: u32 = 43;
-/// `ecap_pasid`: PASID support.
-const ECAP_PASID: u32 = 40;
-/// `ecap_pss`: PASID size supported minus one, bits 39:35.
-const ECAP_PSS: u32 = 35;
-/// `ecap_prs`: page requests.
-const ECAP_PRS: u32 = 29;
-/// `ecap_nest`: nested translation.
-const ECAP_NEST: u32 = 26;
-/// `ecap_sc_support`: snoop control.
-const ECAP_SC: u32 = 7;
-
-fn bit(reg: u64, pos: u32) -> bool {
-    (reg >> pos) & 1 != 0
-}
-
-/// An Intel VT-d IOMMU, from the `cap_reg` and `ecap_reg` of `struct iommu_hw_info_vtd`
-/// (`{ u32 flags; u32 __reserved; u64 cap_reg; u64 ecap_reg; }`, filled by
-/// `intel_iommu_hw_info` with the raw registers).
-///
-/// The driver's own predicates are methods ([`Self::sm_supported`] and the rest), as the
-/// driver combines the bits with `intel_iommu_sm`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct VtdCaps {
-    /// `intel_iommu_sm`: scalable mode not turned off with `intel_iommu=sm_off`. The registers
-    /// do not say; [`Self::decode`] assumes on, as `CONFIG_INTEL_IOMMU_SCALABLE_MODE_DEFAULT_ON`
-    /// of our configuration does.
-    pub sm_on: bool,
-    /// `ecap_smts` (ECAP bit 43): scalable-mode translation (PASID tables).
-    pub smts: bool,
-    /// `ecap_pasid` (ECAP bit 40): requests with PASID.
-    pub pasid: bool,
-    /// `ecap_pss` (ECAP bits 39:35): the PASID width minus one.
-    pub pss: u8,
-    /// `ecap_nest` (ECAP bit 26): nested (first stage on second stage) translation.
-    pub nest: bool,
-    /// `ecap_slads` (ECAP bit 45): second-stage accessed/dirty bits (dirty tracking).
-    pub slads: bool,
-    /// `ecap_smpwc` (ECAP bit 48): scalable-mode page-walk coherency, which dirty tracking
-    /// needs too (`ssads_supported`).
-    pub smpwc: bool,
-    /// `ecap_slts` (ECAP bit 46): second-stage translation, the only kind of table 6.12 gives
-    /// user domains in scalable mode.
-    pub slts: bool,
-    /// `ecap_flts` (ECAP bit 47): first-stage translation (nested stage 1, SVA).
-    pub flts: bool,
-    /// `ecap_prs` (ECAP bit 29): page requests (I/O page faults).
-    pub prs: bool,
-    /// `ecap_sc_support` (ECAP bit 7): snoop control (`IOMMU_CAP_ENFORCE_CACHE_COHERENCY`).
-    pub sc: bool,
-    /// `cap_caching_mode` (CAP bit 7): an emulated IOMMU that caches not-present entries.
-    pub caching_mode: bool,
-    /// `cap_fl5lp_support` (CAP bit 60): 5-level first-stage tables.
-    pub fl5lp: bool,
-    /// `cap_mgaw` (CAP bits 21:16, plus one): the maximum guest address width.
-    pub mgaw: u8,
-}
-
-impl VtdCaps {
-    /// Decodes the two registers; `sm_on` is set (see the field).
-    pub fn decode(cap_reg: u64, ecap_reg: u64) -> Self {
-        VtdCaps {
-            sm_on: true,
-            smts: bit(ecap_reg, ECAP_SMTS),
-            pasid: bit(ecap_reg, ECAP_PASID),
-            pss: ((ecap_reg >> ECAP_PSS) & 0x1f) as u8,
-            nest: bit(ecap_reg, ECAP_NEST),
-            slads: bit(ecap_reg, ECAP_SLADS),
-            smpwc: bit(ecap_reg, ECAP_SMPWC),
-            slts: bit(ecap_reg, ECAP_SLTS),
-            flts: bit(ecap_reg, ECAP_FLTS),
-            prs: bit(ecap_reg, ECAP_PRS),
-            sc: bit(ecap_reg, ECAP_SC),
-            caching_mode: bit(cap_reg, CAP_CM),
-            fl5lp: bit(cap_reg, CAP_FL5LP),
-            mgaw: ((cap_reg >> CAP_MGAW) & 0x3f) as u8 + 1,
-        }
-    }
-
-    /// `sm_supported`: scalable mode is in use.
-    pub fn sm_supported(&self) -> bool {
-        self.sm_on && self.smts
-    }
-
-    /// `pasid_supported`: the driver serves PASIDs (scalable mode and ECAP.PASID).
-    pub fn pasid_supported(&self) -> bool {
-        self.sm_supported() && self.pasid
-    }
-
-    /// `ssads_supported`: dirty tracking (`IOMMU_CAP_DIRTY_TRACKING` on VT-d).
-    pub fn ssads_supported(&self) -> bool {
-        self.sm_supported() && self.slads && self.smpwc
-    }
-
-    /// `nested_supported`: nesting parents and nested domains.
-    pub fn nested_supported(&self) -> bool {
-        self.sm_supported() && self.nest
-    }
-
-    /// The IOMMU's `max_pasids`, which caps every device's: `2 << PSS` when the driver serves
-    /// PASIDs, else 0 (`alloc_iommu`).
-    pub fn max_pasids(&self) -> u32 {
-        if !self.pasid_supported() {
-            return 0;
-        }
-        // C assigns `2UL << ecap_pss` to the u32 `max_pasids`: PSS 31 truncates to 0 there too.
-        (2u64 << self.pss) as u32
-    }
-}
-
-/// An ARM SMMUv3 as 6.12's core shows it. That driver has no `hw_info`, so the shell knows the
-/// device's `max_pasids` (from `dev->iommu`, the smaller of its PCI PASID width and the SMMU's
-/// SSIDSIZE) and `IOMMU_CAP_DIRTY_TRACKING` (`arm_smmu_dbm_capable`: HTTU dirty state and a
-/// coherent walk), but not the stages, which [`Self::new`] assumes present.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct SmmuCaps {
-    /// The device's `max_pasids`; 0 without PASID support.
-    pub max_pasids: u32,
-    /// `IOMMU_CAP_DIRTY_TRACKING`.
-    pub dirty: bool,
-    /// `ARM_SMMU_FEAT_TRANS_S1`: stage-1 translation (context descriptors, hence PASIDs).
-    pub s1: bool,
-    /// `ARM_SMMU_FEAT_TRANS_S2`: stage-2 translation.
-    pub s2: bool,
-}
-
-impl SmmuCaps {
-    /// What the shell can learn; both stages assumed, as on the SMMUv3s of servers (the
-    /// stages only matter for an SMMU without stage 1).
-    pub fn new(max_pasids: u32, dirty: bool) -> Self {
-        SmmuCaps {
-            max_pasids,
-            dirty,
-            s1: true,
-            s2: true,
-        }
-    }
-
-    /// Whether the driver's domains are stage 1: `arm_smmu_domain_finalise` starts from stage 1,
-    /// moves to stage 2 without `TRANS_S1`, and back to stage 1 without `TRANS_S2`.
-    pub fn stage1_domains(&self) -> bool {
-        self.s1 || !self.s2
-    }
-}
-
-/// A device of the mock IOMMU (`drivers/iommufd/mock.rs`), from its `MOCK_FLAGS_DEVICE_*`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct MockCaps {
-    /// `MOCK_FLAGS_DEVICE_PASID`: the device has `pasid-num-bits` = `MOCK_PASID_WIDTH`.
-    pub pasid: bool,
-    /// Not `MOCK_FLAGS_DEVICE_NO_DIRTY`: `mock_domain_capable` reports dirty tracking.
-    pub dirty: bool,
-}
-
-impl MockCaps {
-    /// From the flags of `IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS`.
-    pub fn from_dev_flags(dev_flags: u32) -> Self {
-        MockCaps {
-            pasid: dev_flags & MOCK_FLAGS_DEVICE_PASID != 0,
-            dirty: dev_flags & MOCK_FLAGS_DEVICE_NO_DIRTY == 0,
-        }
-    }
 }
 
 /// The driver serving a device, with its capabilities.
@@ -391,109 +221,10 @@ pub fn check_alloc(vendor: &Vendor, flags: u32, nested: bool, has_data: bool) ->
         return refuse(Errno::EOPNOTSUPP, "alloc: nested with paging flags");
     }
     match vendor {
-        Vendor::IntelVtd(c) => vtd_alloc(c, &hwpt, has_data),
-        Vendor::ArmSmmuV3(c) => smmu_alloc(c, &hwpt, has_data),
-        Vendor::Mock(c) => mock_alloc(c, &hwpt, has_data),
+        Vendor::IntelVtd(c) => vtd::alloc(c, &hwpt, has_data),
+        Vendor::ArmSmmuV3(c) => smmuv3::alloc(c, &hwpt, has_data),
+        Vendor::Mock(c) => mock::alloc(c, &hwpt, has_data),
     }
-}
-
-fn vtd_alloc(c: &VtdCaps, hwpt: &HwptDesc, has_data: bool) -> Result {
-    use Errno as E;
-    if hwpt.nested {
-        if !c.nested_supported() {
-            return refuse(
-                E::EOPNOTSUPP,
-                "vtd: nested without scalable mode + ECAP.NEST",
-            );
-        }
-        if hwpt.pasid_compat() {
-            return refuse(E::EOPNOTSUPP, "vtd: PASID-compatible nested domain");
-        }
-        return Ok(());
-    }
-    if hwpt.nest_parent() && !c.nested_supported() {
-        return refuse(
-            E::EOPNOTSUPP,
-            "vtd: nest parent without scalable mode + ECAP.NEST",
-        );
-    }
-    if has_data {
-        return refuse(E::EOPNOTSUPP, "vtd: driver data on a paging domain");
-    }
-    if hwpt.dirty() && !c.ssads_supported() {
-        return refuse(
-            E::EOPNOTSUPP,
-            "vtd: dirty tracking without ECAP.SLADS + SMPWC",
-        );
-    }
-    if hwpt.pasid_compat() {
-        if !c.pasid_supported() {
-            return refuse(
-                E::EOPNOTSUPP,
-                "vtd: PASID-compatible without scalable mode + ECAP.PASID",
-            );
-        }
-        if !c.slts {
-            return refuse(E::EOPNOTSUPP, "vtd: PASID-compatible without ECAP.SLTS");
-        }
-        if hwpt.dirty() {
-            return refuse(E::EOPNOTSUPP, "vtd: PASID-compatible dirty tracking domain");
-        }
-    }
-    Ok(())
-}
-
-fn smmu_alloc(c: &SmmuCaps, hwpt: &HwptDesc, has_data: bool) -> Result {
-    use Errno as E;
-    if hwpt.nest_parent() {
-        return refuse(E::EOPNOTSUPP, "smmuv3: nest parent (no nesting on 6.12)");
-    }
-    if hwpt.nested {
-        return refuse(E::EOPNOTSUPP, "smmuv3: nested domain (no nesting on 6.12)");
-    }
-    if has_data {
-        return refuse(E::EOPNOTSUPP, "smmuv3: driver data on a paging domain");
-    }
-    if hwpt.dirty() && !c.dirty {
-        return refuse(
-            E::EOPNOTSUPP,
-            "smmuv3: dirty tracking without the capability",
-        );
-    }
-    if hwpt.dirty() && !c.stage1_domains() {
-        return refuse(E::EOPNOTSUPP, "smmuv3: dirty tracking on a stage-2 domain");
-    }
-    if hwpt.pasid_compat() {
-        if c.max_pasids == 0 {
-            return refuse(
-                E::EOPNOTSUPP,
-                "smmuv3: PASID-compatible on a device without PASIDs",
-            );
-        }
-        if !c.stage1_domains() {
-            return refuse(E::EOPNOTSUPP, "smmuv3: PASID-compatible stage-2 domain");
-        }
-    }
-    Ok(())
-}
-
-fn mock_alloc(c: &MockCaps, hwpt: &HwptDesc, has_data: bool) -> Result {
-    use Errno as E;
-    if !hwpt.nested {
-        if has_data {
-            return refuse(E::EOPNOTSUPP, "mock: driver data on a paging domain");
-        }
-        if hwpt.dirty() && !c.dirty {
-            return refuse(E::EOPNOTSUPP, "mock: dirty tracking on a NO_DIRTY device");
-        }
-    }
-    if hwpt.pasid_compat() && !c.pasid {
-        return refuse(
-            E::EOPNOTSUPP,
-            "mock: PASID-compatible on a device without PASIDs",
-        );
-    }
-    Ok(())
 }
 
 /// Whether the driver would put `hwpt` on `target` of a device served by `vendor`, whose
@@ -541,96 +272,18 @@ pub fn check_attach(
     }
     let pasid = target == Target::Pasid;
     match vendor {
-        Vendor::IntelVtd(c) if pasid => vtd_set_dev_pasid(c, hwpt),
-        Vendor::IntelVtd(c) => vtd_attach_dev(c, hwpt),
-        Vendor::ArmSmmuV3(c) if pasid => smmu_set_dev_pasid(c, hwpt),
-        Vendor::ArmSmmuV3(c) => smmu_attach_dev(c, hwpt),
+        Vendor::IntelVtd(c) if pasid => vtd::set_dev_pasid(c, hwpt),
+        Vendor::IntelVtd(c) => vtd::attach_dev(c, hwpt),
+        Vendor::ArmSmmuV3(c) if pasid => smmuv3::set_dev_pasid(c, hwpt),
+        Vendor::ArmSmmuV3(c) => smmuv3::attach_dev(c, hwpt),
         Vendor::Mock(_) if pasid => Ok(()),
-        Vendor::Mock(c) => mock_attach_dev(c, hwpt),
+        Vendor::Mock(c) => mock::attach_dev(c, hwpt),
     }
-}
-
-fn vtd_attach_dev(c: &VtdCaps, hwpt: &HwptDesc) -> Result {
-    if hwpt.nested {
-        if !c.nested_supported() {
-            return refuse(
-                Errno::EINVAL,
-                "vtd: nested domain on an IOMMU without nesting",
-            );
-        }
-        return Ok(());
-    }
-    if hwpt.dirty() && !c.ssads_supported() {
-        return refuse(
-            Errno::EINVAL,
-            "vtd: dirty tracking domain without ECAP.SLADS",
-        );
-    }
-    if c.sm_supported() && !c.slts {
-        return refuse(Errno::EINVAL, "vtd: second-stage domain without ECAP.SLTS");
-    }
-    Ok(())
-}
-
-fn vtd_set_dev_pasid(c: &VtdCaps, hwpt: &HwptDesc) -> Result {
-    if hwpt.nested {
-        return refuse(Errno::EOPNOTSUPP, "vtd: nested domain on a PASID");
-    }
-    if !c.pasid_supported() {
-        return refuse(
-            Errno::EOPNOTSUPP,
-            "vtd: PASID without scalable mode + ECAP.PASID",
-        );
-    }
-    if hwpt.dirty() {
-        return refuse(Errno::EINVAL, "vtd: dirty tracking domain on a PASID");
-    }
-    if !c.slts {
-        return refuse(Errno::EINVAL, "vtd: second-stage domain without ECAP.SLTS");
-    }
-    Ok(())
-}
-
-fn smmu_attach_dev(c: &SmmuCaps, hwpt: &HwptDesc) -> Result {
-    if hwpt.dirty() && !c.dirty {
-        return refuse(
-            Errno::EINVAL,
-            "smmuv3: dirty tracking domain from another SMMU",
-        );
-    }
-    Ok(())
-}
-
-fn smmu_set_dev_pasid(c: &SmmuCaps, hwpt: &HwptDesc) -> Result {
-    if hwpt.nested {
-        return refuse(Errno::EINVAL, "smmuv3: nested domain off the RID");
-    }
-    // A nest parent is a stage-2 domain (upstream's `arm_smmu_domain_alloc_paging_flags`; 6.12
-    // cannot allocate one).
-    if !c.stage1_domains() || hwpt.nest_parent() {
-        return refuse(Errno::EINVAL, "smmuv3: stage-2 domain on a PASID");
-    }
-    if hwpt.dirty() && !c.dirty {
-        return refuse(
-            Errno::EINVAL,
-            "smmuv3: dirty tracking domain from another SMMU",
-        );
-    }
-    Ok(())
-}
-
-fn mock_attach_dev(c: &MockCaps, hwpt: &HwptDesc) -> Result {
-    if hwpt.dirty() && !c.dirty {
-        return refuse(
-            Errno::EINVAL,
-            "mock: dirty tracking domain on a NO_DIRTY device",
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::ucmd::test_cmd::{MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_FLAGS_DEVICE_PASID};
     use super::*;
 
     const NP: u32 = IOMMU_HWPT_ALLOC_NEST_PARENT;
