@@ -68,6 +68,9 @@ KMEMLEAK_PENDING=/tmp/.kmemleak-pending
 kmemleak_clear() {
 	[ -e /sys/kernel/debug/kmemleak ] || return 0
 	[ -e $KMEMLEAK_PENDING ] && return 0
+	# No automatic scans (the first comes 60 s into the boot, then every 10 minutes): only
+	# ours, at known points.
+	echo scan=off >/sys/kernel/debug/kmemleak
 	echo scan >/sys/kernel/debug/kmemleak
 	echo clear >/sys/kernel/debug/kmemleak
 	: >$KMEMLEAK_PENDING
