@@ -483,7 +483,7 @@ static void assert_clean(struct __test_metadata *_metadata, FIXTURE_DATA(stress)
 /* ---- failures seen by threads and child processes, in shared memory ---- */
 
 struct tally {
-	long ops, pins, notified, bad;
+	long ops, pins, notified, bad, done;
 	char first[200];
 };
 
@@ -525,11 +525,28 @@ static int answer(struct tally *t, int rc, unsigned int ok, const char *what)
 
 struct s1 {
 	struct tally *t;
-	int fd, devfd;
+	int fd, devfd, workers;
 	uint32_t a, b, h;
 	double end;
 	uint8_t *buf0; /* worker 0's buffer, which the pinner thread pins through window 0 */
 };
+
+/*
+ * Every worker with an access closes it only once all have stopped unmapping. The C module
+ * of 6.12.117 wakes destroy_wait with wake_up_interruptible_all() but sleeps in it
+ * uninterruptibly: an access closed while another thread's unmap notification holds it
+ * sleeps out C's full 60 s time-out (seen here: threads_and_processes took 68 s on C). That
+ * bug is recorded already (c-baseline.txt, device.unbind_races_lookups); here it would only
+ * make the C run slow and its time-out a matter of luck.
+ */
+static void s1_close_access(struct s1 *s, int afd)
+{
+	__sync_fetch_and_add(&s->t->done, 1);
+	while (__sync_fetch_and_add(&s->t->done, 0) < s->workers)
+		usleep(1000);
+	if (afd >= 0)
+		close(afd);
+}
 
 /*
  * A mapper (thread or process) owns window @w of both IOASes: map n pages of its buffer at
@@ -542,8 +559,10 @@ static void s1_mapper(struct s1 *s, int w, uint8_t *buf)
 	uint64_t base = S1_WIN(w), out;
 	int afd;
 
-	if (answer(s->t, create_access(s->fd, s->a, &afd), OK_0, "create_access"))
+	if (answer(s->t, create_access(s->fd, s->a, &afd), OK_0, "create_access")) {
+		s1_close_access(s, -1);
 		return;
+	}
 	while (now() < s->end) {
 		uint64_t n = 1 + rand_r(&seed) % S1_PAGES, len = n * PAGE;
 		uint64_t o = rand_r(&seed) % n, k = 1 + rand_r(&seed) % (n - o);
@@ -569,7 +588,7 @@ static void s1_mapper(struct s1 *s, int w, uint8_t *buf)
 		    out != len)
 			answer(s->t, -ERANGE, 0, "unmap B length");
 	}
-	close(afd);
+	s1_close_access(s, afd);
 }
 
 struct s1_arg {
@@ -597,8 +616,10 @@ static void *s1_pinner(void *p)
 	unsigned int seed = 31;
 	int afd;
 
-	if (answer(s->t, create_access(s->fd, s->a, &afd), OK_0, "create_access (pinner)"))
+	if (answer(s->t, create_access(s->fd, s->a, &afd), OK_0, "create_access (pinner)")) {
+		s1_close_access(s, -1);
 		return NULL;
+	}
 	while (now() < s->end) {
 		uint64_t o = rand_r(&seed) % 4;
 		uint32_t item;
@@ -612,7 +633,7 @@ static void *s1_pinner(void *p)
 			       "unpin (pinner)");
 		}
 	}
-	close(afd);
+	s1_close_access(s, afd);
 	return NULL;
 }
 
@@ -661,6 +682,7 @@ TEST_F_TIMEOUT(stress, threads_and_processes, 60)
 	ASSERT_EQ(0, hwpt_alloc(s.fd, e.devid, s.a, 0, 0, NULL, 0, &s.h));
 	ASSERT_EQ(0, attach_pt(e.devfd, s.a));
 	s.buf0 = bufs;
+	s.workers = THREADS + PROCS + 1; /* + the pinner */
 	s.end = now() + S1_SECONDS;
 
 	/* Processes sharing the context (fork after open): windows THREADS.. */
@@ -965,13 +987,18 @@ static void close_order(struct __test_metadata *_metadata, FIXTURE_DATA(stress) 
 		edu_close(&e);
 	} else {
 		edu_close(&e);
-		/* The device went (detached); the IOAS and its pins did not. */
-		EXPECT_EQ(self->pin0 + 8, status_kb("VmPin:"));
-		EXPECT_EQ(0, unmap(fd, ioas, IOVA_SRC, PAGE, NULL));
+		/*
+		 * The device went (detached) and its domain with it: the IOAS and its areas
+		 * stay, but only the access's page stays pinned (pins follow domains and
+		 * accesses, not areas).
+		 */
+		EXPECT_EQ(self->pin0 + 4, status_kb("VmPin:"));
+		EXPECT_EQ(0, unmap(fd, ioas, IOVA_SRC, 2 * PAGE, NULL));
+		EXPECT_EQ(self->pin0, status_kb("VmPin:"));
 		ASSERT_EQ(0, close(fd));
 	}
-	/* The access holds the context: what it pinned still is. */
-	EXPECT_LE(self->pin0 + 4, status_kb("VmPin:"));
+	/* The access holds the context: what it pinned still is (unless unmapped above). */
+	EXPECT_EQ(self->pin0 + (iommufd_first ? 4 : 0), status_kb("VmPin:"));
 	ASSERT_EQ(0, close(afd));
 	munmap(buf, 2 * PAGE);
 	assert_clean(_metadata, self);
