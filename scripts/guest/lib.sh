@@ -165,7 +165,7 @@ run_mock_suites() {
 	for _t in /tests/rs_*; do
 		[ -x "$_t" ] || continue
 		case ${_t#/tests/rs_} in
-		vfio_mtty | vfio_edu | qemu_consumer | fuzz) continue ;; # fuzz: run_fuzz_suites, with its arguments
+		vfio_mtty | vfio_edu | qemu_consumer | stress | fuzz) continue ;; # fuzz: run_fuzz_suites, with its arguments; stress: plan pci
 		esac
 		run_suite ours "${_t#/tests/rs_}" $1 600 "$_t"
 	done

@@ -4,7 +4,9 @@
 # edu through the VFIO cdev on our iommufd.ko, then on the C one for comparison; rs_vfio_edu
 # checks that edu's DMA lands where the IOAS maps it and nowhere else. Then QEMU 10 itself
 # (/opt/qemu10) consumes /dev/iommu: rs_qemu_consumer assigns edu and an mtty mdev to a qtest VM
-# of its own, through -object iommufd and through the legacy VFIO container.
+# of its own, through -object iommufd and through the legacy VFIO container. Last, rs_stress:
+# threads, processes, destroy races, kill -9, close orders, unbind and PCI remove under live
+# mappings, RLIMIT_MEMLOCK, each with pins back to zero after (Documentation/stress.md).
 . /etc/iommufd-rs/lib.sh
 show_iommu_and_edu
 for m in rust c; do
@@ -26,9 +28,15 @@ for m in rust c; do
 			echo "FAIL: qemu_consumer [$m] exited $rc"
 		fi
 		unload_vfio_mtty keep-vfio
+		# Stress and abuse with edu (Documentation/stress.md); last: it removes and rescans
+		# the PCI device (the next module's suites bind it to vfio-pci again themselves).
+		run_suite ours stress $m 300 /tests/rs_stress
+		[ "$rc" = 0 ] && echo "PASS: stress and abuse with edu on the $m iommufd.ko" ||
+			echo "FAIL: stress [$m] exited $rc"
 	else
 		run_suite ours vfio_edu $m 300 false # no cases, exit 1: counted as failed
 		run_suite ours qemu_consumer $m 600 false
+		run_suite ours stress $m 300 false
 		echo "FAIL: the vfio-pci stack did not load on the $m iommufd.ko"
 	fi
 	unload_vfio_pci
