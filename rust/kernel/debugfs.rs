@@ -8,7 +8,8 @@
 //! with its content on drop, files whose data the registration owns), with only what a
 //! read-only view needs: a file printed through a [`SeqIterator`] ([`SeqFileEntry`]). As in
 //! C, creation failures are not errors (debugfs is for debugging; without it the files simply
-//! are not there).
+//! are not there). It needs `CONFIG_DEBUG_FS` (every config of this project has it): without it
+//! the C functions are inline stubs that the bindings do not have.
 //!
 //! Files are created with `debugfs_create_file()`, whose proxy `file_operations` make every
 //! operation but release fail once the file is removed, and make removal wait for the
@@ -139,6 +140,8 @@ fn create_fops<T: SeqIterator>(module: &'static ThisModule) -> bindings::file_op
     fops
 }
 
+/// C `file_operations::open`: a `seq_file` whose `private` is an [`OpenState<T>`].
+///
 /// # Safety
 ///
 /// `inode` and `file` are a file of a [`SeqFileEntry<T>`] being opened.
@@ -168,6 +171,8 @@ unsafe extern "C" fn fops_open<T: SeqIterator>(
     0
 }
 
+/// C `file_operations::release`: frees the [`OpenState<T>`] and the `seq_file`.
+///
 /// # Safety
 ///
 /// `inode` and `file` are a file of a [`SeqFileEntry<T>`] being released, opened by

@@ -174,6 +174,12 @@ unsafe fn free_record<T: SeqIterator>(v: *mut c_void) {
     drop(unsafe { KBox::from_raw(v.cast::<T::Record>()) });
 }
 
+/// C `seq_operations::start`: the record at `*pos`.
+///
+/// # Safety
+///
+/// Called by the seq_file core only, on a file opened by [`crate::debugfs`] on a `T`, with a
+/// valid `pos`.
 unsafe extern "C" fn seq_start<T: SeqIterator>(
     m: *mut bindings::seq_file,
     pos: *mut bindings::loff_t,
@@ -183,6 +189,11 @@ unsafe extern "C" fn seq_start<T: SeqIterator>(
     unsafe { record_at::<T>(m, *pos) }
 }
 
+/// C `seq_operations::next`: frees the record `v` and returns the one after it.
+///
+/// # Safety
+///
+/// As [`seq_start`]; `v` is the value the previous start or next returned.
 unsafe extern "C" fn seq_next<T: SeqIterator>(
     m: *mut bindings::seq_file,
     v: *mut c_void,
@@ -200,11 +211,21 @@ unsafe extern "C" fn seq_next<T: SeqIterator>(
     unsafe { record_at::<T>(m, next) }
 }
 
+/// C `seq_operations::stop`: frees the last record, if any.
+///
+/// # Safety
+///
+/// As [`seq_next`].
 unsafe extern "C" fn seq_stop<T: SeqIterator>(_m: *mut bindings::seq_file, v: *mut c_void) {
     // SAFETY: As in `seq_next`: the last value, handed back once.
     unsafe { free_record::<T>(v) };
 }
 
+/// C `seq_operations::show`: prints the record `v`.
+///
+/// # Safety
+///
+/// As [`seq_start`]; `v` is a record (neither NULL nor an error) of start or next.
 unsafe extern "C" fn seq_show<T: SeqIterator>(m: *mut bindings::seq_file, v: *mut c_void) -> c_int {
     // SAFETY: The core calls show only with a value of start or next that is neither NULL nor
     // an error: a live `KBox<T::Record>`, freed later by next or stop.
