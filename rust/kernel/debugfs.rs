@@ -46,10 +46,10 @@ unsafe impl Sync for Dir {}
 impl Dir {
     /// Creates directory `name` at the debugfs root.
     pub fn new(name: &CStr) -> Dir {
-        // INVARIANT: Whatever the call returned.
+        let name = name.as_char_ptr();
         // SAFETY: `name` is NUL-terminated; a NULL parent is the root.
-        let dentry =
-            unsafe { bindings::debugfs_create_dir(name.as_char_ptr(), core::ptr::null_mut()) };
+        let dentry = unsafe { bindings::debugfs_create_dir(name, core::ptr::null_mut()) };
+        // INVARIANT: Whatever the call returned.
         Dir { dentry }
     }
 }
