@@ -33,6 +33,7 @@ use crate::{
     pages::{ACCESS_RW_WRITE, PAGE_SIZE},
 };
 use core::ffi::{c_int, c_uint, c_ulong, c_void};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use kernel::{
     bindings, new_mutex,
     prelude::*,
@@ -94,6 +95,11 @@ impl AccessList {
             .iter()
             .position(|(eid, a)| *eid == id && core::ptr::eq(&**a, access))?;
         crate::storage::vec_remove(&mut self.entries, pos).map(|(_, a)| a)
+    }
+
+    /// The number of accesses.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
     }
 
     /// The first access with an ID of at least `from`.
@@ -175,6 +181,17 @@ pub(crate) struct Access {
     /// reference of `iommufd_lock_obj` and `REMOVE_WAIT_SHORTTERM`).
     #[pin]
     notify: Mutex<bool>,
+    /// Pages pinned through this access and not unpinned yet (one per page per
+    /// [`Access::pin_pages`]), for the debugfs view.
+    pinned: AtomicU64,
+}
+
+/// Accesses created and not destroyed yet, module-wide (the debugfs summary).
+static ACCESSES: AtomicUsize = AtomicUsize::new(0);
+
+/// The number of accesses created and not destroyed yet, in every context.
+pub(crate) fn live_accesses() -> usize {
+    ACCESSES.load(Ordering::Relaxed)
 }
 
 // SAFETY: `ctx` is a counted reference to a context usable from any task; `ops` and `data` are
@@ -254,6 +271,7 @@ impl Access {
                     "iommufd_access::ioas_lock"
                 ),
                 notify <- new_mutex!(false, "iommufd_access::notify"),
+                pinned: AtomicU64::new(0),
             }),
             GFP_KERNEL_ACCOUNT,
         );
@@ -266,6 +284,7 @@ impl Access {
         };
         // INVARIANT: the context reference the access holds.
         ctx.get_file();
+        ACCESSES.fetch_add(1, Ordering::Relaxed);
         {
             let mut g = objects.lock();
             if g.table.finalize(id, Object::new(access.clone())).is_err() {
@@ -334,6 +353,7 @@ impl Access {
         }
         let ctx = this.ctx;
         drop(this);
+        ACCESSES.fetch_sub(1, Ordering::Relaxed);
         // The reference the access held (type invariants); nothing uses `ctx` after.
         ctx.put_file();
     }
@@ -544,14 +564,25 @@ impl Access {
             }
             return Err(e);
         }
+        self.pinned.fetch_add(used as u64, Ordering::Relaxed);
         Ok(())
     }
 
+    /// For the debugfs view: the object ID, the ID of the IOAS the access is attached to, and
+    /// the pages pinned through it. Takes the access's state lock briefly.
+    pub(crate) fn debug_state(&self) -> (u32, Option<u32>, u64) {
+        let ioas = self.state.lock().ioas.as_ref().map(|a| a.id);
+        (self.id, ioas, self.pinned.load(Ordering::Relaxed))
+    }
+
     /// Undoes `iopt_area_add_access()` over the contiguous areas of `[iova, last]`.
-    fn remove_access_range(iopt: &mut IoptState, iova: u64, last: u64) -> bool {
+    /// Returns whether the range was covered, and how many pages were let go.
+    fn remove_access_range(iopt: &mut IoptState, iova: u64, last: u64) -> (bool, u64) {
+        let mut npages = 0u64;
         let (_, rc) = for_each_contig_area(iopt, iova, last, |iopt, area_iova, cur, pl| {
             let index = start_byte(iopt, area_iova, cur) / PAGE_SIZE;
             let last_index = start_byte(iopt, area_iova, pl) / PAGE_SIZE;
+            npages += last_index - index + 1;
             let Some(area) = iopt.core_mut().area_containing_mut(area_iova) else {
                 return Err(Errno::ENOENT);
             };
@@ -564,7 +595,7 @@ impl Access {
             pages.remove_users(index, last_index);
             Ok(())
         });
-        rc.is_ok()
+        (rc.is_ok(), npages)
     }
 
     /// C `iommufd_access_unpin_pages()`: gives back pages of [`Access::pin_pages`] (same
@@ -580,7 +611,15 @@ impl Access {
             return;
         };
         let mut iopt = ioas.ioas.iopt();
-        if !Self::remove_access_range(&mut iopt, iova, last) {
+        let (covered, npages) = Self::remove_access_range(&mut iopt, iova, last);
+        // What was pinned through this access and is let go (never below zero if a driver
+        // unpins what it did not pin).
+        let _ = self
+            .pinned
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                Some(p.saturating_sub(npages))
+            });
+        if !covered {
             pr_warn!("iommufd: unpin_pages of a range that is not mapped\n");
         }
     }

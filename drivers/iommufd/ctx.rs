@@ -15,9 +15,10 @@ use crate::{
         ucmd::respond_len,
     },
     object::{self, Objects},
-    pages::AccountMode,
+    pages::{AccountMode, ChargeTally},
     user,
 };
+use kernel::sync::Arc;
 use kernel::{bindings, prelude::*, uaccess::UserPtr};
 
 /// Whether the mock IOMMU and `IOMMU_TEST_CMD` are built in (`CONFIG_IOMMUFD_TEST`).
@@ -32,6 +33,10 @@ pub(crate) struct IommufdCtx {
     /// C `file`: the open file whose `private_data` this is (no reference: the context
     /// lives exactly as long as the file).
     file: *mut bindings::file,
+    /// What this context's pages objects charge (shown by `debugfs.rs`).
+    charged: Arc<ChargeTally>,
+    /// The context's number in the debugfs view (`debugfs.rs`), 0 until it is registered there.
+    debug_id: core::sync::atomic::AtomicU64,
 }
 
 // SAFETY: The file pointer is only used for `get_file`/`fput`, which any thread may call;
@@ -100,6 +105,8 @@ impl IommufdCtx {
         try_pin_init!(IommufdCtx {
             objects <- Objects::new(mode),
             file,
+            charged: ChargeTally::new().map_err(|_| ENOMEM)?,
+            debug_id: core::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -117,6 +124,22 @@ impl IommufdCtx {
     pub(crate) fn account_mode(&self) -> AccountMode {
         self.objects.lock().account_mode
     }
+
+    /// The tally of what this context's pages objects charge.
+    pub(crate) fn charged(&self) -> &Arc<ChargeTally> {
+        &self.charged
+    }
+
+    /// The context's number in the debugfs view.
+    pub(crate) fn debug_id(&self) -> u64 {
+        self.debug_id.load(core::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sets the context's number in the debugfs view (once, at registration).
+    pub(crate) fn set_debug_id(&self, id: u64) {
+        self.debug_id
+            .store(id, core::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 #[pinned_drop]
@@ -124,6 +147,9 @@ impl PinnedDrop for IommufdCtx {
     fn drop(self: Pin<&mut Self>) {
         // C `iommufd_fops_release`: destroy every object, leaves first. Never fails.
         object::destroy_all(&self.objects);
+        // Only now: the debugfs view shows the context (and counts its objects) until its
+        // objects are gone, and unregistering waits for a reader that is looking at it.
+        crate::debugfs::unregister(&self);
     }
 }
 

@@ -224,8 +224,13 @@ impl Ioas {
         length: u64,
         prot: u32,
     ) -> Result<u64, Errno> {
-        let (pages, start_byte) =
-            Pages::new_user(uptr, length, prot & IOMMU_WRITE != 0, ctx.account_mode())?;
+        let (pages, start_byte) = Pages::new_user(
+            uptr,
+            length,
+            prot & IOMMU_WRITE != 0,
+            ctx.account_mode(),
+            ctx.charged().clone(),
+        )?;
         let writable = pages.writable();
         let piece = MapPiece {
             handle: pages,

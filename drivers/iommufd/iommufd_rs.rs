@@ -7,6 +7,7 @@
 //! logic (uAPI decoding, IOVA bookkeeping, object table rules) lives in `core/src/` and is
 //! shared, unchanged, with the host tests; the files here are the kernel shell around it.
 
+use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{
     c_str,
     miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
@@ -21,6 +22,7 @@ pub(crate) mod iommufd_core;
 
 mod access;
 mod ctx;
+mod debugfs;
 mod device;
 mod error;
 mod fault;
@@ -43,6 +45,20 @@ mod user;
 mod vendor;
 mod vfio_compat;
 
+/// The debugfs view's registry of contexts, for contexts to register in at open and leave at
+/// close. Set at module init before the misc devices exist, cleared in the module's drop
+/// before the view (which owns the registry) goes.
+static DEBUGFS_REGISTRY: AtomicPtr<debugfs::Registry> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The registry of [`DEBUGFS_REGISTRY`], if the module is initialised.
+pub(crate) fn debugfs_registry() -> Option<&'static debugfs::Registry> {
+    let reg = DEBUGFS_REGISTRY.load(Ordering::Acquire);
+    // SAFETY: A non-null pointer is the registry of the module's `DebugfsView`, which lives
+    // until the module goes; every caller is a context, which keeps the module loaded (its
+    // file holds a module reference), so the registry outlives the borrow.
+    unsafe { reg.as_ref() }
+}
+
 /// The `allow_unsafe_interrupts` module parameter (kept in `iommufd_shim.c`).
 pub(crate) fn allow_unsafe_interrupts() -> bool {
     // SAFETY: Reads a module parameter; callable from any context.
@@ -64,10 +80,29 @@ struct IommufdModule {
     /// The selftest's fault attribute and mock IOMMU (C `iommufd_test_init`).
     #[cfg(CONFIG_IOMMUFD_TEST)]
     _test: selftest::TestRegistration,
+    /// `/sys/kernel/debug/iommufd/`: dropped last, after the devices no context can be opened
+    /// on any more.
+    _debugfs: debugfs::DebugfsView,
 }
 
 impl kernel::Module for IommufdModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        // First: contexts register in it from their open on.
+        let debugfs = debugfs::DebugfsView::new(module)?;
+        DEBUGFS_REGISTRY.store(
+            core::ptr::from_ref(debugfs.registry()).cast_mut(),
+            Ordering::Release,
+        );
+        Self::register(module, debugfs).inspect_err(|_| {
+            // The view goes with the error: nothing may find its registry.
+            DEBUGFS_REGISTRY.store(core::ptr::null_mut(), Ordering::Release);
+        })
+    }
+}
+
+impl IommufdModule {
+    /// The rest of [`kernel::Module::init`]: the misc devices and the selftest.
+    fn register(module: &'static ThisModule, debugfs: debugfs::DebugfsView) -> Result<Self> {
         // As C `iommu_misc_dev`: /dev/iommu, dynamic minor, mode 0660.
         let iommu = KBox::pin_init(
             MiscDeviceRegistration::register(
@@ -110,6 +145,7 @@ impl kernel::Module for IommufdModule {
             );
         }
         Ok(Self {
+            _debugfs: debugfs,
             _iommu: iommu,
             _vfio: vfio,
             #[cfg(CONFIG_IOMMUFD_TEST)]
@@ -123,5 +159,6 @@ impl Drop for IommufdModule {
         for r in kapi::REGISTRATIONS.iter() {
             r.store(core::ptr::null_mut(), core::sync::atomic::Ordering::Release);
         }
+        DEBUGFS_REGISTRY.store(core::ptr::null_mut(), Ordering::Release);
     }
 }

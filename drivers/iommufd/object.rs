@@ -115,6 +115,11 @@ impl Object {
         Object(obj)
     }
 
+    /// The object's kind.
+    pub(crate) fn obj_type(&self) -> ObjType {
+        self.0.obj_type()
+    }
+
     /// The object, if it is a `T`.
     pub(crate) fn get<T: ObjectKind>(&self) -> Option<&T> {
         self.0.as_any().downcast_ref::<T>()

@@ -22,6 +22,7 @@ use crate::{
     iommufd_core::errno::Errno,
     test_hooks::{self, should_fail},
 };
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{
     bindings, new_mutex,
     prelude::*,
@@ -104,9 +105,43 @@ struct PinState {
     charge: PinCharge,
 }
 
+/// The pages charged for the pages objects of one context: each object adds what it charges
+/// and takes it back as it uncharges, so the context's share of the module's charge can be
+/// shown (`debugfs.rs`) without walking its objects. Shared (`Arc`) because a pages object may
+/// outlive its context's file by a moment (its last reference dropped after the context's).
+pub(crate) struct ChargeTally(AtomicU64);
+
+impl ChargeTally {
+    /// A tally of nothing.
+    pub(crate) fn new() -> Result<Arc<ChargeTally>, Errno> {
+        Arc::new(ChargeTally(AtomicU64::new(0)), GFP_KERNEL_ACCOUNT).map_err(|_| Errno::ENOMEM)
+    }
+
+    /// The pages charged.
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn sub(&self, n: u64) {
+        self.0.fetch_sub(n, Ordering::Relaxed);
+    }
+}
+
+/// The identity of the next pages object (see [`Pages::debug_id`]).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
 /// A user memory range (C `struct iopt_pages`, `IOPT_ADDRESS_USER`).
 #[pin_data(PinnedDrop)]
 pub(crate) struct Pages {
+    /// A stable identity for the debugfs view (never reused while the module is loaded), so
+    /// that areas sharing one object (`IOMMU_IOAS_COPY`) show it without a kernel address.
+    debug_id: u64,
+    /// The context's charge tally, which this object's charge is part of.
+    tally: Arc<ChargeTally>,
     /// Page-aligned start (C `pages->uptr`).
     uptr: u64,
     /// Pages covered (C `pages->npages`).
@@ -130,6 +165,7 @@ impl Pages {
         length: u64,
         writable: bool,
         ctx_mode: AccountMode,
+        tally: Arc<ChargeTally>,
     ) -> Result<(Arc<Pages>, u64), Errno> {
         if length == 0 || length > (usize::MAX as u64) - PAGE_SIZE {
             return Err(Errno::EINVAL);
@@ -154,6 +190,8 @@ impl Pages {
         let flags = gup_flags(writable);
         let pages = Arc::pin_init(
             pin_init!(Pages {
+                debug_id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                tally,
                 uptr: aligned,
                 npages,
                 writable,
@@ -172,6 +210,22 @@ impl Pages {
         )
         .map_err(|_| Errno::ENOMEM)?;
         Ok((pages, start_byte))
+    }
+
+    /// The identity shown by the debugfs view.
+    pub(crate) fn debug_id(&self) -> u64 {
+        self.debug_id
+    }
+
+    /// For the debugfs view: how many of the pages `[start, last]` are pinned, and how many
+    /// the whole object has pinned. Takes the pins lock once, for a count.
+    pub(crate) fn pinned_counts(&self, start: u64, last: u64) -> (u64, u64) {
+        let st = self.pins.lock();
+        let in_range = match self.range(start, last) {
+            Ok((s, l)) => (s..=l).filter(|&i| st.pages.is_pinned(i)).count() as u64,
+            Err(_) => 0,
+        };
+        (in_range, st.npinned)
     }
 
     /// Whether areas may map these pages writable.
@@ -257,6 +311,7 @@ impl Pages {
             *u += 1;
         }
         st.npinned += newly;
+        self.tally.add(newly);
         Ok(())
     }
 
@@ -366,7 +421,9 @@ impl Pages {
         let n = Self::unpin_unused(st, s, l, self.writable);
         st.npinned = st.npinned.saturating_sub(n);
         if n != 0 {
+            let before = st.charge.charged();
             st.charge.uncharge(n as usize);
+            self.tally.sub((before - st.charge.charged()) as u64);
         }
     }
 
@@ -578,6 +635,8 @@ impl PinnedDrop for Pages {
         // the `PinState` drops after this, its `PinnedPages` unpinning (dirtied if writable)
         // and then its `PinCharge` uncharging what is left.
         let st = self.pins.lock();
+        // What is still charged is given back when `PinState` drops, just after this.
+        self.tally.sub(st.charge.charged() as u64);
         if st.npinned != 0 {
             pr_warn!(
                 "iommufd: pages freed with {} pages pinned; unpinning\n",

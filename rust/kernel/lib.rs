@@ -66,11 +66,13 @@ pub mod workqueue;
 // iommufd-rs: abstractions written for iommufd (see rust/README.md).
 pub mod bus;
 pub mod cred;
+pub mod debugfs;
 pub mod iommu;
 pub mod mm;
 pub mod page_pin;
 pub mod platform;
 pub mod property;
+pub mod seq_file;
 pub mod task_ext;
 pub mod user;
 pub mod xarray;

@@ -10,7 +10,12 @@
 //! pins are charged (a user's or an mm's `locked_vm`, and the mm's `pinned_vm`) and gives it
 //! back on drop. [`UserPageRef`] holds a plain GUP reference (`FOLL_GET`) of one page.
 
-use core::{marker::PhantomData, ops::Range, ptr::NonNull};
+use core::{
+    marker::PhantomData,
+    ops::Range,
+    ptr::NonNull,
+    sync::atomic::{AtomicUsize, Ordering},
+};
 use kernel::{
     alloc::{AllocError, Flags},
     bindings,
@@ -26,6 +31,24 @@ use crate::{
     task_ext::TaskExt,
     user::User,
 };
+
+/// The pins held by every [`PinnedPages`] and [`PinnedPage`]: counted where they are made and
+/// released, so it is exactly what the users of this module (iommufd) hold pinned.
+static PINNED: AtomicUsize = AtomicUsize::new(0);
+
+/// The pages charged by every [`PinCharge`] (to `pinned_vm`, and to a `locked_vm` as its mode
+/// says).
+static CHARGED: AtomicUsize = AtomicUsize::new(0);
+
+/// The pages currently pinned through this module ([`PinnedPages`], [`PinnedPage`]).
+pub fn pinned_pages() -> usize {
+    PINNED.load(Ordering::Relaxed)
+}
+
+/// The pages currently charged through this module ([`PinCharge`]).
+pub fn charged_pages() -> usize {
+    CHARGED.load(Ordering::Relaxed)
+}
 
 /// Flags of a GUP call (C `FOLL_*`). `FOLL_PIN` is implied by the pinning functions.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -201,7 +224,10 @@ impl PinnedPage {
             return Ok(None);
         }
         // INVARIANT: GUP pinned one page and stored it in `page`.
-        Ok(NonNull::new(page).map(|page| Self { page }))
+        Ok(NonNull::new(page).map(|page| {
+            PINNED.fetch_add(1, Ordering::Relaxed);
+            Self { page }
+        }))
     }
 
     /// The pinned page.
@@ -218,6 +244,7 @@ impl Drop for PinnedPage {
     fn drop(&mut self) {
         // SAFETY: `self` owns one pin of the page (type invariants), released once here.
         unsafe { bindings::unpin_user_page(self.page.as_ptr()) };
+        PINNED.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -387,6 +414,7 @@ impl PinnedPages {
         if got < 0 {
             return Err(Error::from_errno(got as c_int));
         }
+        PINNED.fetch_add(pinned, Ordering::Relaxed);
         Ok(pinned)
     }
 
@@ -466,6 +494,7 @@ impl PinnedPages {
             count += n;
             i = run_end;
         }
+        PINNED.fetch_sub(count, Ordering::Relaxed);
         count
     }
 }
@@ -555,6 +584,7 @@ impl PinCharge {
         self.mm.pinned_vm_add(npages);
         // INVARIANT: `npages` more are charged.
         self.npages += npages;
+        CHARGED.fetch_add(npages, Ordering::Relaxed);
         Ok(())
     }
 
@@ -566,6 +596,7 @@ impl PinCharge {
         let npages = npages.min(self.npages);
         // INVARIANT: The pages are given back below, or cannot be any more.
         self.npages -= npages;
+        CHARGED.fetch_sub(npages, Ordering::Relaxed);
         match self.mode {
             ChargeMode::PinnedVmOnly => {}
             ChargeMode::UserLockedVm => {

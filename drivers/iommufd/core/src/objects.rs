@@ -102,6 +102,32 @@ impl<O: Clone + Kinded, S: Slots<Slot<O>>> ObjectTable<O, S> {
             .count()
     }
 
+    /// The published objects with an ID of at least `from`, in ID order, each with its ID and
+    /// its references `(users, shortterm)` (as [`Self::refs`]). For a view of the table that
+    /// prints it a bounded chunk at a time, each chunk resuming after the last ID printed.
+    pub fn live_from(&self, from: u32) -> impl Iterator<Item = (u32, &O, u32, u32)> + '_ {
+        let from = from.max(1) as usize;
+        self.slots
+            .as_slice()
+            .iter()
+            .enumerate()
+            .skip(from)
+            .filter_map(|(id, s)| match s {
+                Slot::Live {
+                    obj,
+                    users,
+                    shortterm,
+                    ..
+                } => Some((u32::try_from(id).ok()?, obj, *users, *shortterm)),
+                _ => None,
+            })
+    }
+
+    /// Number of published objects (reserved IDs not counted).
+    pub fn live_count(&self) -> usize {
+        self.live_from(1).count()
+    }
+
     /// Whether the table holds nothing (no live and no reserved object).
     pub fn is_empty(&self) -> bool {
         self.count() == 0
@@ -352,6 +378,32 @@ mod tests {
 
     fn table() -> ObjectTable<Obj, V> {
         ObjectTable::new(V(Vec::new()))
+    }
+
+    #[test]
+    fn live_from_lists_published_objects_in_order() {
+        let mut t = table();
+        let a = t.reserve().unwrap();
+        let b = t.reserve().unwrap();
+        let c = t.reserve().unwrap();
+        t.finalize(a, Obj(1, "a")).unwrap();
+        t.finalize(c, Obj(2, "c")).unwrap();
+        // `b` is only reserved: not listed, not counted.
+        t.add_user(c).unwrap();
+        let all: Vec<_> = t
+            .live_from(0)
+            .map(|(id, o, u, s)| (id, o.1, u, s))
+            .collect();
+        assert_eq!(all, [(a, "a", 0, 0), (c, "c", 1, 0)]);
+        let rest: Vec<_> = t.live_from(a + 1).map(|(id, ..)| id).collect();
+        assert_eq!(rest, [c]);
+        assert_eq!(t.live_from(c + 1).count(), 0);
+        assert_eq!(t.live_count(), 2);
+        assert_eq!(t.count(), 3);
+        t.abort(b);
+        t.remove_user(c);
+        t.remove(c, None).unwrap();
+        assert_eq!(t.live_count(), 1);
     }
 
     #[test]

@@ -1662,9 +1662,57 @@ static int child_wait(int slot, pid_t pid)
 	return 2;
 }
 
+/*
+ * Our module's debugfs view (Documentation/debugfs.md): with nothing of the fuzzer open, its
+ * module-wide totals (contexts, objects, pinned_pages, charged_pages, accesses) must all read
+ * 0. The parent reads them (it is root; the workers run as other users and the view is
+ * root-only) once every worker of a batch has exited, so no other worker's context counts, and
+ * after each replay of the prefix search. It polls for up to 2 s: a file released from a work
+ * item (delayed fput) may close a moment after its process exited, a leak stays.
+ */
+#define DEBUGFS_SUMMARY "/sys/kernel/debug/iommufd/summary"
+static int debugfs_view; /* the loaded module has the view (probed) */
+
+/* 0 if the summary reads all zeros; else prints what it read and returns -1. */
+static int check_debugfs_zero(void)
+{
+	static const char zeros[] =
+		"contexts 0\nobjects 0\npinned_pages 0\ncharged_pages 0\naccesses 0\n";
+	char buf[512] = "";
+
+	for (int tries = 0; tries < 200; tries++) {
+		int fd = open(DEBUGFS_SUMMARY, O_RDONLY);
+		ssize_t n = -1;
+
+		if (fd >= 0) {
+			n = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+		}
+		if (n < 0)
+			snprintf(buf, sizeof(buf), "(cannot read %s: %s)\n", DEBUGFS_SUMMARY,
+				 strerror(errno));
+		else
+			buf[n] = 0;
+		if (!strcmp(buf, zeros))
+			return 0;
+		usleep(10000);
+	}
+	printf("# debugfs summary not all zero with everything closed:\n");
+	for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n"))
+		printf("#   %s\n", l);
+	return -1;
+}
+
 static int child_run(uint64_t seed, uint64_t max_ops, double seconds, double timeout)
 {
-	return child_wait(0, child_start(0, seed, max_ops, seconds, timeout));
+	int rc = child_wait(0, child_start(0, seed, max_ops, seconds, timeout));
+
+	if (!rc && debugfs_view && check_debugfs_zero()) {
+		printf("# seed %llu, first %llu ops: debugfs summary not zero after the close-all\n",
+		       (unsigned long long)seed, (unsigned long long)max_ops);
+		rc = 1;
+	}
+	return rc;
 }
 
 /*
@@ -1779,6 +1827,14 @@ int main(int argc, char **argv)
 		}
 		return failed;
 	}
+	/* Our module has the debugfs view, which the fuzzer then checks; the C module has none. */
+	debugfs_view = access("/sys/kernel/debug/iommufd", F_OK) == 0;
+	if (!debugfs_view && !strcmp(module, "rust")) {
+		printf("Bail out! no /sys/kernel/debug/iommufd on our module\n");
+		return 1;
+	}
+	printf("# module %s: debugfs view %s\n", module,
+	       debugfs_view ? "checked after every batch" : "absent (not checked)");
 	printf("# module %s: PASID and RS_* test ops %s, /dev/vfio/vfio %s\n", module,
 	       have_pasid ? "fuzzed" : "absent (skipped)", have_vfio_dev ? "fuzzed" : "absent");
 	seed_ops = ops ? ops : (seconds ? UINT64_MAX : 18000);
@@ -1797,6 +1853,15 @@ int main(int argc, char **argv)
 		}
 		for (int k = 0; k < n; k++)
 			rc[k] = child_wait(k, pid[k]);
+		/* Every worker of the batch is gone: nothing may be left (our module's view). */
+		if (debugfs_view && check_debugfs_zero()) {
+			for (int k = 0; k < n; k++) {
+				printf("# seed %llu: debugfs summary not zero after the close-all "
+				       "(%d seeds at once; the prefix search replays it alone)\n",
+				       (unsigned long long)seeds[i + k], n);
+				rc[k] = 1;
+			}
+		}
 		t = now() - t0s;
 		for (int k = 0; k < n; k++) {
 			uint64_t seed = seeds[i + k], fops = slots[k].ops;
