@@ -386,13 +386,14 @@ impl<T: HasSpan, S: Storage> IntervalSet<T, S> {
             self.spare = Some(upper);
             return Err(Errno::EINVAL);
         };
+        // Moves the upper half off the end (no shifting), then puts it back in order.
         let half = BLOCK / 2;
-        while b.as_slice().len() > half {
-            let last = b.as_slice().len() - 1;
+        while let Some(last) = b.as_slice().len().checked_sub(1).filter(|&l| l >= half) {
             let e = b.remove(last);
             // `upper` has room for `BLOCK` (from `alloc_block`), so this cannot fail.
-            upper.try_insert(0, e)?;
+            upper.try_insert(upper.as_slice().len(), e)?;
         }
+        upper.as_mut_slice().reverse();
         let goes_up = upper
             .as_slice()
             .first()

@@ -313,3 +313,53 @@ fn interval_set_edges() {
     assert_eq!(s.iter().count(), 0);
     assert_eq!(s.block_lens().count(), 0);
 }
+
+/// Host timing of the cost curve's pattern (`cargo test --release --test interval_model --
+/// --ignored --nocapture`): N one-page intervals two pages apart, then insert and remove one
+/// in a hole spread over the range, against a single sorted `Vec` as the set was before.
+#[test]
+#[ignore]
+fn interval_set_cost_curve() {
+    use std::time::Instant;
+    /// As big as an area in the kernel (48 bytes).
+    #[derive(Clone, Copy)]
+    struct Fat {
+        span: Span,
+        _pad: [u64; 4],
+    }
+    impl HasSpan for Fat {
+        fn span(&self) -> Span {
+            self.span
+        }
+    }
+    let fat = |i: u64| Fat {
+        span: Span { start: i, last: i },
+        _pad: [0; 4],
+    };
+    const K: u64 = 2000;
+    for n in [1u64, 100, 1000, 10_000, 100_000] {
+        let mut s: IntervalSet<Fat, TestStorage> = IntervalSet::new(TestStorage::default());
+        let mut v: Vec<Fat> = Vec::new();
+        for i in 0..n {
+            s.insert(fat(2 * i)).unwrap();
+            v.push(fat(2 * i));
+        }
+        let t = Instant::now();
+        for k in 0..K {
+            let hole = 2 * ((k * 7919) % n) + 1;
+            s.insert(fat(hole)).unwrap();
+            let p = s.index_containing(hole).unwrap();
+            s.remove(p).unwrap();
+        }
+        let blocked = t.elapsed().as_nanos() as f64 / K as f64;
+        let t = Instant::now();
+        for k in 0..K {
+            let hole = 2 * ((k * 7919) % n) + 1;
+            let at = v.partition_point(|e| e.span.start < hole);
+            v.insert(at, fat(hole));
+            v.remove(at);
+        }
+        let flat = t.elapsed().as_nanos() as f64 / K as f64;
+        eprintln!("N={n}: insert+remove {blocked:.0} ns blocked, {flat:.0} ns one sorted Vec");
+    }
+}
