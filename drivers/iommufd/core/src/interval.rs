@@ -128,7 +128,8 @@ pub struct Pos {
 
 /// A sorted set of non-overlapping intervals, kept in blocks (a one-level B+-tree).
 ///
-/// The intervals are in sorted blocks of at most [`BLOCK`], none empty, the blocks in order.
+/// The intervals are in sorted blocks of at most [`BLOCK`], none empty (except the one block
+/// an emptied set keeps), the blocks in order.
 /// A lookup is a binary search over the blocks (by their last interval) and then inside one
 /// block: O(log N). An insert or remove moves at most one block's tail, plus, when a block
 /// splits, empties or merges, one entry of the block index: O(BLOCK + N / BLOCK) moves of
@@ -183,7 +184,8 @@ impl<T: HasSpan, S: Storage> IntervalSet<T, S> {
     }
 
     /// The number of intervals in each block, in order: for tests of the block invariants
-    /// (none empty, none above [`BLOCK`], and no two neighbours both below a quarter).
+    /// (none empty unless the set is, none above [`BLOCK`], and no two neighbours both below
+    /// a quarter).
     pub fn block_lens(&self) -> impl Iterator<Item = usize> + '_ {
         self.blocks.as_slice().iter().map(|b| b.as_slice().len())
     }
@@ -266,7 +268,8 @@ impl<T: HasSpan, S: Storage> IntervalSet<T, S> {
     /// if any, else the next one).
     fn first_ending_at_or_after(&self, addr: u64) -> Option<Pos> {
         let blocks = self.blocks.as_slice();
-        // Blocks are never empty; a block's last interval ends it.
+        // Blocks are never empty (but for the one of an empty set, which this skips); a
+        // block's last interval ends it.
         let block =
             blocks.partition_point(|b| b.as_slice().last().is_some_and(|e| e.span().last < addr));
         let items = blocks.get(block)?.as_slice();
@@ -307,16 +310,21 @@ impl<T: HasSpan, S: Storage> IntervalSet<T, S> {
         Ok(block)
     }
 
-    /// Makes sure the next insert cannot fail: room for one more block in the index and a
-    /// spare block for a split (`ENOMEM`). Later inserts may still need memory; they fail
-    /// with `ENOMEM` and change nothing if there is none.
+    /// Makes sure the next insert cannot fail (`ENOMEM`): room for one more block in the
+    /// index and a spare block, for a first block or a split. Fewer than [`BLOCK`] intervals
+    /// in a block that exists cannot fill it, so then nothing is needed. Later inserts may
+    /// still need memory; they fail with `ENOMEM` and change nothing if there is none.
     ///
     /// `additional` only says that an insert follows (0: nothing to do).
     pub fn try_reserve(&mut self, additional: usize) -> Result {
         if additional == 0 {
             return Ok(());
         }
-        if self.blocks.capacity() <= self.blocks.as_slice().len() {
+        let nblocks = self.blocks.as_slice().len();
+        if nblocks != 0 && self.len < BLOCK {
+            return Ok(());
+        }
+        if self.blocks.capacity() <= nblocks {
             self.blocks.try_reserve(1)?;
         }
         if self.spare.is_none() {
@@ -422,7 +430,11 @@ impl<T: HasSpan, S: Storage> IntervalSet<T, S> {
         let value = b.remove(pos.idx);
         self.len -= 1;
         let left = len - 1;
-        if left == 0 {
+        if left == 0 && self.len == 0 {
+            // The set is empty and this was its only block: keep it for the next insert,
+            // so that a map/unmap pair on an empty IOAS neither allocates nor touches the
+            // index.
+        } else if left == 0 {
             let empty = self.blocks.remove(pos.block);
             if self.spare.is_none() {
                 self.spare = Some(empty);
