@@ -669,7 +669,7 @@ impl Access {
         let iopt = ioas.ioas.iopt();
         iopt.core()
             .areas()
-            .get(nth as usize)
+            .get_nth(nth as usize)
             .map_or(0, |a| a.iova().wrapping_add(u64::from(offset)))
     }
 }

@@ -18,6 +18,7 @@ use crate::{
     pages::{AccountMode, ChargeTally},
     user,
 };
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::sync::Arc;
 use kernel::{bindings, prelude::*, uaccess::UserPtr};
 
@@ -30,6 +31,10 @@ pub(crate) struct IommufdCtx {
     /// The object table and what C changes under its lock (C `objects` and `xa_lock`).
     #[pin]
     objects: Objects,
+    /// C `account_mode`, `true` for [`AccountMode::Mm`] (else [`AccountMode::User`]). Read
+    /// without a lock on every map, as C reads `ictx->account_mode`; changed only under the
+    /// objects lock while the context has no object (`IOMMU_OPTION_RLIMIT_MODE`).
+    account_mm: AtomicBool,
     /// C `file`: the open file whose `private_data` this is (no reference: the context
     /// lives exactly as long as the file).
     file: *mut bindings::file,
@@ -103,7 +108,8 @@ impl IommufdCtx {
     /// A new context of `file` whose pinned pages are charged by `mode`.
     pub(crate) fn new(file: *mut bindings::file, mode: AccountMode) -> impl PinInit<Self, Error> {
         try_pin_init!(IommufdCtx {
-            objects <- Objects::new(mode),
+            objects <- Objects::new(),
+            account_mm: AtomicBool::new(mode == AccountMode::Mm),
             file,
             charged: ChargeTally::new().map_err(|_| ENOMEM)?,
             debug_id: core::sync::atomic::AtomicU64::new(0),
@@ -122,7 +128,18 @@ impl IommufdCtx {
 
     /// How pages pinned for this context are charged.
     pub(crate) fn account_mode(&self) -> AccountMode {
-        self.objects.lock().account_mode
+        if self.account_mm.load(Ordering::Relaxed) {
+            AccountMode::Mm
+        } else {
+            AccountMode::User
+        }
+    }
+
+    /// Sets the account mode (`IOMMU_OPTION_RLIMIT_MODE`); the caller holds the objects lock
+    /// and has checked that there are no objects.
+    pub(crate) fn set_account_mode(&self, mode: AccountMode) {
+        self.account_mm
+            .store(mode == AccountMode::Mm, Ordering::Relaxed);
     }
 
     /// The tally of what this context's pages objects charge.

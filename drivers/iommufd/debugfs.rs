@@ -342,10 +342,8 @@ impl ContextsView {
             let ctx = cref.ctx();
             match key.part {
                 Part::Header => {
-                    let (objects, mode) = {
-                        let g = ctx.objects().lock();
-                        (g.table.live_count(), g.account_mode)
-                    };
+                    let objects = ctx.objects().lock().table.live_count();
+                    let mode = ctx.account_mode();
                     let rec = Record::Context {
                         id: *cid,
                         mode,
@@ -399,9 +397,11 @@ impl ContextsView {
                         let iopt = ioas.iopt();
                         let areas = iopt.core().areas();
                         let from = key.iova.unwrap_or(0);
-                        let first = areas.partition_point(|a| a.iova() < from);
                         let ndomains = iopt.domains.len();
-                        for a in areas.iter().skip(first).take(AREAS_PER_RECORD) {
+                        // The first area starting at or after `from` (the one holding `from`,
+                        // if any, was printed in the previous record).
+                        let resume = areas.iter_from(from).skip_while(|a| a.iova() < from);
+                        for a in resume.take(AREAS_PER_RECORD) {
                             let pages = a.handle();
                             let pfirst = a.start_byte() / PAGE_SIZE;
                             let plast = (a.start_byte() + a.length() - 1) / PAGE_SIZE;

@@ -301,12 +301,14 @@ impl IoptState {
         let last = iova + (length - 1);
         let mut rc = Ok(());
         let mut filled = 0usize;
-        for area in self.iopt.areas() {
-            if area.last_iova() < iova || !area.is_pending() {
-                continue;
-            }
+        // From the area at `iova` on, not from the first: O(log N) to start, and no walk
+        // over the (not pending) areas after `last`.
+        for area in self.iopt.areas_from(iova) {
             if area.iova() > last {
                 break;
+            }
+            if !area.is_pending() {
+                continue;
             }
             if let Err(e) = self.fill_area(area) {
                 rc = Err(e);
@@ -535,7 +537,7 @@ impl IoptState {
         let rc = bitmap.for_each(&mut gather, |dirty, start, len| {
             let last = start + (len - 1);
             let mut cur = start;
-            for area in self.iopt.areas() {
+            for area in self.iopt.areas_from(cur) {
                 if area.last_iova() < cur {
                     continue;
                 }

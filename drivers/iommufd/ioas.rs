@@ -334,7 +334,7 @@ fn syz_conv_iova(objects: &object::Objects, ioas_id: u32, iova: u64) -> u64 {
     let iopt = ioas.iopt.lock();
     iopt.iopt
         .areas()
-        .get(nth as usize)
+        .get_nth(nth as usize)
         .map_or(0, |area| area.iova().wrapping_add(u64::from(offset)))
 }
 

@@ -135,16 +135,18 @@ fn rlimit_mode(ctx: &IommufdCtx, cmd: &mut IommuOption) -> Result<(), Errno> {
             if !kernel_capable(kernel::cred::Capability::SYS_RESOURCE) {
                 return Err(Errno::EPERM);
             }
-            let mut objects = ctx.objects().lock();
+            let objects = ctx.objects().lock();
             if !objects.table.is_empty() {
                 return Err(Errno::EBUSY);
             }
             let mm = cmd.set_value()?;
-            objects.account_mode = if mm {
+            // Under the objects lock, so that no object (no pages) appears meanwhile.
+            ctx.set_account_mode(if mm {
                 AccountMode::Mm
             } else {
                 AccountMode::User
-            };
+            });
+            drop(objects);
             Ok(())
         }
     }

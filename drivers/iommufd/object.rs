@@ -21,7 +21,6 @@ use crate::{
         errno::Errno,
         objects::{Kinded, ObjectTable, Slot},
     },
-    pages::AccountMode,
     storage::{KSlots, KStorage},
     test_hooks::should_fail,
 };
@@ -152,8 +151,6 @@ pub(crate) struct CtxObjects {
     pub(crate) vfio_ioas: Option<u32>,
     /// C `no_iommu_mode`: set by a no-iommu VFIO device, exclusive with a compat IOAS.
     pub(crate) no_iommu_mode: bool,
-    /// C `account_mode`: how pages pinned for this context are charged.
-    pub(crate) account_mode: AccountMode,
     /// C `groups`: the IOMMU groups of bound devices (the device layer's group objects, by
     /// the address of their `struct iommu_group`), with how many are bound.
     pub(crate) groups: KVec<(usize, Arc<dyn Any + Send + Sync>, u32)>,
@@ -164,13 +161,12 @@ pub(crate) struct CtxObjects {
 
 impl CtxObjects {
     /// An empty context state.
-    pub(crate) fn new(account_mode: AccountMode) -> Self {
+    pub(crate) fn new() -> Self {
         use crate::iommufd_core::storage::Storage;
         CtxObjects {
             table: ObjectTable::new(KStorage.new_table()),
             vfio_ioas: None,
             no_iommu_mode: false,
-            account_mode,
             groups: KVec::new(),
             destroy_waiters: 0,
         }
@@ -199,10 +195,10 @@ pub(crate) struct Objects {
 }
 
 impl Objects {
-    /// An empty table with accounting mode `mode`.
-    pub(crate) fn new(mode: AccountMode) -> impl PinInit<Self> {
+    /// An empty table.
+    pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Objects {
-            inner <- new_mutex!(CtxObjects::new(mode), "iommufd_ctx::objects"),
+            inner <- new_mutex!(CtxObjects::new(), "iommufd_ctx::objects"),
             destroy_wait <- new_condvar!("iommufd_ctx::destroy_wait"),
         })
     }

@@ -57,6 +57,10 @@ impl<T> Slots<T> for KSlots<T> {
             v
         }
     }
+
+    fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
 }
 
 /// The kernel's [`Storage`]: every table is a [`KSlots`].

@@ -594,6 +594,12 @@ impl PinCharge {
     /// back either way, as C `do_update_pinned()` does.
     pub fn uncharge(&mut self, npages: usize) {
         let npages = npages.min(self.npages);
+        // Nothing to give back (a charge dropped without pins, as every pages object that
+        // was never mapped into a domain): C never updates the counts for 0 pages, and in
+        // `MmLockedVm` mode that would take the mm's mmap write lock for nothing.
+        if npages == 0 {
+            return;
+        }
         // INVARIANT: The pages are given back below, or cannot be any more.
         self.npages -= npages;
         CHARGED.fetch_sub(npages, Ordering::Relaxed);

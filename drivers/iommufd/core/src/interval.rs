@@ -20,7 +20,7 @@
 //! overflow or index out of bounds.
 
 use super::errno::{Errno, Result};
-use super::storage::Slots;
+use super::storage::{Slots, Storage};
 use core::marker::PhantomData;
 
 /// An inclusive range of IOVA `[start, last]`; valid when `start <= last`.
@@ -108,57 +108,186 @@ fn partition<T: HasSpan>(items: &[T], pred: impl Fn(Span) -> bool) -> usize {
     items.partition_point(|e| pred(e.span()))
 }
 
-/// A sorted set of non-overlapping intervals.
-pub struct IntervalSet<T, S> {
-    slots: S,
-    _marker: PhantomData<T>,
+/// Intervals per block of an [`IntervalSet`]: a full block splits in two halves.
+///
+/// 64 keeps the moves of an insert or remove inside a block to a few KiB, and the block
+/// index (one entry per block, searched first) short: 10,000 areas are about 200 blocks.
+pub const BLOCK: usize = 64;
+
+/// A block below this many intervals is merged into a neighbour with room.
+const BLOCK_MIN: usize = BLOCK / 4;
+
+/// Where an interval sits in an [`IntervalSet`]: its block and its index in the block.
+///
+/// Valid until the set changes; [`IntervalSet::get_mut`] keeps it valid.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Pos {
+    block: usize,
+    idx: usize,
 }
 
-impl<T: HasSpan, S: Slots<T>> IntervalSet<T, S> {
-    /// Wraps an empty container (elements already in it must be sorted and disjoint).
-    pub fn new(slots: S) -> Self {
-        IntervalSet {
-            slots,
-            _marker: PhantomData,
-        }
-    }
+/// A sorted set of non-overlapping intervals, kept in blocks (a one-level B+-tree).
+///
+/// The intervals are in sorted blocks of at most [`BLOCK`], none empty (except the one block
+/// an emptied set keeps), the blocks in order.
+/// A lookup is a binary search over the blocks (by their last interval) and then inside one
+/// block: O(log N). An insert or remove moves at most one block's tail, plus, when a block
+/// splits, empties or merges, one entry of the block index: O(BLOCK + N / BLOCK) moves of
+/// small entries, where a single sorted array moved O(N) intervals.
+///
+/// Memory comes from the [`Storage`]: every block is one of its tables, with room for
+/// [`BLOCK`] intervals, and the set keeps at most one spare block, so that a map/unmap
+/// pair on an empty set does not allocate.
+pub struct IntervalSet<T, S: Storage> {
+    storage: S,
+    blocks: S::Table<S::Table<T>>,
+    spare: Option<S::Table<T>>,
+    len: usize,
+}
 
-    /// All intervals, sorted by start.
-    pub fn as_slice(&self) -> &[T] {
-        self.slots.as_slice()
+impl<T: HasSpan, S: Storage> IntervalSet<T, S> {
+    /// An empty set; does not allocate.
+    pub fn new(storage: S) -> Self {
+        IntervalSet {
+            blocks: storage.new_table(),
+            storage,
+            spare: None,
+            len: 0,
+        }
     }
 
     /// Number of intervals.
     pub fn len(&self) -> usize {
-        self.as_slice().len()
+        self.len
     }
 
     /// Whether there are no intervals.
     pub fn is_empty(&self) -> bool {
-        self.as_slice().is_empty()
+        self.len == 0
     }
 
-    /// Makes room for `additional` more intervals (`ENOMEM`).
-    pub fn try_reserve(&mut self, additional: usize) -> Result {
-        self.slots.try_reserve(additional)
+    /// All intervals, sorted by start.
+    pub fn iter(&self) -> Iter<'_, T, S> {
+        self.iter_at(self.first_pos())
     }
 
-    /// Index of the first interval intersecting `span`.
-    pub fn first_intersecting(&self, span: Span) -> Option<usize> {
-        let items = self.as_slice();
-        let idx = partition(items, |s| s.last < span.start);
-        match items.get(idx) {
-            Some(e) if e.span().start <= span.last => Some(idx),
-            _ => None,
-        }
+    /// The intervals that end at or after `addr`, sorted by start: the first one contains
+    /// `addr` or lies after it.
+    pub fn iter_from(&self, addr: u64) -> Iter<'_, T, S> {
+        self.iter_at(self.first_ending_at_or_after(addr))
     }
 
     /// The intervals intersecting `span`, in order.
-    pub fn intersecting(&self, span: Span) -> &[T] {
-        let items = self.as_slice();
-        let lo = partition(items, |s| s.last < span.start);
-        let hi = partition(items, |s| s.start <= span.last);
-        items.get(lo..hi).unwrap_or(&[])
+    pub fn intersecting(&self, span: Span) -> impl Iterator<Item = &T> + '_ {
+        self.iter_from(span.start)
+            .take_while(move |e| e.span().start <= span.last)
+    }
+
+    /// The number of intervals in each block, in order: for tests of the block invariants
+    /// (none empty unless the set is, none above [`BLOCK`], and no two neighbours both below
+    /// a quarter).
+    pub fn block_lens(&self) -> impl Iterator<Item = usize> + '_ {
+        self.blocks.as_slice().iter().map(|b| b.as_slice().len())
+    }
+
+    /// The `n`-th interval in order (a walk over the blocks: O(N / BLOCK)).
+    pub fn get_nth(&self, n: usize) -> Option<&T> {
+        let mut n = n;
+        for block in self.blocks.as_slice() {
+            let items = block.as_slice();
+            match items.get(n) {
+                Some(e) => return Some(e),
+                None => n -= items.len(),
+            }
+        }
+        None
+    }
+
+    /// The interval at `pos`.
+    pub fn get(&self, pos: Pos) -> Option<&T> {
+        self.blocks
+            .as_slice()
+            .get(pos.block)?
+            .as_slice()
+            .get(pos.idx)
+    }
+
+    /// The interval at `pos`, mutably. The caller must keep the set sorted and disjoint.
+    pub(crate) fn get_mut(&mut self, pos: Pos) -> Option<&mut T> {
+        self.blocks
+            .as_mut_slice()
+            .get_mut(pos.block)?
+            .as_mut_slice()
+            .get_mut(pos.idx)
+    }
+
+    /// The position after `pos`.
+    pub fn next_pos(&self, pos: Pos) -> Option<Pos> {
+        let blocks = self.blocks.as_slice();
+        let len = blocks.get(pos.block)?.as_slice().len();
+        let next = if pos.idx + 1 < len {
+            Pos {
+                block: pos.block,
+                idx: pos.idx + 1,
+            }
+        } else {
+            Pos {
+                block: pos.block + 1,
+                idx: 0,
+            }
+        };
+        blocks.get(next.block)?;
+        Some(next)
+    }
+
+    fn first_pos(&self) -> Option<Pos> {
+        if self.is_empty() {
+            return None;
+        }
+        Some(Pos { block: 0, idx: 0 })
+    }
+
+    fn iter_at(&self, pos: Option<Pos>) -> Iter<'_, T, S> {
+        let (block, idx) = match pos {
+            Some(p) => (p.block, p.idx),
+            None => (self.blocks.as_slice().len(), 0),
+        };
+        let items = self
+            .blocks
+            .as_slice()
+            .get(block)
+            .map_or(&[][..], |b| b.as_slice().get(idx..).unwrap_or(&[]));
+        Iter {
+            set: self,
+            block,
+            items: items.iter(),
+        }
+    }
+
+    /// The first interval whose `last` is at least `addr` (so the one containing `addr`,
+    /// if any, else the next one).
+    fn first_ending_at_or_after(&self, addr: u64) -> Option<Pos> {
+        let blocks = self.blocks.as_slice();
+        // Blocks are never empty (but for the one of an empty set, which this skips); a
+        // block's last interval ends it.
+        let block =
+            blocks.partition_point(|b| b.as_slice().last().is_some_and(|e| e.span().last < addr));
+        let items = blocks.get(block)?.as_slice();
+        let idx = items.partition_point(|e| e.span().last < addr);
+        if idx < items.len() {
+            Some(Pos { block, idx })
+        } else {
+            None
+        }
+    }
+
+    /// The first interval intersecting `span`.
+    pub fn first_intersecting(&self, span: Span) -> Option<Pos> {
+        let pos = self.first_ending_at_or_after(span.start)?;
+        match self.get(pos) {
+            Some(e) if e.span().start <= span.last => Some(pos),
+            _ => None,
+        }
     }
 
     /// Whether any interval intersects `span`.
@@ -166,17 +295,47 @@ impl<T: HasSpan, S: Slots<T>> IntervalSet<T, S> {
         self.first_intersecting(span).is_some()
     }
 
-    /// Index of the interval containing `addr`.
-    pub fn index_containing(&self, addr: u64) -> Option<usize> {
+    /// The interval containing `addr`.
+    pub fn index_containing(&self, addr: u64) -> Option<Pos> {
         self.first_intersecting(Span {
             start: addr,
             last: addr,
         })
     }
 
+    /// A new empty block with room for [`BLOCK`] intervals (`ENOMEM`).
+    fn alloc_block(&self) -> Result<S::Table<T>> {
+        let mut block = self.storage.new_table();
+        block.try_reserve(BLOCK)?;
+        Ok(block)
+    }
+
+    /// Makes sure the next insert cannot fail (`ENOMEM`): room for one more block in the
+    /// index and a spare block, for a first block or a split. Fewer than [`BLOCK`] intervals
+    /// in a block that exists cannot fill it, so then nothing is needed. Later inserts may
+    /// still need memory; they fail with `ENOMEM` and change nothing if there is none.
+    ///
+    /// `additional` only says that an insert follows (0: nothing to do).
+    pub fn try_reserve(&mut self, additional: usize) -> Result {
+        if additional == 0 {
+            return Ok(());
+        }
+        let nblocks = self.blocks.as_slice().len();
+        if nblocks != 0 && self.len < BLOCK {
+            return Ok(());
+        }
+        if self.blocks.capacity() <= nblocks {
+            self.blocks.try_reserve(1)?;
+        }
+        if self.spare.is_none() {
+            self.spare = Some(self.alloc_block()?);
+        }
+        Ok(())
+    }
+
     /// Inserts `value`: `EINVAL` if its span is invalid, `EEXIST` if it overlaps an interval,
-    /// `ENOMEM` if there is no room. Returns its index. Changes nothing on failure.
-    pub fn insert(&mut self, value: T) -> Result<usize> {
+    /// `ENOMEM` if there is no room. Changes nothing on failure.
+    pub fn insert(&mut self, value: T) -> Result {
         let span = value.span();
         if span.start > span.last {
             return Err(Errno::EINVAL);
@@ -184,86 +343,239 @@ impl<T: HasSpan, S: Slots<T>> IntervalSet<T, S> {
         if self.any_intersecting(span) {
             return Err(Errno::EEXIST);
         }
-        let idx = partition(self.as_slice(), |s| s.start < span.start);
-        self.slots.try_reserve(1)?;
-        self.slots.try_insert(idx, value)?;
-        Ok(idx)
+        self.insert_unchecked(value)
     }
 
-    /// Removes and returns the interval at `idx`, if there is one.
-    pub fn remove_at(&mut self, idx: usize) -> Option<T> {
-        if idx < self.len() {
-            Some(self.slots.remove(idx))
-        } else {
-            None
+    /// Inserts `value`, which must not overlap any interval (the caller checked). `ENOMEM`
+    /// (and no change) if a block must be split or added and there is no memory.
+    pub(crate) fn insert_unchecked(&mut self, value: T) -> Result {
+        let start = value.span().start;
+        let nblocks = self.blocks.as_slice().len();
+        // The block to insert into: the first whose last interval ends after `start`
+        // (disjoint, so it starts after it too), or the last block.
+        let block = self
+            .blocks
+            .as_slice()
+            .partition_point(|b| b.as_slice().last().is_some_and(|e| e.span().last < start))
+            .min(nblocks.saturating_sub(1));
+        let room = match self.blocks.as_slice().get(block) {
+            None => {
+                // Empty set: the first block.
+                self.try_reserve(1)?;
+                let Some(mut first) = self.spare.take() else {
+                    return Err(Errno::ENOMEM);
+                };
+                first.try_insert(0, value)?;
+                self.blocks.try_insert(0, first)?;
+                self.len += 1;
+                return Ok(());
+            }
+            Some(b) => b.as_slice().len() < BLOCK,
+        };
+        if room {
+            let Some(b) = self.blocks.as_mut_slice().get_mut(block) else {
+                return Err(Errno::EINVAL);
+            };
+            if b.capacity() <= b.as_slice().len() {
+                b.try_reserve(1)?;
+            }
+            let idx = b.as_slice().partition_point(|e| e.span().start < start);
+            b.try_insert(idx, value)?;
+            self.len += 1;
+            return Ok(());
         }
-    }
-
-    /// The interval at `idx`, mutably. The caller must keep the set sorted and disjoint.
-    pub(crate) fn get_mut(&mut self, idx: usize) -> Option<&mut T> {
-        self.slots.as_mut_slice().get_mut(idx)
-    }
-
-    /// Inserts at `idx` without checks, after a successful `try_reserve`. The caller must
-    /// keep the set sorted and disjoint.
-    pub(crate) fn insert_at(&mut self, idx: usize, value: T) -> Result {
-        if idx > self.len() {
+        // Full block: split it in halves into the spare block (reserved first, so nothing
+        // changes on `ENOMEM`), then insert into the half `value` belongs to.
+        self.try_reserve(1)?;
+        let Some(mut upper) = self.spare.take() else {
+            return Err(Errno::ENOMEM);
+        };
+        let Some(b) = self.blocks.as_mut_slice().get_mut(block) else {
+            self.spare = Some(upper);
             return Err(Errno::EINVAL);
+        };
+        // Moves the upper half off the end (no shifting), then puts it back in order.
+        let half = BLOCK / 2;
+        while let Some(last) = b.as_slice().len().checked_sub(1).filter(|&l| l >= half) {
+            let e = b.remove(last);
+            // `upper` has room for `BLOCK` (from `alloc_block`), so this cannot fail.
+            upper.try_insert(upper.as_slice().len(), e)?;
         }
-        self.slots.try_insert(idx, value)
+        upper.as_mut_slice().reverse();
+        let goes_up = upper
+            .as_slice()
+            .first()
+            .is_some_and(|e| e.span().start < start);
+        let target = if goes_up { &mut upper } else { b };
+        let idx = target
+            .as_slice()
+            .partition_point(|e| e.span().start < start);
+        // Either half has `BLOCK / 2` free slots.
+        target.try_insert(idx, value)?;
+        // Room in the index was reserved by `try_reserve`.
+        self.blocks.try_insert(block + 1, upper)?;
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Removes and returns the interval at `pos`, if there is one. Positions are invalid
+    /// afterwards.
+    pub fn remove(&mut self, pos: Pos) -> Option<T> {
+        let blocks = self.blocks.as_mut_slice();
+        let b = blocks.get_mut(pos.block)?;
+        let len = b.as_slice().len();
+        if pos.idx >= len {
+            return None;
+        }
+        let value = b.remove(pos.idx);
+        self.len -= 1;
+        let left = len - 1;
+        if left == 0 && self.len == 0 {
+            // The set is empty and this was its only block: keep it for the next insert,
+            // so that a map/unmap pair on an empty IOAS neither allocates nor touches the
+            // index.
+        } else if left == 0 {
+            let empty = self.blocks.remove(pos.block);
+            if self.spare.is_none() {
+                self.spare = Some(empty);
+            }
+        } else if left < BLOCK_MIN {
+            self.merge(pos.block);
+        }
+        Some(value)
+    }
+
+    /// Moves the intervals of the small block `block` into a neighbour that has room for
+    /// them without allocating, and drops the emptied block from the index. No-op if neither
+    /// neighbour has room.
+    fn merge(&mut self, block: usize) {
+        let blocks = self.blocks.as_mut_slice();
+        let n = blocks.get(block).map_or(0, |b| b.as_slice().len());
+        let fits = |b: &S::Table<T>| {
+            let len = b.as_slice().len();
+            len + n <= BLOCK * 3 / 4 && b.capacity() >= len + n
+        };
+        if block > 0 && blocks.get(block - 1).is_some_and(fits) {
+            let (lo, hi) = blocks.split_at_mut(block);
+            let (Some(prev), Some(cur)) = (lo.last_mut(), hi.first_mut()) else {
+                return;
+            };
+            while !cur.as_slice().is_empty() {
+                let e = cur.remove(0);
+                let at = prev.as_slice().len();
+                // `fits` checked the capacity.
+                if prev.try_insert(at, e).is_err() {
+                    return;
+                }
+            }
+        } else if blocks.get(block + 1).is_some_and(fits) {
+            let (lo, hi) = blocks.split_at_mut(block + 1);
+            let (Some(cur), Some(next)) = (lo.last_mut(), hi.first_mut()) else {
+                return;
+            };
+            while let Some(last) = cur.as_slice().len().checked_sub(1) {
+                let e = cur.remove(last);
+                if next.try_insert(0, e).is_err() {
+                    return;
+                }
+            }
+        } else {
+            return;
+        }
+        let empty = self.blocks.remove(block);
+        if self.spare.is_none() {
+            self.spare = Some(empty);
+        }
     }
 
     /// The used spans inside `within`: runs of adjacent or touching intervals, merged and
     /// clipped to `within`, in order.
-    pub fn runs(&self, within: Span) -> Runs<'_, T> {
-        let items = self.as_slice();
+    pub fn runs(&self, within: Span) -> Runs<'_, T, S> {
         Runs {
-            items,
-            idx: partition(items, |s| s.last < within.start),
+            items: self.iter_from(within.start).peekable(),
             within,
         }
     }
 }
 
-impl<T: HasSpan, S: Slots<T>> Cover for IntervalSet<T, S> {
+impl<T: HasSpan, S: Storage> Cover for IntervalSet<T, S> {
     fn covering_last(&self, pos: u64) -> Option<u64> {
-        let idx = self.index_containing(pos)?;
-        self.as_slice().get(idx).map(|e| e.span().last)
+        let at = self.index_containing(pos)?;
+        self.get(at).map(|e| e.span().last)
     }
 
     fn next_start_after(&self, pos: u64) -> Option<u64> {
-        let items = self.as_slice();
-        let idx = partition(items, |s| s.start <= pos);
-        items.get(idx).map(|e| e.span().start)
+        // Disjoint and sorted: the first interval ending after `pos` is the one containing
+        // it (then the next one starts after it) or the first one starting after it.
+        let mut it = self.iter_from(pos);
+        let e = it.next()?;
+        if e.span().start > pos {
+            return Some(e.span().start);
+        }
+        it.next().map(|e| e.span().start)
+    }
+}
+
+impl<'a, T: HasSpan, S: Storage> IntoIterator for &'a IntervalSet<T, S> {
+    type Item = &'a T;
+    type IntoIter = Iter<'a, T, S>;
+
+    fn into_iter(self) -> Iter<'a, T, S> {
+        self.iter()
+    }
+}
+
+/// Iterator over the intervals of an [`IntervalSet`], in order.
+pub struct Iter<'a, T, S: Storage> {
+    set: &'a IntervalSet<T, S>,
+    block: usize,
+    items: core::slice::Iter<'a, T>,
+}
+
+impl<'a, T, S: Storage> Iterator for Iter<'a, T, S> {
+    type Item = &'a T;
+
+    fn next(&mut self) -> Option<&'a T> {
+        loop {
+            if let Some(e) = self.items.next() {
+                return Some(e);
+            }
+            self.block += 1;
+            self.items = self
+                .set
+                .blocks
+                .as_slice()
+                .get(self.block)?
+                .as_slice()
+                .iter();
+        }
     }
 }
 
 /// Iterator over the used spans of an [`IntervalSet`], see [`IntervalSet::runs`].
-pub struct Runs<'a, T> {
-    items: &'a [T],
-    idx: usize,
+pub struct Runs<'a, T, S: Storage> {
+    items: core::iter::Peekable<Iter<'a, T, S>>,
     within: Span,
 }
 
-impl<T: HasSpan> Iterator for Runs<'_, T> {
+impl<T: HasSpan, S: Storage> Iterator for Runs<'_, T, S> {
     type Item = Span;
 
     fn next(&mut self) -> Option<Span> {
-        let first = self.items.get(self.idx)?.span();
+        let first = self.items.peek()?.span();
         if first.start > self.within.last || self.within.start > self.within.last {
-            self.idx = self.items.len();
             return None;
         }
+        self.items.next();
         let start = first.start.max(self.within.start);
         let mut last = first.last;
-        self.idx += 1;
-        while let Some(e) = self.items.get(self.idx) {
+        while let Some(e) = self.items.peek() {
             let s = e.span();
             if last.checked_add(1) != Some(s.start) {
                 break;
             }
             last = s.last;
-            self.idx += 1;
+            self.items.next();
         }
         Some(Span {
             start,
@@ -431,6 +743,7 @@ impl<A: Cover + ?Sized, B: Cover + ?Sized> Iterator for Holes<'_, A, B> {
 #[cfg(test)]
 mod tests {
     extern crate std;
+    use super::super::storage::test_impl::VecStorage;
     use super::*;
     use std::vec::Vec;
 
@@ -438,8 +751,8 @@ mod tests {
         Span { start, last }
     }
 
-    fn set(spans: &[(u64, u64)]) -> IntervalSet<Span, Vec<Span>> {
-        let mut s = IntervalSet::new(Vec::new());
+    fn set(spans: &[(u64, u64)]) -> IntervalSet<Span, VecStorage> {
+        let mut s = IntervalSet::new(VecStorage);
         for &(a, b) in spans {
             s.insert(sp(a, b)).unwrap();
         }
@@ -463,16 +776,22 @@ mod tests {
         let mut s = set(&[(10, 19), (30, 39), (u64::MAX - 1, u64::MAX)]);
         assert_eq!(s.insert(sp(19, 25)), Err(Errno::EEXIST));
         assert_eq!(s.insert(sp(5, 4)), Err(Errno::EINVAL));
-        assert_eq!(s.insert(sp(20, 29)), Ok(1));
-        assert_eq!(s.intersecting(sp(15, 30)).len(), 3);
-        assert_eq!(s.intersecting(sp(0, 9)).len(), 0);
-        assert_eq!(s.intersecting(sp(40, u64::MAX - 2)).len(), 0);
-        assert_eq!(s.index_containing(u64::MAX), Some(3));
+        assert_eq!(s.insert(sp(20, 29)), Ok(()));
+        assert_eq!(s.intersecting(sp(15, 30)).count(), 3);
+        assert_eq!(s.intersecting(sp(0, 9)).count(), 0);
+        assert_eq!(s.intersecting(sp(40, u64::MAX - 2)).count(), 0);
+        let top = s.index_containing(u64::MAX).and_then(|p| s.get(p));
+        assert_eq!(top, Some(&sp(u64::MAX - 1, u64::MAX)));
+        assert_eq!(s.get_nth(3), top);
         assert_eq!(s.covering_last(12), Some(19));
         assert_eq!(s.next_start_after(12), Some(20));
+        assert_eq!(s.next_start_after(5), Some(10));
         assert_eq!(s.next_start_after(u64::MAX), None);
-        assert_eq!(s.remove_at(9), None);
-        assert_eq!(s.remove_at(1), Some(sp(20, 29)));
+        assert_eq!(s.remove(Pos { block: 9, idx: 0 }), None);
+        assert_eq!(s.remove(Pos { block: 0, idx: 9 }), None);
+        let pos = s.index_containing(25).unwrap();
+        assert_eq!(s.remove(pos), Some(sp(20, 29)));
+        assert_eq!(s.len(), 3);
     }
 
     #[test]

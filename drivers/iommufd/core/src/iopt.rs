@@ -247,13 +247,16 @@ impl UnmapCursor {
 }
 
 /// The table of allowed ranges, as built by [`Iopt::load_allowed`].
-pub type AllowedSet<S> = IntervalSet<Span, <S as Storage>::Table<Span>>;
+pub type AllowedSet<S> = IntervalSet<Span, S>;
+
+/// The table of areas of an [`Iopt`].
+pub type AreaSet<H, S> = IntervalSet<Area<H>, S>;
 
 /// An `io_pagetable`'s IOVA bookkeeping.
 pub struct Iopt<H, S: Storage> {
     storage: S,
     config: IoptConfig,
-    areas: IntervalSet<Area<H>, S::Table<Area<H>>>,
+    areas: AreaSet<H, S>,
     allowed: AllowedSet<S>,
     reserved: IntervalMultiSet<Reserved, S::Table<Reserved>>,
     iova_alignment: u64,
@@ -282,8 +285,8 @@ impl<H: Clone, S: Storage> Iopt<H, S> {
     /// `iova_alignment` 1, large pages enabled.
     pub fn new(storage: S, config: IoptConfig) -> Self {
         Iopt {
-            areas: IntervalSet::new(storage.new_table()),
-            allowed: IntervalSet::new(storage.new_table()),
+            areas: IntervalSet::new(storage.clone()),
+            allowed: IntervalSet::new(storage.clone()),
             reserved: IntervalMultiSet::new(storage.new_table()),
             storage,
             config,
@@ -308,25 +311,31 @@ impl<H: Clone, S: Storage> Iopt<H, S> {
     }
 
     /// The areas, sorted by IOVA.
-    pub fn areas(&self) -> &[Area<H>] {
-        self.areas.as_slice()
+    pub fn areas(&self) -> &AreaSet<H, S> {
+        &self.areas
+    }
+
+    /// The areas that end at or after `iova`, sorted: the first contains `iova` or lies
+    /// after it (O(log N) to find, where a walk from the first area is O(N)).
+    pub fn areas_from(&self, iova: u64) -> super::interval::Iter<'_, Area<H>, S> {
+        self.areas.iter_from(iova)
     }
 
     /// The area containing `iova`.
     pub fn area_containing(&self, iova: u64) -> Option<&Area<H>> {
-        let idx = self.areas.index_containing(iova)?;
-        self.areas.as_slice().get(idx)
+        let pos = self.areas.index_containing(iova)?;
+        self.areas.get(pos)
     }
 
     /// The area containing `iova`, to update its access count.
     pub fn area_containing_mut(&mut self, iova: u64) -> Option<&mut Area<H>> {
-        let idx = self.areas.index_containing(iova)?;
-        self.areas.get_mut(idx)
+        let pos = self.areas.index_containing(iova)?;
+        self.areas.get_mut(pos)
     }
 
     /// The allowed ranges, sorted.
-    pub fn allowed(&self) -> &[Span] {
-        self.allowed.as_slice()
+    pub fn allowed(&self) -> &AllowedSet<S> {
+        &self.allowed
     }
 
     /// The reserved ranges, sorted by `(start, last)`.
@@ -443,8 +452,11 @@ impl<H: Clone, S: Storage> Iopt<H, S> {
             return 0;
         };
         let mut done = 0;
-        let mut idx = self.areas.first_intersecting(span).unwrap_or(usize::MAX);
-        while let Some(area) = self.areas.get_mut(idx) {
+        let mut pos = self.areas.first_intersecting(span);
+        while let Some(at) = pos {
+            let Some(area) = self.areas.get_mut(at) else {
+                break;
+            };
             if area.span.start > span.last {
                 break;
             }
@@ -452,7 +464,7 @@ impl<H: Clone, S: Storage> Iopt<H, S> {
                 area.pending = false;
                 done += 1;
             }
-            idx += 1;
+            pos = self.areas.next_pos(at);
         }
         done
     }
@@ -469,18 +481,26 @@ impl<H: Clone, S: Storage> Iopt<H, S> {
             return 0;
         };
         let mut done = 0;
-        let mut idx = self.areas.first_intersecting(span).unwrap_or(usize::MAX);
-        while let Some(area) = self.areas.as_slice().get(idx) {
-            if area.span.start > span.last {
+        // Searched again from `cur` after each removal (positions do not survive one).
+        let mut cur = span.start;
+        while let Some(at) = self.areas.first_intersecting(Span {
+            start: cur,
+            last: span.last,
+        }) {
+            let Some(area) = self.areas.get(at) else {
                 break;
-            }
-            if area.pending && area.span.last <= span.last && area.span.start >= span.start {
-                if let Some(area) = self.areas.remove_at(idx) {
+            };
+            let area_last = area.span.last;
+            if area.pending && area_last <= span.last && area.span.start >= span.start {
+                if let Some(area) = self.areas.remove(at) {
                     on_removed(area);
                     done += 1;
                 }
-            } else {
-                idx += 1;
+                continue;
+            }
+            match area_last.checked_add(1) {
+                Some(next) if area_last < span.last => cur = next,
+                _ => break,
             }
         }
         done
@@ -572,9 +592,17 @@ impl<H: Clone, S: Storage> Iopt<H, S> {
         if count == 0 {
             return;
         }
-        if let Some(idx) = self.areas.index_containing(iova) {
-            for _ in 0..count {
-                self.areas.remove_at(idx);
+        let mut cur = iova;
+        for _ in 0..count {
+            let Some(at) = self.areas.index_containing(cur) else {
+                return;
+            };
+            let Some(area) = self.areas.remove(at) else {
+                return;
+            };
+            match area.span.last.checked_add(1) {
+                Some(next) => cur = next,
+                None => return,
             }
         }
     }
@@ -595,13 +623,12 @@ impl<H: Clone, S: Storage> Iopt<H, S> {
             return Err(Errno::EINVAL);
         }
         let last = iova.checked_add(length - 1).ok_or(Errno::EOVERFLOW)?;
-        let areas = self.areas.as_slice();
-        let Some(mut idx) = self.areas.index_containing(iova) else {
+        if self.areas.index_containing(iova).is_none() {
             return Err(Errno::ENOENT);
-        };
+        }
         let mut cur = iova;
         let mut first = true;
-        while let Some(area) = areas.get(idx) {
+        for area in self.areas.iter_from(iova) {
             // iopt_area_contig_init()/_next(): the area must start where the previous
             // ended (the first one contains `iova`) and be fully set up.
             if area.pending || (!first && area.span.start != cur) {
@@ -623,7 +650,6 @@ impl<H: Clone, S: Storage> Iopt<H, S> {
                 return Ok(());
             }
             cur = area.span.last + 1;
-            idx += 1;
         }
         Err(Errno::ENOENT)
     }
@@ -645,10 +671,10 @@ impl<H: Clone, S: Storage> Iopt<H, S> {
                 start: cursor.start,
                 last: cursor.last,
             };
-            let Some(idx) = self.areas.first_intersecting(span) else {
+            let Some(at) = self.areas.first_intersecting(span) else {
                 return Ok(());
             };
-            let Some(area) = self.areas.get_mut(idx) else {
+            let Some(area) = self.areas.get_mut(at) else {
                 return Ok(());
             };
             let (first, last) = (area.span.start, area.span.last);
@@ -669,7 +695,7 @@ impl<H: Clone, S: Storage> Iopt<H, S> {
                     length: area.length(),
                 });
             }
-            if let Some(area) = self.areas.remove_at(idx) {
+            if let Some(area) = self.areas.remove(at) {
                 cursor.unmapped = cursor.unmapped.wrapping_add(area.length());
                 on_removed(area);
             }
@@ -767,7 +793,7 @@ impl<H: Clone, S: Storage> Iopt<H, S> {
         &self,
         ranges: impl IntoIterator<Item = Result<Span>>,
     ) -> Result<AllowedSet<S>> {
-        let mut set = IntervalSet::new(self.storage.new_table());
+        let mut set = IntervalSet::new(self.storage.clone());
         for range in ranges {
             let range = range?;
             if range.start >= range.last {
@@ -787,7 +813,6 @@ impl<H: Clone, S: Storage> Iopt<H, S> {
     /// areas are not checked.
     pub fn set_allowed(&mut self, new: AllowedSet<S>) -> Result<AllowedSet<S>> {
         if new
-            .as_slice()
             .iter()
             .any(|&range| self.reserved.any_intersecting(range))
         {
@@ -855,7 +880,7 @@ impl<H: Clone, S: Storage> Iopt<H, S> {
     pub fn check_iova_alignment(&self, new_alignment: u64) -> Result {
         let mask = new_alignment.wrapping_sub(1);
         let page_mask = self.config.page_size.wrapping_sub(1);
-        let misaligned = self.areas.as_slice().iter().any(|a| {
+        let misaligned = self.areas.iter().any(|a| {
             a.span.start & mask != 0
                 || a.length() & mask != 0
                 || (a.start_byte & page_mask) & mask != 0
@@ -935,10 +960,10 @@ impl<H: Clone, S: Storage> Iopt<H, S> {
     /// aligned; `ENOMEM`; `EINVAL` if it has accesses, or if `domains_present` (C:
     /// `area->storage_domain`) and large pages are not disabled.
     pub fn split_area(&mut self, iova: u64, domains_present: bool) -> Result<Option<&H>> {
-        let Some(idx) = self.areas.index_containing(iova) else {
+        let Some(at) = self.areas.index_containing(iova) else {
             return Ok(None);
         };
-        let Some(area) = self.areas.as_slice().get(idx) else {
+        let Some(area) = self.areas.get(at) else {
             return Ok(None);
         };
         let span = area.span;
@@ -966,7 +991,7 @@ impl<H: Clone, S: Storage> Iopt<H, S> {
         if domains_present && !self.disable_large_pages {
             return Err(Errno::EINVAL);
         }
-        let Some(lhs) = self.areas.get_mut(idx) else {
+        let Some(lhs) = self.areas.get_mut(at) else {
             return Ok(None);
         };
         let rhs = Area {
@@ -982,13 +1007,16 @@ impl<H: Clone, S: Storage> Iopt<H, S> {
             num_accesses: lhs.num_accesses,
         };
         lhs.span.last = iova;
-        if let Err(e) = self.areas.insert_at(idx + 1, rhs) {
-            if let Some(lhs) = self.areas.get_mut(idx) {
+        // `try_reserve` above made room for this insert, so it cannot fail; if it did,
+        // the left part gets its end back and nothing changed.
+        if let Err(e) = self.areas.insert_unchecked(rhs) {
+            if let Some(lhs) = self.areas.get_mut(at) {
                 lhs.span.last = span.last;
             }
             return Err(e);
         }
-        Ok(self.areas.as_slice().get(idx + 1).map(|rhs| &rhs.handle))
+        let rhs = self.areas.index_containing(new_start);
+        Ok(rhs.and_then(|at| self.areas.get(at)).map(|rhs| &rhs.handle))
     }
 
     /// `iopt_cut_iova()`: [`Self::split_area`] at each IOVA in turn, calling `on_split`
@@ -1121,7 +1149,7 @@ mod tests {
         map_fixed(&mut t, 2 * PS, PS, 1).unwrap();
         assert_eq!(t.alloc_iova(PS, PS), Ok(3 * PS));
         assert_eq!(map_alloc(&mut t, 0x7003, 0x10, 3), Ok(3 * PS + 3));
-        assert_eq!(t.areas()[1].start_byte(), 3);
+        assert_eq!(t.areas().get_nth(1).unwrap().start_byte(), 3);
         // A one-byte hole is never used (`aligned_start >= last`).
         let mut t = iopt();
         map_fixed(&mut t, PS + 1, MAX - 2 * PS - 1, 1).unwrap();
@@ -1176,7 +1204,7 @@ mod tests {
             t.map_pages(&[ro.clone()], PS, Placement::Fixed(PS), rd),
             Ok(PS)
         );
-        assert_eq!(t.areas()[0].iommu_prot(), rd);
+        assert_eq!(t.areas().get_nth(0).unwrap().iommu_prot(), rd);
         // Byte range overflow.
         let p = piece(1, MAX - PS + 1, 2 * PS);
         assert_eq!(
@@ -1277,7 +1305,7 @@ mod tests {
         let mut notified = 0;
         let r = t.unmap_all(|_, _, _| notified += 1, |_| {});
         assert_eq!((r, notified), ((PS, Err(Errno::EDEADLOCK)), 101));
-        assert!(t.areas()[0].prevent_access());
+        assert!(t.areas().get_nth(0).unwrap().prevent_access());
         assert_eq!(t.split_area(2 * PS + 8, false), Err(Errno::EBUSY));
 
         // finish_map only touches pending areas fully inside the range.
@@ -1287,7 +1315,7 @@ mod tests {
         t.map_pages_pending(&p, PS, Placement::Fixed(2 * PS), RW)
             .unwrap();
         assert_eq!(t.finish_map(PS, PS + 1), 1);
-        assert!(t.areas()[1].is_pending());
+        assert!(t.areas().get_nth(1).unwrap().is_pending());
         assert_eq!(t.abort_map(PS, 2 * PS - 1, |_| {}), 0);
         assert_eq!(t.abort_map(0, 3 * PS, |_| {}), 1);
 
@@ -1364,7 +1392,10 @@ mod tests {
         t.allow_iovas(spans(&[(0x30000, 0x3ffff), (0x20000, 0x2ffff)]))
             .unwrap();
         let s = |start, last| Span { start, last };
-        assert_eq!(t.allowed(), [s(0x20000, 0x2ffff), s(0x30000, 0x3ffff)]);
+        assert_eq!(
+            t.allowed().iter().copied().collect::<Vec<_>>(),
+            [s(0x20000, 0x2ffff), s(0x30000, 0x3ffff)]
+        );
         // A copy fault aborts the load.
         let bad = [Ok(s(1, 2)), Err(Errno::EFAULT)];
         assert_eq!(t.allow_iovas(bad), Err(Errno::EFAULT));
@@ -1466,7 +1497,7 @@ mod tests {
         let mut split = Vec::new();
         let r = t.cut_iova(&[3 * PS - 1, 4 * PS - 1, 99], false, |&h| split.push(h));
         assert_eq!((r, split.len(), t.areas().len()), (Ok(()), 2, 4));
-        let a = &t.areas()[3];
+        let a = t.areas().get_nth(3).unwrap();
         assert_eq!(
             (a.iova(), a.last_iova(), a.start_byte()),
             (4 * PS, 5 * PS - 1, 0x5000)

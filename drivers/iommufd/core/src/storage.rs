@@ -29,10 +29,16 @@ pub trait Slots<T> {
     /// Removes and returns the element at `index` (`index < len`, callers guarantee it),
     /// shifting the tail down.
     fn remove(&mut self, index: usize) -> T;
+    /// How many elements fit without allocating: `try_insert` cannot fail while `len` is
+    /// below it. The default claims no spare room, which is always safe (callers then
+    /// `try_reserve` first).
+    fn capacity(&self) -> usize {
+        self.as_slice().len()
+    }
 }
 
 /// A factory of empty [`Slots`] containers, one type of container per element type.
-pub trait Storage {
+pub trait Storage: Clone {
     /// The container used for elements of type `T`.
     type Table<T>: Slots<T>;
     /// Returns a new, empty container. Must not fail (it should not allocate yet).
@@ -65,6 +71,9 @@ pub(crate) mod test_impl {
         }
         fn remove(&mut self, index: usize) -> T {
             Vec::remove(self, index)
+        }
+        fn capacity(&self) -> usize {
+            Vec::capacity(self)
         }
     }
 

@@ -91,6 +91,9 @@ impl<T> Slots<T> for VecSlots<T> {
     fn remove(&mut self, index: usize) -> T {
         self.vec.remove(index)
     }
+    fn capacity(&self) -> usize {
+        self.vec.capacity()
+    }
 }
 
 /// [`Storage`] of [`VecSlots`] sharing one [`FaultPlan`].
