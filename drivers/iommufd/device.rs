@@ -190,15 +190,14 @@ pub(crate) enum UserRef<'a> {
 ///
 /// # Invariants
 ///
-/// `dma` is `Some` (we own the device's DMA) until `Drop` releases it.
+/// We own the device's DMA (`dma`) until `Drop` releases it.
 pub(crate) struct Device {
     /// The object ID.
     pub(crate) id: u32,
     pub(crate) ctx: CtxRef,
-    /// The device: its driver (or the selftest) unbinds it before it goes away.
-    dev: ARef<kernel::device::Device>,
-    /// The DMA ownership claimed for the context.
-    dma: Option<DmaOwner>,
+    /// The DMA ownership claimed for the context, and the device, which its driver (or the
+    /// selftest) unbinds before it goes away.
+    dma: DmaOwner,
     pub(crate) group: Arc<Group>,
     enforce_cache_coherency: bool,
     /// A selftest mock device: does not hold the context (C `iommufd_selftest_is_mock_dev`).
@@ -218,7 +217,7 @@ impl Drop for Device {
         // of a group with PASIDs attached.
         self.pasid_detach_all();
         // C `iommufd_device_destroy()`.
-        drop(self.dma.take());
+        self.dma.release();
         put_group(self.ctx, &self.group);
         if !self.is_mock {
             self.ctx.put_file();
@@ -229,7 +228,7 @@ impl Drop for Device {
 impl Device {
     /// The device.
     pub(crate) fn device(&self) -> &kernel::device::Device {
-        &self.dev
+        self.dma.device()
     }
 
     /// The `struct device`, for C APIs that take one.
@@ -330,8 +329,7 @@ impl Device {
             Device {
                 id,
                 ctx,
-                dev,
-                dma: Some(dma),
+                dma,
                 group,
                 enforce_cache_coherency: enforce,
                 is_mock,
@@ -448,7 +446,7 @@ impl Device {
         }
         // Room was reserved above.
         let _ = state.devices.push(
-            (self as *const Device as usize, self.dev.clone()),
+            (self as *const Device as usize, self.device().into()),
             GFP_KERNEL_ACCOUNT,
         );
         Ok(())
