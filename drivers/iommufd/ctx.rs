@@ -46,7 +46,11 @@ unsafe impl Sync for IommufdCtx {}
 ///
 /// Points to a live [`IommufdCtx`]: its objects are destroyed before it (its drop destroys
 /// them all), and kernel users hold a reference to its file.
+///
+/// Transparent over a non-null pointer, so that the exported kAPI takes `Option<CtxRef>` for a
+/// C `struct iommufd_ctx *` (NULL is `None`).
 #[derive(Clone, Copy)]
+#[repr(transparent)]
 pub(crate) struct CtxRef(core::ptr::NonNull<IommufdCtx>);
 
 // SAFETY: `IommufdCtx` is `Sync`.

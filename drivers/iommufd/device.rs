@@ -276,17 +276,13 @@ impl Device {
     /// `dev` must be a valid device that stays valid until `unbind` returns.
     pub(crate) unsafe fn bind(
         ctx: CtxRef,
-        dev: *mut bindings::device,
+        dev: &kernel::device::Device,
         is_mock: bool,
     ) -> Result<Arc<Device>, Errno> {
-        // SAFETY: `dev` is valid until `unbind` returns (caller's guarantee), which outlasts the
-        // reference taken here for the `Device`.
-        let dev: ARef<kernel::device::Device> =
-            unsafe { kernel::device::Device::as_ref(dev) }.into();
-        if !iommu::dev::capable(&dev, Cap::CacheCoherency) {
+        if !iommu::dev::capable(dev, Cap::CacheCoherency) {
             return Err(Errno::EINVAL);
         }
-        let group = get_group(ctx, &dev)?;
+        let group = get_group(ctx, dev)?;
         if !is_mock && !group.group.has_isolated_msi() {
             if !crate::allow_unsafe_interrupts() {
                 put_group(ctx, &group);
@@ -296,7 +292,7 @@ impl Device {
                 "iommufd: MSI interrupts are not secure, they cannot be isolated by the platform\n"
             );
         }
-        let dma = match DmaOwner::claim(&dev, ctx.as_ptr().cast()) {
+        let dma = match DmaOwner::claim(dev, ctx.as_ptr().cast()) {
             Ok(d) => d,
             Err(e) => {
                 put_group(ctx, &group);
@@ -314,14 +310,14 @@ impl Device {
                 return Err(e);
             }
         };
-        let enforce = iommu::dev::capable(&dev, Cap::EnforceCacheCoherency);
+        let enforce = iommu::dev::capable(dev, Cap::EnforceCacheCoherency);
         #[cfg(CONFIG_IOMMUFD_TEST)]
         // SAFETY: A mock device is live while bound (caller's guarantee).
         let mock_flags =
-            is_mock.then(|| unsafe { crate::mock::mock_dev_flags(iommu::dev_raw(&dev)) });
+            is_mock.then(|| unsafe { crate::mock::mock_dev_flags(iommu::dev_raw(dev)) });
         #[cfg(not(CONFIG_IOMMUFD_TEST))]
         let mock_flags = None;
-        let vendor = crate::vendor::identify(&dev, mock_flags);
+        let vendor = crate::vendor::identify(dev, mock_flags);
         if !is_mock {
             ctx.get_file();
         }

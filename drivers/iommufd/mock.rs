@@ -1018,6 +1018,11 @@ impl MockDev {
         Ok(MockDev { dev })
     }
 
+    /// The mock device.
+    pub(crate) fn device(&self) -> &Device {
+        self.dev.device()
+    }
+
     /// The `struct device` of the mock device, alive as long as `self`.
     pub(crate) fn as_dev(&self) -> *mut bindings::device {
         self.dev.as_raw()

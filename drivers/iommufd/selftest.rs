@@ -181,28 +181,21 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         // driver would.
         TestOp::PasidAttach { pasid, pt_id } => pasid_op(ucmd, cmd, |idev| {
             let mut id = pt_id;
-            // SAFETY: `idev` is a live bound device (held by the selftest object).
-            error::from_rc(unsafe { kapi::iommufd_device_pasid_attach(idev, pasid, &mut id) })
-                .map(|()| id)
+            error::from_rc(kapi::pasid_attach(idev, pasid, &mut id)).map(|()| id)
         }),
         TestOp::PasidReplace { pasid, pt_id } => pasid_op(ucmd, cmd, |idev| {
             let mut id = pt_id;
-            // SAFETY: As above.
-            error::from_rc(unsafe { kapi::iommufd_device_pasid_replace(idev, pasid, &mut id) })
-                .map(|()| id)
+            error::from_rc(kapi::pasid_replace(idev, pasid, &mut id)).map(|()| id)
         }),
         TestOp::PasidAssign { pt_id, .. } => pasid_op(ucmd, cmd, |idev| {
             let (mut id, mut pasid) = (pt_id, 0);
-            // SAFETY: As above.
-            error::from_rc(unsafe { kapi::iommufd_device_pasid_assign(idev, &mut id, &mut pasid) })
-                .map(|()| pasid)
+            error::from_rc(kapi::pasid_assign(idev, &mut id, &mut pasid)).map(|()| pasid)
         }),
         TestOp::PasidDetach { pasid } => {
             let sobj = object::get::<SelftestObj>(ucmd.ctx().objects(), cmd.id)?;
             let idev = sobj.idev()?;
             let _iopf = sobj.mock.iopf_write_lock();
-            // SAFETY: As above.
-            unsafe { kapi::iommufd_device_pasid_detach(kapi_handle(idev), pasid) };
+            kapi::pasid_detach(idev, pasid);
             Ok(())
         }
         TestOp::PasidCheckHwpt { pasid, hwpt_id } => pasid_check_hwpt(ucmd, cmd.id, pasid, hwpt_id),
@@ -211,10 +204,7 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         TestOp::DevPasidAttach { pasid, pt_id } => {
             let idev = object::get::<Device>(ucmd.ctx().objects(), cmd.id)?;
             let mut id = pt_id;
-            // SAFETY: A bound device, held by the lookup.
-            error::from_rc(unsafe {
-                kapi::iommufd_device_pasid_attach(kapi_handle(&idev.arc()), pasid, &mut id)
-            })?;
+            error::from_rc(kapi::pasid_attach(&idev, pasid, &mut id))?;
             let mut out = cmd;
             out.op = TestOp::DevPasidAttach { pasid, pt_id: id };
             out.encode_response(ucmd.buf_mut());
@@ -226,8 +216,7 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         }
         TestOp::DevPasidDetach { pasid } => {
             let idev = object::get::<Device>(ucmd.ctx().objects(), cmd.id)?;
-            // SAFETY: As above.
-            unsafe { kapi::iommufd_device_pasid_detach(kapi_handle(&idev.arc()), pasid) };
+            kapi::pasid_detach(&idev, pasid);
             Ok(())
         }
     }
@@ -240,13 +229,13 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
 fn pasid_op(
     ucmd: &mut Ucmd<'_>,
     mut cmd: TestCmd,
-    op: impl FnOnce(*mut Device) -> Result<u32, Errno>,
+    op: impl FnOnce(&Device) -> Result<u32, Errno>,
 ) -> Result<(), Errno> {
     let sobj = object::get::<SelftestObj>(ucmd.ctx().objects(), cmd.id)?;
     let idev = sobj.idev()?;
     let out = {
         let _iopf = sobj.mock.iopf_write_lock();
-        op(kapi_handle(idev))?
+        op(idev)?
     };
     let pasid = match &mut cmd.op {
         TestOp::PasidAttach { pt_id, pasid } | TestOp::PasidReplace { pt_id, pasid } => {
@@ -266,12 +255,6 @@ fn pasid_op(
         idev.pasid_detach(pasid);
     }
     rc
-}
-
-/// The kAPI's `struct iommufd_device *` of a bound device (what bind gave its driver).
-fn kapi_handle(idev: &Arc<Device>) -> *mut Device {
-    let p: *const Device = &**idev;
-    p.cast_mut()
 }
 
 /// The later C's `iommufd_test_pasid_check_hwpt`: `hwpt_id` 0 asks that nothing is attached on
@@ -307,7 +290,7 @@ fn mock_domain(ucmd: &mut Ucmd<'_>, mut cmd: TestCmd) -> Result<(), Errno> {
     let rc = (|| {
         let mock = MockDev::create(dev_flags)?;
         // SAFETY: The mock device lives in the selftest object until after unbind.
-        let idev = unsafe { Device::bind(ctx.as_ref(), mock.as_dev(), true) }?;
+        let idev = unsafe { Device::bind(ctx.as_ref(), mock.device(), true) }?;
         let attached = {
             let _iopf = mock.iopf_write_lock();
             idev.attach(cmd.id)
