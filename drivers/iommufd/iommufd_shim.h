@@ -61,8 +61,6 @@ struct device;
 struct wait_queue_head;
 
 struct file *iommufd_rs_fault_getfile(void *priv);
-void iommufd_rs_init_waitqueue_head(struct wait_queue_head *wq);
-void iommufd_rs_wake_up_interruptible(struct wait_queue_head *wq);
 bool iommufd_rs_dev_is_virtfn(struct device *dev);
 
 #ifndef __BINDGEN__
