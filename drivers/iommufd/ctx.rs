@@ -7,7 +7,6 @@
 //! Lock order: one table for the module, `Documentation/locking.md`. Here: see [`crate::object`]
 //! (object locks, then the object table's lock).
 
-use crate::shim;
 use crate::{
     iommufd_core::{
         errno::Errno,
@@ -18,12 +17,17 @@ use crate::{
     pages::AccountMode,
     user,
 };
-use kernel::{bindings, prelude::*, uaccess::UserPtr};
+use core::ptr::NonNull;
+use kernel::{fs::File, prelude::*, types::AlwaysRefCounted, uaccess::UserPtr};
 
 /// Whether the mock IOMMU and `IOMMU_TEST_CMD` are built in (`CONFIG_IOMMUFD_TEST`).
 pub(crate) const WITH_TEST: bool = cfg!(CONFIG_IOMMUFD_TEST);
 
 /// The state behind one open `/dev/iommu` file (C `struct iommufd_ctx`).
+///
+/// # Invariants
+///
+/// `file` is the open file whose private data this context is: it outlives the context.
 #[pin_data(PinnedDrop)]
 pub(crate) struct IommufdCtx {
     /// The object table and what C changes under its lock (C `objects` and `xa_lock`).
@@ -31,10 +35,10 @@ pub(crate) struct IommufdCtx {
     objects: Objects,
     /// C `file`: the open file whose `private_data` this is (no reference: the context
     /// lives exactly as long as the file).
-    file: *mut bindings::file,
+    file: NonNull<File>,
 }
 
-// SAFETY: The file pointer is only used for `get_file`/`fput`, which any thread may call;
+// SAFETY: The file is only used for its reference count, which any thread may change;
 // everything else is under locks.
 unsafe impl Send for IommufdCtx {}
 // SAFETY: As for `Send`.
@@ -86,25 +90,32 @@ impl CtxRef {
 
     /// C `iommufd_ctx_get()`: one more reference to the context's file.
     pub(crate) fn get_file(self) {
-        // SAFETY: The file is alive while the context is (type invariants); the caller
-        // already holds a reference, as C requires.
-        unsafe { shim::iommufd_rs_get_file(self.ctx().file) };
+        self.ctx().file().inc_ref();
     }
 
     /// C `iommufd_ctx_put()`.
     pub(crate) fn put_file(self) {
-        // SAFETY: Gives back a reference taken by `get_file` (or `fget`).
-        unsafe { bindings::fput(self.ctx().file) };
+        // SAFETY: Gives back a reference taken by `get_file` (or `fget`), which the caller
+        // owns.
+        unsafe { File::dec_ref(self.ctx().file) };
     }
 }
 
 impl IommufdCtx {
     /// A new context of `file` whose pinned pages are charged by `mode`.
-    pub(crate) fn new(file: *mut bindings::file, mode: AccountMode) -> impl PinInit<Self, Error> {
+    pub(crate) fn new(file: &File, mode: AccountMode) -> impl PinInit<Self, Error> {
+        let file = NonNull::from(file);
         try_pin_init!(IommufdCtx {
             objects <- Objects::new(mode),
             file,
         })
+    }
+
+    /// The context's file.
+    fn file(&self) -> &File {
+        // SAFETY: The context is the file's private data and lives exactly as long as the file
+        // (`open` makes it, `release` drops it), so the file outlives this borrow.
+        unsafe { self.file.as_ref() }
     }
 
     /// A reference for objects and kernel users.

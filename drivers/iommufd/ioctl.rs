@@ -47,7 +47,7 @@ impl MiscDevice for IommufdCtx {
         } else {
             AccountMode::User
         };
-        KBox::pin_init(IommufdCtx::new(file.as_ptr(), mode), GFP_KERNEL_ACCOUNT)
+        KBox::pin_init(IommufdCtx::new(file, mode), GFP_KERNEL_ACCOUNT)
     }
 
     fn ioctl(ctx: Pin<&IommufdCtx>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {

@@ -6,7 +6,7 @@
  *   IOMMUFD namespace), forwarding to the Rust functions iommufd_rs_access_* (access.rs).
  *   A "struct iommufd_ctx *" is the address of the Rust context, a "struct iommufd_access *"
  *   the address of the Rust access.
- * - Small wrappers of inline functions and bitfields the Rust side needs (get_file(), the
+ * - Small wrappers of inline functions and bitfields the Rust side needs (the
  *   iommufd_access_ops fields).
  * - The file_operations of a fault object's file ("[iommufd-pgfault]", fault.rs).
  * - CONFIG_IOMMUFD_TEST: the "fail_iommufd" fault-injection attribute of the pinned tree's
@@ -74,11 +74,6 @@ MODULE_PARM_DESC(
 bool iommufd_rs_allow_unsafe_interrupts(void)
 {
 	return READ_ONCE(allow_unsafe_interrupts);
-}
-
-void iommufd_rs_get_file(struct file *file)
-{
-	get_file(file);
 }
 
 bool iommufd_rs_ops_needs_pin_pages(const struct iommufd_access_ops *ops)

@@ -18,7 +18,6 @@ struct iommufd_ctx;
 struct page;
 
 /* C, called from Rust. */
-void iommufd_rs_get_file(struct file *file);
 bool iommufd_rs_ops_needs_pin_pages(const struct iommufd_access_ops *ops);
 bool iommufd_rs_ops_has_unmap(const struct iommufd_access_ops *ops);
 void iommufd_rs_ops_unmap(const struct iommufd_access_ops *ops, void *data,
