@@ -10,7 +10,8 @@
 //! The kernel API for vfio is exported by `iommufd_shim.c` (`iommufd_access_create` ...,
 //! namespace `IOMMUFD`), which forwards to the `iommufd_rs_access_*` functions at the end of
 //! this file. A `struct iommufd_access *` is the address of an [`Access`] and owns one count of
-//! its `Arc`.
+//! its `Arc`; those functions take it as `&Access` (and the context as `Option<CtxRef>`, as
+//! [`crate::kapi`] does), so that the C caller's promise is stated once, in the signature.
 //!
 //! Lock order: one table for the module, `Documentation/locking.md`. Here: [`Access::notify`] (held
 //! while a driver's `unmap` op runs for [`notify_unmap`]); the driver's own locks (taken in its
@@ -759,39 +760,31 @@ fn to_c(rc: Result<(), Errno>) -> c_int {
     }
 }
 
-/// The access behind a `struct iommufd_access *`.
-///
-/// # Safety
-///
-/// `access` must come from [`iommufd_rs_access_create`] and not be destroyed yet.
-unsafe fn from_c<'a>(access: *mut bindings::iommufd_access) -> &'a Access {
-    // SAFETY: The driver's pointer owns a count of the `Arc` (caller's guarantee).
-    unsafe { &*access.cast::<Access>() }
-}
-
 /// `iommufd_access_create()` of the kernel API.
+///
+/// The handles are typed as in [`crate::kapi`]: a `struct iommufd_ctx *` is an
+/// `Option<CtxRef>`, a `struct iommufd_access *` is an `Arc<Access>` turned into a raw pointer
+/// here and taken back by [`iommufd_rs_access_destroy`], borrowed as `&Access` in between.
 ///
 /// # Safety
 ///
 /// `ictx` must be a live context the caller holds a reference on (C `iommufd_ctx_get`), `ops`
-/// valid with `data` until `iommufd_access_destroy()`, `id` writable.
+/// valid with `data` until `iommufd_access_destroy()`.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn iommufd_rs_access_create(
-    ictx: *mut bindings::iommufd_ctx,
+    ictx: Option<CtxRef>,
     ops: *const bindings::iommufd_access_ops,
     data: *mut c_void,
-    id: *mut u32,
-) -> *mut bindings::iommufd_access {
-    // SAFETY: `ictx` is one of our contexts, live for the call (caller's guarantee).
-    let Some(ctx) = (unsafe { CtxRef::from_ptr(ictx.cast()) }) else {
+    id: &mut u32,
+) -> *mut Access {
+    let Some(ctx) = ictx else {
         return err_ptr(Errno::EINVAL);
     };
     // SAFETY: `ops` and `data` as the caller guarantees.
     match unsafe { Access::create(ctx, ops, data) } {
         Ok((access, aid)) => {
-            // SAFETY: `id` is writable (caller's guarantee).
-            unsafe { *id = aid };
-            Arc::into_raw(access).cast_mut().cast()
+            *id = aid;
+            Arc::into_raw(access).cast_mut()
         }
         Err(e) => err_ptr(e),
     }
@@ -803,9 +796,9 @@ pub(crate) unsafe extern "C" fn iommufd_rs_access_create(
 ///
 /// `access` must come from [`iommufd_rs_access_create`]; it is not used again.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn iommufd_rs_access_destroy(access: *mut bindings::iommufd_access) {
+pub(crate) unsafe extern "C" fn iommufd_rs_access_destroy(access: *const Access) {
     // SAFETY: The pointer owns a count of the `Arc` (from `into_raw` in `create`), given back.
-    let access = unsafe { Arc::from_raw(access.cast_const().cast::<Access>()) };
+    let access = unsafe { Arc::from_raw(access) };
     Access::destroy(access);
 }
 
@@ -815,9 +808,8 @@ pub(crate) unsafe extern "C" fn iommufd_rs_access_destroy(access: *mut bindings:
 ///
 /// `access` must be a live access of [`iommufd_rs_access_create`].
 #[no_mangle]
-pub(crate) unsafe extern "C" fn iommufd_rs_access_detach(access: *mut bindings::iommufd_access) {
-    // SAFETY: Caller's guarantee.
-    unsafe { from_c(access) }.detach();
+pub(crate) unsafe extern "C" fn iommufd_rs_access_detach(access: &Access) {
+    access.detach();
 }
 
 /// `iommufd_access_attach()` of the kernel API.
@@ -826,12 +818,8 @@ pub(crate) unsafe extern "C" fn iommufd_rs_access_detach(access: *mut bindings::
 ///
 /// `access` must be a live access of [`iommufd_rs_access_create`].
 #[no_mangle]
-pub(crate) unsafe extern "C" fn iommufd_rs_access_attach(
-    access: *mut bindings::iommufd_access,
-    ioas_id: u32,
-) -> c_int {
-    // SAFETY: Caller's guarantee.
-    to_c(unsafe { from_c(access) }.attach(ioas_id))
+pub(crate) unsafe extern "C" fn iommufd_rs_access_attach(access: &Access, ioas_id: u32) -> c_int {
+    to_c(access.attach(ioas_id))
 }
 
 /// `iommufd_access_replace()` of the kernel API.
@@ -840,12 +828,8 @@ pub(crate) unsafe extern "C" fn iommufd_rs_access_attach(
 ///
 /// `access` must be a live access of [`iommufd_rs_access_create`].
 #[no_mangle]
-pub(crate) unsafe extern "C" fn iommufd_rs_access_replace(
-    access: *mut bindings::iommufd_access,
-    ioas_id: u32,
-) -> c_int {
-    // SAFETY: Caller's guarantee.
-    to_c(unsafe { from_c(access) }.replace(ioas_id))
+pub(crate) unsafe extern "C" fn iommufd_rs_access_replace(access: &Access, ioas_id: u32) -> c_int {
+    to_c(access.replace(ioas_id))
 }
 
 /// `iommufd_access_unpin_pages()` of the kernel API.
@@ -855,12 +839,11 @@ pub(crate) unsafe extern "C" fn iommufd_rs_access_replace(
 /// `access` must be a live access of [`iommufd_rs_access_create`].
 #[no_mangle]
 pub(crate) unsafe extern "C" fn iommufd_rs_access_unpin_pages(
-    access: *mut bindings::iommufd_access,
+    access: &Access,
     iova: c_ulong,
     length: c_ulong,
 ) {
-    // SAFETY: Caller's guarantee.
-    unsafe { from_c(access) }.unpin_pages(iova, length);
+    access.unpin_pages(iova, length);
 }
 
 /// `iommufd_access_pin_pages()` of the kernel API.
@@ -871,7 +854,7 @@ pub(crate) unsafe extern "C" fn iommufd_rs_access_unpin_pages(
 /// for one pointer per page the range spans.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn iommufd_rs_access_pin_pages(
-    access: *mut bindings::iommufd_access,
+    access: &Access,
     iova: c_ulong,
     length: c_ulong,
     out_pages: *mut *mut bindings::page,
@@ -887,8 +870,7 @@ pub(crate) unsafe extern "C" fn iommufd_rs_access_pin_pages(
         // SAFETY: The caller provides room for every page the range spans.
         unsafe { core::slice::from_raw_parts_mut(out_pages, npages as usize) }
     };
-    // SAFETY: Caller's guarantee.
-    to_c(unsafe { from_c(access) }.pin_pages(iova, length, out, flags))
+    to_c(access.pin_pages(iova, length, out, flags))
 }
 
 /// `iommufd_access_rw()` of the kernel API.
@@ -899,7 +881,7 @@ pub(crate) unsafe extern "C" fn iommufd_rs_access_pin_pages(
 /// `length` bytes (written unless `IOMMUFD_ACCESS_RW_WRITE`).
 #[no_mangle]
 pub(crate) unsafe extern "C" fn iommufd_rs_access_rw(
-    access: *mut bindings::iommufd_access,
+    access: &Access,
     iova: c_ulong,
     data: *mut c_void,
     length: usize,
@@ -910,8 +892,7 @@ pub(crate) unsafe extern "C" fn iommufd_rs_access_rw(
     }
     // SAFETY: `data` is valid for `length` bytes (caller's guarantee).
     let buf = unsafe { core::slice::from_raw_parts_mut(data.cast::<u8>(), length) };
-    // SAFETY: Caller's guarantee.
-    to_c(unsafe { from_c(access) }.rw(iova, buf, flags))
+    to_c(access.rw(iova, buf, flags))
 }
 
 impl crate::object::ObjectKind for Access {

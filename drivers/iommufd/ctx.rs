@@ -7,7 +7,6 @@
 //! Lock order: one table for the module, `Documentation/locking.md`. Here: see [`crate::object`]
 //! (object locks, then the object table's lock).
 
-use crate::shim;
 use crate::{
     iommufd_core::{
         errno::Errno,
@@ -18,14 +17,19 @@ use crate::{
     pages::{AccountMode, ChargeTally},
     user,
 };
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::sync::Arc;
-use kernel::{bindings, prelude::*, uaccess::UserPtr};
+use kernel::{fs::File, prelude::*, types::AlwaysRefCounted, uaccess::UserPtr};
 
 /// Whether the mock IOMMU and `IOMMU_TEST_CMD` are built in (`CONFIG_IOMMUFD_TEST`).
 pub(crate) const WITH_TEST: bool = cfg!(CONFIG_IOMMUFD_TEST);
 
 /// The state behind one open `/dev/iommu` file (C `struct iommufd_ctx`).
+///
+/// # Invariants
+///
+/// `file` is the open file whose private data this context is: it outlives the context.
 #[pin_data(PinnedDrop)]
 pub(crate) struct IommufdCtx {
     /// The object table and what C changes under its lock (C `objects` and `xa_lock`).
@@ -37,14 +41,14 @@ pub(crate) struct IommufdCtx {
     account_mm: AtomicBool,
     /// C `file`: the open file whose `private_data` this is (no reference: the context
     /// lives exactly as long as the file).
-    file: *mut bindings::file,
+    file: NonNull<File>,
     /// What this context's pages objects charge (shown by `debugfs.rs`).
     charged: Arc<ChargeTally>,
     /// The context's number in the debugfs view (`debugfs.rs`), 0 until it is registered there.
     debug_id: core::sync::atomic::AtomicU64,
 }
 
-// SAFETY: The file pointer is only used for `get_file`/`fput`, which any thread may call;
+// SAFETY: The file is only used for its reference count, which any thread may change;
 // everything else is under locks.
 unsafe impl Send for IommufdCtx {}
 // SAFETY: As for `Send`.
@@ -56,7 +60,11 @@ unsafe impl Sync for IommufdCtx {}
 ///
 /// Points to a live [`IommufdCtx`]: its objects are destroyed before it (its drop destroys
 /// them all), and kernel users hold a reference to its file.
+///
+/// Transparent over a non-null pointer, so that the exported kAPI takes `Option<CtxRef>` for a
+/// C `struct iommufd_ctx *` (NULL is `None`).
 #[derive(Clone, Copy)]
+#[repr(transparent)]
 pub(crate) struct CtxRef(core::ptr::NonNull<IommufdCtx>);
 
 // SAFETY: `IommufdCtx` is `Sync`.
@@ -92,21 +100,21 @@ impl CtxRef {
 
     /// C `iommufd_ctx_get()`: one more reference to the context's file.
     pub(crate) fn get_file(self) {
-        // SAFETY: The file is alive while the context is (type invariants); the caller
-        // already holds a reference, as C requires.
-        unsafe { shim::iommufd_rs_get_file(self.ctx().file) };
+        self.ctx().file().inc_ref();
     }
 
     /// C `iommufd_ctx_put()`.
     pub(crate) fn put_file(self) {
-        // SAFETY: Gives back a reference taken by `get_file` (or `fget`).
-        unsafe { bindings::fput(self.ctx().file) };
+        // SAFETY: Gives back a reference taken by `get_file` (or `fget`), which the caller
+        // owns.
+        unsafe { File::dec_ref(self.ctx().file) };
     }
 }
 
 impl IommufdCtx {
     /// A new context of `file` whose pinned pages are charged by `mode`.
-    pub(crate) fn new(file: *mut bindings::file, mode: AccountMode) -> impl PinInit<Self, Error> {
+    pub(crate) fn new(file: &File, mode: AccountMode) -> impl PinInit<Self, Error> {
+        let file = NonNull::from(file);
         try_pin_init!(IommufdCtx {
             objects <- Objects::new(),
             account_mm: AtomicBool::new(mode == AccountMode::Mm),
@@ -114,6 +122,13 @@ impl IommufdCtx {
             charged: ChargeTally::new().map_err(|_| ENOMEM)?,
             debug_id: core::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// The context's file.
+    fn file(&self) -> &File {
+        // SAFETY: The context is the file's private data and lives exactly as long as the file
+        // (`open` makes it, `release` drops it), so the file outlives this borrow.
+        unsafe { self.file.as_ref() }
     }
 
     /// A reference for objects and kernel users.

@@ -190,15 +190,14 @@ pub(crate) enum UserRef<'a> {
 ///
 /// # Invariants
 ///
-/// `dma` is `Some` (we own the device's DMA) until `Drop` releases it.
+/// We own the device's DMA (`dma`) until `Drop` releases it.
 pub(crate) struct Device {
     /// The object ID.
     pub(crate) id: u32,
     pub(crate) ctx: CtxRef,
-    /// The device: its driver (or the selftest) unbinds it before it goes away.
-    dev: ARef<kernel::device::Device>,
-    /// The DMA ownership claimed for the context.
-    dma: Option<DmaOwner>,
+    /// The DMA ownership claimed for the context, and the device, which its driver (or the
+    /// selftest) unbinds before it goes away.
+    dma: DmaOwner,
     pub(crate) group: Arc<Group>,
     enforce_cache_coherency: bool,
     /// A selftest mock device: does not hold the context (C `iommufd_selftest_is_mock_dev`).
@@ -218,7 +217,7 @@ impl Drop for Device {
         // of a group with PASIDs attached.
         self.pasid_detach_all();
         // C `iommufd_device_destroy()`.
-        drop(self.dma.take());
+        self.dma.release();
         put_group(self.ctx, &self.group);
         if !self.is_mock {
             self.ctx.put_file();
@@ -229,7 +228,7 @@ impl Drop for Device {
 impl Device {
     /// The device.
     pub(crate) fn device(&self) -> &kernel::device::Device {
-        &self.dev
+        self.dma.device()
     }
 
     /// The `struct device`, for C APIs that take one.
@@ -277,17 +276,13 @@ impl Device {
     /// `dev` must be a valid device that stays valid until `unbind` returns.
     pub(crate) unsafe fn bind(
         ctx: CtxRef,
-        dev: *mut bindings::device,
+        dev: &kernel::device::Device,
         is_mock: bool,
     ) -> Result<Arc<Device>, Errno> {
-        // SAFETY: `dev` is valid until `unbind` returns (caller's guarantee), which outlasts the
-        // reference taken here for the `Device`.
-        let dev: ARef<kernel::device::Device> =
-            unsafe { kernel::device::Device::as_ref(dev) }.into();
-        if !iommu::dev::capable(&dev, Cap::CacheCoherency) {
+        if !iommu::dev::capable(dev, Cap::CacheCoherency) {
             return Err(Errno::EINVAL);
         }
-        let group = get_group(ctx, &dev)?;
+        let group = get_group(ctx, dev)?;
         if !is_mock && !group.group.has_isolated_msi() {
             if !crate::allow_unsafe_interrupts() {
                 put_group(ctx, &group);
@@ -297,7 +292,7 @@ impl Device {
                 "iommufd: MSI interrupts are not secure, they cannot be isolated by the platform\n"
             );
         }
-        let dma = match DmaOwner::claim(&dev, ctx.as_ptr().cast()) {
+        let dma = match DmaOwner::claim(dev, ctx.as_ptr().cast()) {
             Ok(d) => d,
             Err(e) => {
                 put_group(ctx, &group);
@@ -315,14 +310,14 @@ impl Device {
                 return Err(e);
             }
         };
-        let enforce = iommu::dev::capable(&dev, Cap::EnforceCacheCoherency);
+        let enforce = iommu::dev::capable(dev, Cap::EnforceCacheCoherency);
         #[cfg(CONFIG_IOMMUFD_TEST)]
         // SAFETY: A mock device is live while bound (caller's guarantee).
         let mock_flags =
-            is_mock.then(|| unsafe { crate::mock::mock_dev_flags(iommu::dev_raw(&dev)) });
+            is_mock.then(|| unsafe { crate::mock::mock_dev_flags(iommu::dev_raw(dev)) });
         #[cfg(not(CONFIG_IOMMUFD_TEST))]
         let mock_flags = None;
-        let vendor = crate::vendor::identify(&dev, mock_flags);
+        let vendor = crate::vendor::identify(dev, mock_flags);
         if !is_mock {
             ctx.get_file();
         }
@@ -330,8 +325,7 @@ impl Device {
             Device {
                 id,
                 ctx,
-                dev,
-                dma: Some(dma),
+                dma,
                 group,
                 enforce_cache_coherency: enforce,
                 is_mock,
@@ -448,7 +442,7 @@ impl Device {
         }
         // Room was reserved above.
         let _ = state.devices.push(
-            (self as *const Device as usize, self.dev.clone()),
+            (self as *const Device as usize, self.device().into()),
             GFP_KERNEL_ACCOUNT,
         );
         Ok(())

@@ -5,8 +5,8 @@
 //!
 //! - kernel `Error` <-> [`Errno`]: [`kerr`], [`errno_of`];
 //! - a C return code (0 or `-errno`) -> `Result`: [`from_rc`];
-//! - a C pointer that may be an `ERR_PTR` (or NULL) -> `Result`: [`ptr_err`]; and back, for
-//!   pointers we return to C: [`err_ptr`].
+//! - an error -> `ERR_PTR`, for pointers we return to C: [`err_ptr`] (the other direction is
+//!   the kernel crate's, in the abstractions that take such pointers: `from_err_ptr`).
 
 use crate::iommufd_core::errno::Errno;
 use kernel::prelude::*;
@@ -34,16 +34,6 @@ pub(crate) fn from_rc(rc: i32) -> Result<(), Errno> {
     } else {
         Ok(())
     }
-}
-
-/// C `IS_ERR()`/`PTR_ERR()` on a pointer returned by the kernel or a driver: the errno of an
-/// error pointer, `ENOMEM` for NULL.
-pub(crate) fn ptr_err<T>(p: *mut T) -> Result<core::ptr::NonNull<T>, Errno> {
-    let v = p as isize;
-    if (-4095..0).contains(&v) {
-        return Err(Errno(-(v as i32)));
-    }
-    core::ptr::NonNull::new(p).ok_or(Errno::ENOMEM)
 }
 
 /// C `ERR_PTR(-errno)`, for pointers returned to C callers.

@@ -8,8 +8,9 @@
 //!
 //! The file's `file_operations` are C (`iommufd_shim.c`), calling the `iommufd_rs_fault_*`
 //! functions here; the file's private data is a counted reference of the [`Fault`] (from
-//! `Arc::into_raw`), and the file holds a user reference on the object and a reference on the
-//! context, both given back by its release.
+//! `Arc::into_raw`), which they borrow as `&Fault` until release takes it back, and the file
+//! holds a user reference on the object and a reference on the context, both given back by its
+//! release.
 //!
 //! A group lives in a [`Queued`] entry: on the delivery list ([`DeliverInner`]) from the
 //! handler until user space reads it, then in the response table ([`ResponseInner`]) under its
@@ -43,13 +44,14 @@ use core::{
 };
 use kernel::iommu::iopf::{IopfGroup, ResponseCode};
 use kernel::{
-    bindings, impl_has_list_links, impl_list_arc_safe, impl_list_item,
+    bindings,
+    fs::file::{flags::O_CLOEXEC, File, FileDescriptorReservation},
+    impl_has_list_links, impl_list_arc_safe, impl_list_item,
     list::{List, ListArc, ListLinks},
-    new_mutex, new_spinlock,
+    new_condvar, new_mutex, new_spinlock,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
-    sync::{Arc, Mutex, SpinLock, UniqueArc},
-    types::Opaque,
+    sync::{Arc, CondVar, Mutex, SpinLock, UniqueArc},
 };
 
 // The uAPI's response codes are the iommu core's (C checks this with `static_assert`).
@@ -89,10 +91,6 @@ struct ResponseInner {
 }
 
 /// A fault object (C `struct iommufd_fault`).
-///
-/// # Invariants
-///
-/// `wait_queue` is an initialized wait queue head.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Fault {
     /// The object ID.
@@ -106,14 +104,8 @@ pub(crate) struct Fault {
     deliver: SpinLock<DeliverInner>,
     /// C `fault->wait_queue`: readers polling for groups.
     #[pin]
-    wait_queue: Opaque<bindings::wait_queue_head>,
+    wait_queue: CondVar,
 }
-
-// SAFETY: The wait queue is only used through the kernel's own thread-safe wait-queue
-// functions; everything else is under a lock or immutable.
-unsafe impl Send for Fault {}
-// SAFETY: As for `Send`.
-unsafe impl Sync for Fault {}
 
 #[pinned_drop]
 impl PinnedDrop for Fault {
@@ -362,8 +354,7 @@ pub(crate) unsafe extern "C" fn iopf_handler(group: *mut bindings::iopf_group) -
         Err(never) => match never {},
     };
     fault.deliver.lock().groups.push_back(item);
-    // SAFETY: The wait queue is initialized (type invariants).
-    unsafe { shim::iommufd_rs_wake_up_interruptible(fault.wait_queue.get()) };
+    fault.wait_queue.notify_interruptible();
     0
 }
 
@@ -446,8 +437,7 @@ pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             ctx: ctx.as_ref(),
             response <- new_mutex!(ResponseInner { groups: RBTree::new() }, "iommufd_fault::mutex"),
             deliver <- new_spinlock!(DeliverInner { groups: List::new() }, "iommufd_fault::lock"),
-            // SAFETY: Initializes the wait queue head in place.
-            wait_queue <- Opaque::ffi_init(|p| unsafe { shim::iommufd_rs_init_waitqueue_head(p) }),
+            wait_queue <- new_condvar!("iommufd_fault::wait_queue"),
         }),
         GFP_KERNEL_ACCOUNT,
     );
@@ -458,35 +448,40 @@ pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             return Err(Errno::ENOMEM);
         }
     };
-    // SAFETY: Reserves an fd of the current task.
-    let fdno = unsafe { bindings::get_unused_fd_flags(bindings::O_CLOEXEC) };
-    if fdno < 0 {
-        objects.lock().table.abort(id);
-        return Err(Errno(-fdno));
-    }
-    let fdno = fdno as u32;
-    let put_fd = || {
-        // SAFETY: `fdno` was reserved above and not installed.
-        unsafe { bindings::put_unused_fd(fdno) };
+    let fd = match FileDescriptorReservation::get_unused_fd_flags(O_CLOEXEC) {
+        Ok(fd) => fd,
+        Err(e) => {
+            objects.lock().table.abort(id);
+            return Err(e.into());
+        }
+    };
+    // The reservation is given back before the ID, as C's error path does.
+    let put_fd = |fd: FileDescriptorReservation| {
+        drop(fd);
         objects.lock().table.abort(id);
     };
     cmd.out_fault_id = id;
-    cmd.out_fault_fd = fdno;
+    cmd.out_fault_fd = fd.reserved_fd();
     cmd.encode_response(ucmd.buf_mut());
     if let Err(e) = ucmd.respond() {
-        put_fd();
+        put_fd(fd);
         return Err(e);
     }
     // The file's reference on the object, given back by `iommufd_rs_fault_release`.
     let raw = Arc::into_raw(fault.clone());
-    // SAFETY: Makes the anon-inode file whose private data is `raw`.
-    let file = unsafe { shim::iommufd_rs_fault_getfile(raw.cast_mut().cast()) };
-    if let Err(e) = crate::error::ptr_err(file) {
-        // SAFETY: No file owns `raw`: give the reference back here.
-        drop(unsafe { Arc::from_raw(raw) });
-        put_fd();
-        return Err(e);
-    }
+    // SAFETY: `anon_inode_getfile` returns an `ERR_PTR` or a new file whose reference is ours;
+    // its private data is `raw`.
+    let file =
+        unsafe { File::from_raw_owned(shim::iommufd_rs_fault_getfile(raw.cast_mut().cast())) };
+    let file = match file {
+        Ok(file) => file,
+        Err(e) => {
+            // SAFETY: No file owns `raw`: give the reference back here.
+            drop(unsafe { Arc::from_raw(raw) });
+            put_fd(fd);
+            return Err(e.into());
+        }
+    };
     // Nothing fails from here on. The file holds the context and a user of the object.
     ctx.as_ref().get_file();
     {
@@ -495,20 +490,8 @@ pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
             let _ = guard.table.add_user(id);
         }
     }
-    // SAFETY: Installs the reserved fd with our file reference.
-    unsafe { bindings::fd_install(fdno, file) };
+    fd.fd_install(file);
     Ok(())
-}
-
-/// The fault object behind a file's private data.
-///
-/// # Safety
-///
-/// `private` must be the private data of a fault file, which owns a reference until its
-/// release.
-unsafe fn from_private<'a>(private: *mut c_void) -> &'a Fault {
-    // SAFETY: By the caller's guarantee.
-    unsafe { &*private.cast::<Fault>() }
 }
 
 /// Converts a result to a `ssize_t`.
@@ -523,16 +506,15 @@ fn to_ssize(r: Result<usize, Errno>) -> isize {
 ///
 /// # Safety
 ///
-/// `private` as for [`from_private`]; `buf` is a user pointer.
+/// `fault` must be the private data of a fault file, which owns a reference until its
+/// release; `buf` is a user pointer.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn iommufd_rs_fault_read(
-    private: *mut c_void,
+    fault: &Fault,
     buf: *mut c_void,
     count: usize,
     pos: i64,
 ) -> isize {
-    // SAFETY: By the caller's guarantee.
-    let fault = unsafe { from_private(private) };
     to_ssize(fault.read(buf as usize, count, pos))
 }
 
@@ -543,13 +525,11 @@ pub(crate) unsafe extern "C" fn iommufd_rs_fault_read(
 /// As for [`iommufd_rs_fault_read`].
 #[no_mangle]
 pub(crate) unsafe extern "C" fn iommufd_rs_fault_write(
-    private: *mut c_void,
+    fault: &Fault,
     buf: *const c_void,
     count: usize,
     pos: i64,
 ) -> isize {
-    // SAFETY: By the caller's guarantee.
-    let fault = unsafe { from_private(private) };
     to_ssize(fault.write(buf as usize, count, pos))
 }
 
@@ -557,24 +537,22 @@ pub(crate) unsafe extern "C" fn iommufd_rs_fault_write(
 ///
 /// # Safety
 ///
-/// As for [`from_private`].
+/// As for [`iommufd_rs_fault_read`].
 #[no_mangle]
 pub(crate) unsafe extern "C" fn iommufd_rs_fault_wq(
-    private: *mut c_void,
+    fault: &Fault,
 ) -> *mut bindings::wait_queue_head {
-    // SAFETY: By the caller's guarantee.
-    unsafe { from_private(private) }.wait_queue.get()
+    fault.wait_queue.as_raw()
 }
 
 /// Whether groups are waiting to be read (C `!list_empty(&fault->deliver)` in `poll`).
 ///
 /// # Safety
 ///
-/// As for [`from_private`].
+/// As for [`iommufd_rs_fault_read`].
 #[no_mangle]
-pub(crate) unsafe extern "C" fn iommufd_rs_fault_pending(private: *mut c_void) -> bool {
-    // SAFETY: By the caller's guarantee.
-    unsafe { from_private(private) }.has_pending()
+pub(crate) unsafe extern "C" fn iommufd_rs_fault_pending(fault: &Fault) -> bool {
+    fault.has_pending()
 }
 
 /// `release` of the fault file (C `iommufd_fault_fops_release`): gives back the file's user
@@ -582,11 +560,11 @@ pub(crate) unsafe extern "C" fn iommufd_rs_fault_pending(private: *mut c_void) -
 ///
 /// # Safety
 ///
-/// As for [`from_private`]; the private data is not used again.
+/// `fault` must be the private data of a fault file, being released: it is not used again.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn iommufd_rs_fault_release(private: *mut c_void) {
+pub(crate) unsafe extern "C" fn iommufd_rs_fault_release(fault: *const Fault) {
     // SAFETY: The file owned this reference (from `Arc::into_raw` in `alloc_ioctl`).
-    let fault = unsafe { Arc::from_raw(private.cast_const().cast::<Fault>()) };
+    let fault = unsafe { Arc::from_raw(fault) };
     // The fault may be freed once the user reference is dropped.
     let ctx = fault.ctx;
     ctx.objects().lock().table.remove_user(fault.id);

@@ -373,7 +373,7 @@ impl HwptNested {
         {
             return Err(Errno::EINVAL);
         }
-        crate::vendor::check_alloc(idev, flags, true, user_data.len != 0)?;
+        crate::vendor::check_alloc(idev, flags, true, user_data.data_len() != 0)?;
         ctx.objects().lock().table.add_user(parent.id)?;
         let dom = Domain::alloc_user(
             idev.device(),
@@ -462,11 +462,7 @@ pub(crate) fn alloc_ioctl(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
     {
         return Err(Errno::EINVAL);
     }
-    let user_data = UserData {
-        data_type: cmd.data_type,
-        uptr: cmd.data_uptr as usize,
-        len: cmd.data_len as usize,
-    };
+    let user_data = UserData::new(cmd.data_type, cmd.data_uptr as usize, cmd.data_len as usize);
     let ctx = ucmd.ctx();
     let objects = ctx.objects();
     let idev = object::get::<Device>(objects, cmd.dev_id)?;

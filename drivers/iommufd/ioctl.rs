@@ -47,7 +47,7 @@ impl MiscDevice for IommufdCtx {
         } else {
             AccountMode::User
         };
-        let ctx = KBox::pin_init(IommufdCtx::new(file.as_ptr(), mode), GFP_KERNEL_ACCOUNT)?;
+        let ctx = KBox::pin_init(IommufdCtx::new(file, mode), GFP_KERNEL_ACCOUNT)?;
         // Shown in the debugfs view until its drop unregisters it.
         crate::debugfs::register(&ctx)?;
         Ok(ctx)

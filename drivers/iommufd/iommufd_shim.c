@@ -6,10 +6,9 @@
  *   IOMMUFD namespace), forwarding to the Rust functions iommufd_rs_access_* (access.rs).
  *   A "struct iommufd_ctx *" is the address of the Rust context, a "struct iommufd_access *"
  *   the address of the Rust access.
- * - Small wrappers of inline functions and bitfields the Rust side needs (get_file(), the
+ * - Small wrappers of inline functions and bitfields the Rust side needs (the
  *   iommufd_access_ops fields).
- * - The file_operations of a fault object's file ("[iommufd-pgfault]", fault.rs) and the
- *   wait-queue primitives of its queue.
+ * - The file_operations of a fault object's file ("[iommufd-pgfault]", fault.rs).
  * - CONFIG_IOMMUFD_TEST: the "fail_iommufd" fault-injection attribute of the pinned tree's
  *   selftest.c (DECLARE_FAULT_ATTR is a static initialiser), which iommufd_fail_nth drives
  *   through debugfs, and iommufd_should_fail() on top of it; the selftest's access file
@@ -75,11 +74,6 @@ MODULE_PARM_DESC(
 bool iommufd_rs_allow_unsafe_interrupts(void)
 {
 	return READ_ONCE(allow_unsafe_interrupts);
-}
-
-void iommufd_rs_get_file(struct file *file)
-{
-	get_file(file);
 }
 
 bool iommufd_rs_ops_needs_pin_pages(const struct iommufd_access_ops *ops)
@@ -156,8 +150,8 @@ EXPORT_SYMBOL_NS_GPL(iommufd_access_rw, IOMMUFD);
 
 /*
  * fault.rs: the fault object's file (fault.c iommufd_fault_fops, calling the Rust
- * iommufd_rs_fault_* functions with the private data) and the wait-queue primitives that
- * are inline in C.
+ * iommufd_rs_fault_* functions with the private data). The wait queue is a Rust CondVar;
+ * poll_wait() gets its head from iommufd_rs_fault_wq().
  */
 static ssize_t iommufd_rs_fault_fops_read(struct file *filep, char __user *buf,
 					  size_t count, loff_t *ppos)
@@ -200,16 +194,6 @@ static const struct file_operations iommufd_rs_fault_fops = {
 struct file *iommufd_rs_fault_getfile(void *priv)
 {
 	return anon_inode_getfile("[iommufd-pgfault]", &iommufd_rs_fault_fops, priv, O_RDWR);
-}
-
-void iommufd_rs_init_waitqueue_head(struct wait_queue_head *wq)
-{
-	init_waitqueue_head(wq);
-}
-
-void iommufd_rs_wake_up_interruptible(struct wait_queue_head *wq)
-{
-	wake_up_interruptible(wq);
 }
 
 /* fault.c iommufd_fault_iopf_enable(): PCI/PRI of a VF is shared with its PF. */

@@ -18,7 +18,6 @@ struct iommufd_ctx;
 struct page;
 
 /* C, called from Rust. */
-void iommufd_rs_get_file(struct file *file);
 bool iommufd_rs_ops_needs_pin_pages(const struct iommufd_access_ops *ops);
 bool iommufd_rs_ops_has_unmap(const struct iommufd_access_ops *ops);
 void iommufd_rs_ops_unmap(const struct iommufd_access_ops *ops, void *data,
@@ -61,8 +60,6 @@ struct device;
 struct wait_queue_head;
 
 struct file *iommufd_rs_fault_getfile(void *priv);
-void iommufd_rs_init_waitqueue_head(struct wait_queue_head *wq);
-void iommufd_rs_wake_up_interruptible(struct wait_queue_head *wq);
 bool iommufd_rs_dev_is_virtfn(struct device *dev);
 
 #ifndef __BINDGEN__

@@ -6,9 +6,13 @@
 //! in the `IOMMUFD` / `IOMMUFD_VFIO` namespaces by `iommufd_shim.c` (Rust in 6.12 cannot
 //! export into a namespace).
 //!
-//! Handles: a `struct iommufd_ctx *` is the address of our [`IommufdCtx`]; a
-//! `struct iommufd_device *` is an `Arc<Device>` turned into a raw pointer by bind and
-//! taken back by unbind.
+//! Handles: a `struct iommufd_ctx *` is the address of our [`IommufdCtx`], which the
+//! functions take as an `Option<CtxRef>` (NULL is `None`: `CtxRef` is a transparent non-null
+//! pointer); a `struct iommufd_device *` is an `Arc<Device>` turned into a raw pointer by bind
+//! and taken back by unbind, which the functions in between borrow as `&Device`; a `u32 *` in
+//! or out is a `&mut u32`. The types state each C caller's promise once, in the signature, and
+//! the bodies are safe code over [`CtxRef`] and [`Device`]. The `# Safety` section of each
+//! function is that promise.
 
 use crate::ioas::Ioas;
 use crate::{
@@ -19,7 +23,7 @@ use crate::{
     object,
 };
 use core::sync::atomic::{AtomicPtr, Ordering};
-use kernel::{bindings, fs::File, miscdevice::MiscDeviceRegistration, sync::Arc};
+use kernel::{fs::File, iommu::Group, miscdevice::MiscDeviceRegistration, sync::Arc, types::ARef};
 
 /// The misc devices whose files are iommufd contexts (`/dev/iommu`, `/dev/vfio/vfio`), for
 /// `iommufd_ctx_from_file`. Set at module init, cleared before they are deregistered.
@@ -28,35 +32,34 @@ pub(crate) static REGISTRATIONS: [AtomicPtr<MiscDeviceRegistration<IommufdCtx>>;
     AtomicPtr::new(core::ptr::null_mut()),
 ];
 
-/// The context behind `file`, if it is one of ours (C: `file->f_op == &iommufd_fops`).
-///
-/// # Safety
-///
-/// `file` must be a valid file.
-unsafe fn ctx_of_file(file: *mut bindings::file) -> Option<*mut IommufdCtx> {
-    // SAFETY: The caller guarantees `file` is valid for this call.
-    let f = unsafe { File::from_raw_file(file) };
+/// The context behind `file`, if it is one of ours (C `file->f_op == &iommufd_fops`).
+fn ctx_of_file(file: &File) -> Option<CtxRef> {
     let ours = REGISTRATIONS.iter().any(|r| {
         let reg = r.load(Ordering::Acquire);
         // SAFETY: A non-null entry points to a registration alive until module exit, and
         // no ioctl/kernel user can run after that.
-        !reg.is_null() && unsafe { (*reg).owns_file(f) }
+        !reg.is_null() && unsafe { (*reg).owns_file(file) }
     });
     if !ours {
         return None;
     }
-    // SAFETY: Our files' `private_data` is the `Pin<KBox<IommufdCtx>>` made by `open`.
-    Some(unsafe { (*file).private_data }.cast::<IommufdCtx>())
+    // SAFETY: Our files' `private_data` is the `Pin<KBox<IommufdCtx>>` made by `open`, alive
+    // while the file is, which the caller holds.
+    unsafe { CtxRef::from_ptr(file.private_data().cast()) }
 }
 
-/// Makes a [`CtxRef`] of a pointer a kernel user holds.
-///
-/// # Safety
-///
-/// `ictx` must be a context pointer from this module whose file the caller holds.
-unsafe fn ctx(ictx: *mut IommufdCtx) -> Option<CtxRef> {
-    // SAFETY: By the caller's guarantee.
-    unsafe { CtxRef::from_ptr(ictx) }
+/// The C return code of a kAPI result: 0 or `-errno`.
+fn rc(r: Result<(), Errno>) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => -e.0,
+    }
+}
+
+/// Runs `op` on the ID in `*pt_id` and, on success, stores the ID it returns there (the C
+/// functions' in/out `u32 *pt_id`).
+fn in_out(pt_id: &mut u32, op: impl FnOnce(u32) -> Result<u32, Errno>) -> i32 {
+    rc(op(*pt_id).map(|out| *pt_id = out))
 }
 
 /// C `iommufd_ctx_get()`.
@@ -65,9 +68,8 @@ unsafe fn ctx(ictx: *mut IommufdCtx) -> Option<CtxRef> {
 ///
 /// `ictx` must be a context the caller holds a reference to.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn iommufd_ctx_get(ictx: *mut IommufdCtx) {
-    // SAFETY: By the caller's guarantee.
-    if let Some(c) = unsafe { ctx(ictx) } {
+pub(crate) unsafe extern "C" fn iommufd_ctx_get(ictx: Option<CtxRef>) {
+    if let Some(c) = ictx {
         c.get_file();
     }
 }
@@ -78,9 +80,8 @@ pub(crate) unsafe extern "C" fn iommufd_ctx_get(ictx: *mut IommufdCtx) {
 ///
 /// `ictx` must be a context the caller holds a reference to, given back here.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn iommufd_ctx_put(ictx: *mut IommufdCtx) {
-    // SAFETY: By the caller's guarantee.
-    if let Some(c) = unsafe { ctx(ictx) } {
+pub(crate) unsafe extern "C" fn iommufd_ctx_put(ictx: Option<CtxRef>) {
+    if let Some(c) = ictx {
         c.put_file();
     }
 }
@@ -91,17 +92,14 @@ pub(crate) unsafe extern "C" fn iommufd_ctx_put(ictx: *mut IommufdCtx) {
 ///
 /// `file` must be a valid file the caller holds.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn iommufd_ctx_from_file(
-    file: *mut bindings::file,
-) -> *mut IommufdCtx {
-    // SAFETY: By the caller's guarantee.
-    match unsafe { ctx_of_file(file) } {
+pub(crate) unsafe extern "C" fn iommufd_ctx_from_file(file: &File) -> *mut IommufdCtx {
+    match ctx_of_file(file) {
         Some(c) => {
-            // SAFETY: The caller holds the file, so the context is alive.
-            unsafe { iommufd_ctx_get(c) };
-            c
+            // The caller holds the file, so the context is alive.
+            c.get_file();
+            c.as_ptr()
         }
-        None => err_ptr(Errno(bindings::EBADFD as i32)),
+        None => err_ptr(Errno::EBADFD),
     }
 }
 
@@ -112,20 +110,18 @@ pub(crate) unsafe extern "C" fn iommufd_ctx_from_file(
 /// Called from process context.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn iommufd_ctx_from_fd(fd: core::ffi::c_int) -> *mut IommufdCtx {
-    // SAFETY: `fget` on the current task's table; returns a reference or null.
-    let file = unsafe { bindings::fget(fd as u32) };
-    if file.is_null() {
-        return err_ptr(Errno(bindings::EBADF as i32));
-    }
-    // SAFETY: We hold the file.
-    match unsafe { ctx_of_file(file) } {
-        // The `fget` reference is the context reference (as C).
-        Some(c) => c,
-        None => {
-            // SAFETY: Gives back the `fget` reference.
-            unsafe { bindings::fput(file) };
-            err_ptr(Errno(bindings::EBADFD as i32))
+    let Ok(file) = File::fget(fd as u32) else {
+        return err_ptr(Errno::EBADF);
+    };
+    match ctx_of_file(&file) {
+        Some(c) => {
+            // The `fget` reference is the context reference (as C): `iommufd_ctx_put` gives
+            // it back.
+            let _ = ARef::into_raw(file);
+            c.as_ptr()
         }
+        // Dropping `file` gives back the `fget` reference.
+        None => err_ptr(Errno::EBADFD),
     }
 }
 
@@ -133,24 +129,18 @@ pub(crate) unsafe extern "C" fn iommufd_ctx_from_fd(fd: core::ffi::c_int) -> *mu
 ///
 /// # Safety
 ///
-/// `ictx` null or a context the caller holds.
+/// `ictx` null or a context the caller holds; `group` null or a live group.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn iommufd_ctx_has_group(
-    ictx: *mut IommufdCtx,
-    group: *mut bindings::iommu_group,
+    ictx: Option<CtxRef>,
+    group: Option<&Group>,
 ) -> bool {
-    if group.is_null() {
-        return false;
-    }
-    // SAFETY: By the caller's guarantee.
-    let Some(c) = (unsafe { ctx(ictx) }) else {
+    let (Some(c), Some(group)) = (ictx, group) else {
         return false;
     };
+    let key = group.as_raw() as usize;
     let guard = c.objects().lock();
-    guard
-        .groups
-        .iter()
-        .any(|(g, _, n)| *n > 0 && *g == group as usize)
+    guard.groups.iter().any(|(g, _, n)| *n > 0 && *g == key)
 }
 
 /// C `iommufd_device_bind()`.
@@ -158,36 +148,24 @@ pub(crate) unsafe extern "C" fn iommufd_ctx_has_group(
 /// # Safety
 ///
 /// `ictx` is a context the caller holds, `dev` a device the caller keeps alive until
-/// `iommufd_device_unbind`, `id` valid for writing.
+/// `iommufd_device_unbind`.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn iommufd_device_bind(
-    ictx: *mut IommufdCtx,
-    dev: *mut bindings::device,
-    id: *mut u32,
+    ictx: Option<CtxRef>,
+    dev: &kernel::device::Device,
+    id: &mut u32,
 ) -> *mut Device {
-    // SAFETY: By the caller's guarantee.
-    let Some(c) = (unsafe { ctx(ictx) }) else {
+    let Some(c) = ictx else {
         return err_ptr(Errno::EINVAL);
     };
-    // SAFETY: By the caller's guarantee on `dev`.
+    // SAFETY: The caller keeps `dev` alive until unbind (its guarantee).
     match unsafe { Device::bind(c, dev, false) } {
         Ok(idev) => {
-            // SAFETY: `id` is valid for writing (caller's guarantee).
-            unsafe { *id = idev.id };
+            *id = idev.id;
             Arc::into_raw(idev).cast_mut()
         }
         Err(e) => err_ptr(e),
     }
-}
-
-/// Borrows the device of a handle from `iommufd_device_bind`.
-///
-/// # Safety
-///
-/// `idev` must be a live handle from [`iommufd_device_bind`].
-unsafe fn dev<'a>(idev: *mut Device) -> &'a Device {
-    // SAFETY: The handle owns a strong count until unbind (caller's guarantee).
-    unsafe { &*idev }
 }
 
 /// C `iommufd_device_unbind()`.
@@ -206,38 +184,20 @@ pub(crate) unsafe extern "C" fn iommufd_device_unbind(idev: *mut Device) {
 ///
 /// # Safety
 ///
-/// `idev` must be a live handle and `pt_id` valid for reading and writing.
+/// `idev` must be a live handle.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn iommufd_device_attach(idev: *mut Device, pt_id: *mut u32) -> i32 {
-    // SAFETY: By the caller's guarantee.
-    let (d, id) = unsafe { (dev(idev), *pt_id) };
-    match d.attach(id) {
-        Ok(out) => {
-            // SAFETY: By the caller's guarantee.
-            unsafe { *pt_id = out };
-            0
-        }
-        Err(e) => -e.0,
-    }
+pub(crate) unsafe extern "C" fn iommufd_device_attach(idev: &Device, pt_id: &mut u32) -> i32 {
+    in_out(pt_id, |id| idev.attach(id))
 }
 
 /// C `iommufd_device_replace()`.
 ///
 /// # Safety
 ///
-/// As [`iommufd_device_attach`].
+/// `idev` must be a live handle.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn iommufd_device_replace(idev: *mut Device, pt_id: *mut u32) -> i32 {
-    // SAFETY: By the caller's guarantee.
-    let (d, id) = unsafe { (dev(idev), *pt_id) };
-    match d.replace(id) {
-        Ok(out) => {
-            // SAFETY: By the caller's guarantee.
-            unsafe { *pt_id = out };
-            0
-        }
-        Err(e) => -e.0,
-    }
+pub(crate) unsafe extern "C" fn iommufd_device_replace(idev: &Device, pt_id: &mut u32) -> i32 {
+    in_out(pt_id, |id| idev.replace(id))
 }
 
 /// C `iommufd_device_detach()`.
@@ -246,9 +206,8 @@ pub(crate) unsafe extern "C" fn iommufd_device_replace(idev: *mut Device, pt_id:
 ///
 /// `idev` must be a live, attached handle.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn iommufd_device_detach(idev: *mut Device) {
-    // SAFETY: By the caller's guarantee.
-    unsafe { dev(idev) }.detach();
+pub(crate) unsafe extern "C" fn iommufd_device_detach(idev: &Device) {
+    idev.detach();
 }
 
 /// `iommufd_device_pasid_attach()` (include/linux/iommufd_pasid.h): attaches the HWPT
@@ -256,23 +215,19 @@ pub(crate) unsafe extern "C" fn iommufd_device_detach(idev: *mut Device) {
 ///
 /// # Safety
 ///
-/// As [`iommufd_device_attach`].
+/// `idev` must be a live handle.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn iommufd_device_pasid_attach(
-    idev: *mut Device,
+    idev: &Device,
     pasid: u32,
-    pt_id: *mut u32,
+    pt_id: &mut u32,
 ) -> i32 {
-    // SAFETY: By the caller's guarantee.
-    let (d, id) = unsafe { (dev(idev), *pt_id) };
-    match d.pasid_attach(pasid, id) {
-        Ok(out) => {
-            // SAFETY: By the caller's guarantee.
-            unsafe { *pt_id = out };
-            0
-        }
-        Err(e) => -e.0,
-    }
+    pasid_attach(idev, pasid, pt_id)
+}
+
+/// The body of [`iommufd_device_pasid_attach`], which the selftest calls as a driver would.
+pub(crate) fn pasid_attach(idev: &Device, pasid: u32, pt_id: &mut u32) -> i32 {
+    in_out(pt_id, |id| idev.pasid_attach(pasid, id))
 }
 
 /// `iommufd_device_pasid_replace()`: moves `pasid` to the HWPT `*pt_id`; on failure the old
@@ -280,23 +235,19 @@ pub(crate) unsafe extern "C" fn iommufd_device_pasid_attach(
 ///
 /// # Safety
 ///
-/// As [`iommufd_device_attach`].
+/// `idev` must be a live handle.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn iommufd_device_pasid_replace(
-    idev: *mut Device,
+    idev: &Device,
     pasid: u32,
-    pt_id: *mut u32,
+    pt_id: &mut u32,
 ) -> i32 {
-    // SAFETY: By the caller's guarantee.
-    let (d, id) = unsafe { (dev(idev), *pt_id) };
-    match d.pasid_replace(pasid, id) {
-        Ok(out) => {
-            // SAFETY: By the caller's guarantee.
-            unsafe { *pt_id = out };
-            0
-        }
-        Err(e) => -e.0,
-    }
+    pasid_replace(idev, pasid, pt_id)
+}
+
+/// The body of [`iommufd_device_pasid_replace`], which the selftest calls as a driver would.
+pub(crate) fn pasid_replace(idev: &Device, pasid: u32, pt_id: &mut u32) -> i32 {
+    in_out(pt_id, |id| idev.pasid_replace(pasid, id))
 }
 
 /// `iommufd_device_pasid_detach()`: detaches `pasid` (an assigned one is freed).
@@ -305,9 +256,13 @@ pub(crate) unsafe extern "C" fn iommufd_device_pasid_replace(
 ///
 /// `idev` must be a live handle.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn iommufd_device_pasid_detach(idev: *mut Device, pasid: u32) {
-    // SAFETY: By the caller's guarantee.
-    unsafe { dev(idev) }.pasid_detach(pasid);
+pub(crate) unsafe extern "C" fn iommufd_device_pasid_detach(idev: &Device, pasid: u32) {
+    pasid_detach(idev, pasid);
+}
+
+/// The body of [`iommufd_device_pasid_detach`], which the selftest calls as a driver would.
+pub(crate) fn pasid_detach(idev: &Device, pasid: u32) {
+    idev.pasid_detach(pasid);
 }
 
 /// `iommufd_device_pasid_assign()`: takes a PASID from the global PASID space, attaches the
@@ -315,23 +270,19 @@ pub(crate) unsafe extern "C" fn iommufd_device_pasid_detach(idev: *mut Device, p
 ///
 /// # Safety
 ///
-/// As [`iommufd_device_attach`], and `pasid` valid for writing.
+/// `idev` must be a live handle.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn iommufd_device_pasid_assign(
-    idev: *mut Device,
-    pt_id: *mut u32,
-    pasid: *mut u32,
+    idev: &Device,
+    pt_id: &mut u32,
+    pasid: &mut u32,
 ) -> i32 {
-    // SAFETY: By the caller's guarantee.
-    let (d, id) = unsafe { (dev(idev), *pt_id) };
-    match d.pasid_assign(id) {
-        Ok(p) => {
-            // SAFETY: By the caller's guarantee.
-            unsafe { *pasid = p };
-            0
-        }
-        Err(e) => -e.0,
-    }
+    pasid_assign(idev, pt_id, pasid)
+}
+
+/// The body of [`iommufd_device_pasid_assign`], which the selftest calls as a driver would.
+pub(crate) fn pasid_assign(idev: &Device, pt_id: &mut u32, pasid: &mut u32) -> i32 {
+    rc(idev.pasid_assign(*pt_id).map(|p| *pasid = p))
 }
 
 /// C `iommufd_device_to_ictx()`.
@@ -340,9 +291,8 @@ pub(crate) unsafe extern "C" fn iommufd_device_pasid_assign(
 ///
 /// `idev` must be a live handle.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn iommufd_device_to_ictx(idev: *mut Device) -> *mut IommufdCtx {
-    // SAFETY: By the caller's guarantee.
-    unsafe { dev(idev) }.ctx.as_ptr()
+pub(crate) unsafe extern "C" fn iommufd_device_to_ictx(idev: &Device) -> *mut IommufdCtx {
+    idev.ctx.as_ptr()
 }
 
 /// C `iommufd_device_to_id()`.
@@ -351,34 +301,24 @@ pub(crate) unsafe extern "C" fn iommufd_device_to_ictx(idev: *mut Device) -> *mu
 ///
 /// `idev` must be a live handle.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn iommufd_device_to_id(idev: *mut Device) -> u32 {
-    // SAFETY: By the caller's guarantee.
-    unsafe { dev(idev) }.id
+pub(crate) unsafe extern "C" fn iommufd_device_to_id(idev: &Device) -> u32 {
+    idev.id
 }
 
 /// C `iommufd_vfio_compat_ioas_get_id()`: `ENODEV` without a compat IOAS.
 ///
 /// # Safety
 ///
-/// `ictx` a context the caller holds; `out` valid for writing.
+/// `ictx` a context the caller holds.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn iommufd_vfio_compat_ioas_get_id(
-    ictx: *mut IommufdCtx,
-    out: *mut u32,
+    ictx: Option<CtxRef>,
+    out: &mut u32,
 ) -> i32 {
-    // SAFETY: By the caller's guarantee.
-    let Some(c) = (unsafe { ctx(ictx) }) else {
+    let Some(c) = ictx else {
         return -Errno::EINVAL.0;
     };
-    let rc = match object::get_compat::<Ioas>(c.objects()) {
-        Ok(ioas) => {
-            // SAFETY: By the caller's guarantee.
-            unsafe { *out = ioas.id() };
-            0
-        }
-        Err(e) => -e.0,
-    };
-    rc
+    rc(object::get_compat::<Ioas>(c.objects()).map(|ioas| *out = ioas.id()))
 }
 
 /// C `iommufd_vfio_compat_set_no_iommu()`: `EINVAL` if a compat IOAS exists.
@@ -387,9 +327,8 @@ pub(crate) unsafe extern "C" fn iommufd_vfio_compat_ioas_get_id(
 ///
 /// `ictx` a context the caller holds.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn iommufd_vfio_compat_set_no_iommu(ictx: *mut IommufdCtx) -> i32 {
-    // SAFETY: By the caller's guarantee.
-    let Some(c) = (unsafe { ctx(ictx) }) else {
+pub(crate) unsafe extern "C" fn iommufd_vfio_compat_set_no_iommu(ictx: Option<CtxRef>) -> i32 {
+    let Some(c) = ictx else {
         return -Errno::EINVAL.0;
     };
     let mut guard = c.objects().lock();
@@ -407,13 +346,9 @@ pub(crate) unsafe extern "C" fn iommufd_vfio_compat_set_no_iommu(ictx: *mut Iomm
 ///
 /// `ictx` a context the caller holds.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn iommufd_vfio_compat_ioas_create(ictx: *mut IommufdCtx) -> i32 {
-    // SAFETY: By the caller's guarantee.
-    let Some(c) = (unsafe { ctx(ictx) }) else {
+pub(crate) unsafe extern "C" fn iommufd_vfio_compat_ioas_create(ictx: Option<CtxRef>) -> i32 {
+    let Some(c) = ictx else {
         return -Errno::EINVAL.0;
     };
-    match crate::ioas::compat_ioas_create(c) {
-        Ok(()) => 0,
-        Err(e) => -e.0,
-    }
+    rc(crate::ioas::compat_ioas_create(c))
 }

@@ -45,11 +45,12 @@ use kernel::{bindings, c_str, device::Device, ffi::c_ulong, prelude::*, types::O
 use kernel::{
     bus::{BusDevice, BusRegistration, OwnedBusDevice, StaticBus},
     iommu::driver::{
-        AllocatedDomain, BusIommuRegistration, DirtyBitmap, DomainConfig, DomainOps,
-        DomainOpsTable, DomainType, DriverDomain, IommuDevice, IommuOps, IommuOpsTable,
-        IommuSysfsRegistration, IopfQueueSlot, RawDomain, UserData, UserDataArray,
-        CAP_CACHE_COHERENCY, CAP_DIRTY_TRACKING, DEV_FEAT_IOPF, DIRTY_NO_CLEAR,
+        AllocatedDomain, BusIommuRegistration, DomainConfig, DomainOps, DomainOpsTable, DomainType,
+        DriverDomain, IommuDevice, IommuOps, IommuOpsTable, IommuSysfsRegistration, IopfQueueSlot,
+        RawDomain, UserDataArray, CAP_CACHE_COHERENCY, CAP_DIRTY_TRACKING, DEV_FEAT_IOPF,
+        DIRTY_NO_CLEAR,
     },
+    iommu::{DirtyBitmap, UserData},
     platform::PlatformDevice,
     property::{self, PropertyList},
     xarray::XArray,
@@ -554,7 +555,7 @@ impl DomainOps for MockPaging {
         iova: usize,
         size: usize,
         flags: c_ulong,
-        dirty: &DirtyBitmap,
+        dirty: &DirtyBitmap<'_>,
     ) -> Result {
         let mut iova = iova;
         let end = iova.wrapping_add(size);
@@ -1015,6 +1016,11 @@ impl MockDev {
             dev.add().map_err(errno_of)?;
         }
         Ok(MockDev { dev })
+    }
+
+    /// The mock device.
+    pub(crate) fn device(&self) -> &Device {
+        self.dev.device()
     }
 
     /// The `struct device` of the mock device, alive as long as `self`.

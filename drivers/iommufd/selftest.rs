@@ -34,12 +34,18 @@ use crate::{
     pages::PAGE_SIZE,
     test_hooks, user,
 };
-use core::ffi::{c_ulong, c_void};
+use core::{
+    ffi::{c_ulong, c_void},
+    ptr::NonNull,
+};
 use kernel::page_pin::{GupFlags, PinnedPages, UserPageRef};
 use kernel::{
-    bindings, new_mutex,
+    bindings,
+    fs::file::{flags::O_CLOEXEC, File, FileDescriptorReservation},
+    new_mutex,
     prelude::*,
     sync::{Arc, Mutex},
+    types::ARef,
 };
 
 /// `GUP_PIN_COUNTING_BIAS` of `include/linux/mm.h`: a pin adds this to a page's refcount.
@@ -182,28 +188,21 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         // driver would.
         TestOp::PasidAttach { pasid, pt_id } => pasid_op(ucmd, cmd, |idev| {
             let mut id = pt_id;
-            // SAFETY: `idev` is a live bound device (held by the selftest object).
-            error::from_rc(unsafe { kapi::iommufd_device_pasid_attach(idev, pasid, &mut id) })
-                .map(|()| id)
+            error::from_rc(kapi::pasid_attach(idev, pasid, &mut id)).map(|()| id)
         }),
         TestOp::PasidReplace { pasid, pt_id } => pasid_op(ucmd, cmd, |idev| {
             let mut id = pt_id;
-            // SAFETY: As above.
-            error::from_rc(unsafe { kapi::iommufd_device_pasid_replace(idev, pasid, &mut id) })
-                .map(|()| id)
+            error::from_rc(kapi::pasid_replace(idev, pasid, &mut id)).map(|()| id)
         }),
         TestOp::PasidAssign { pt_id, .. } => pasid_op(ucmd, cmd, |idev| {
             let (mut id, mut pasid) = (pt_id, 0);
-            // SAFETY: As above.
-            error::from_rc(unsafe { kapi::iommufd_device_pasid_assign(idev, &mut id, &mut pasid) })
-                .map(|()| pasid)
+            error::from_rc(kapi::pasid_assign(idev, &mut id, &mut pasid)).map(|()| pasid)
         }),
         TestOp::PasidDetach { pasid } => {
             let sobj = object::get::<SelftestObj>(ucmd.ctx().objects(), cmd.id)?;
             let idev = sobj.idev()?;
             let _iopf = sobj.mock.iopf_write_lock();
-            // SAFETY: As above.
-            unsafe { kapi::iommufd_device_pasid_detach(kapi_handle(idev), pasid) };
+            kapi::pasid_detach(idev, pasid);
             Ok(())
         }
         TestOp::PasidCheckHwpt { pasid, hwpt_id } => pasid_check_hwpt(ucmd, cmd.id, pasid, hwpt_id),
@@ -212,10 +211,7 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         TestOp::DevPasidAttach { pasid, pt_id } => {
             let idev = object::get::<Device>(ucmd.ctx().objects(), cmd.id)?;
             let mut id = pt_id;
-            // SAFETY: A bound device, held by the lookup.
-            error::from_rc(unsafe {
-                kapi::iommufd_device_pasid_attach(kapi_handle(&idev.arc()), pasid, &mut id)
-            })?;
+            error::from_rc(kapi::pasid_attach(&idev, pasid, &mut id))?;
             let mut out = cmd;
             out.op = TestOp::DevPasidAttach { pasid, pt_id: id };
             out.encode_response(ucmd.buf_mut());
@@ -227,8 +223,7 @@ pub(crate) fn test_cmd(ucmd: &mut Ucmd<'_>) -> Result<(), Errno> {
         }
         TestOp::DevPasidDetach { pasid } => {
             let idev = object::get::<Device>(ucmd.ctx().objects(), cmd.id)?;
-            // SAFETY: As above.
-            unsafe { kapi::iommufd_device_pasid_detach(kapi_handle(&idev.arc()), pasid) };
+            kapi::pasid_detach(&idev, pasid);
             Ok(())
         }
         TestOp::FloorPinMap { iova, length, uptr } => {
@@ -306,13 +301,13 @@ fn floor_pin_map(
 fn pasid_op(
     ucmd: &mut Ucmd<'_>,
     mut cmd: TestCmd,
-    op: impl FnOnce(*mut Device) -> Result<u32, Errno>,
+    op: impl FnOnce(&Device) -> Result<u32, Errno>,
 ) -> Result<(), Errno> {
     let sobj = object::get::<SelftestObj>(ucmd.ctx().objects(), cmd.id)?;
     let idev = sobj.idev()?;
     let out = {
         let _iopf = sobj.mock.iopf_write_lock();
-        op(kapi_handle(idev))?
+        op(idev)?
     };
     let pasid = match &mut cmd.op {
         TestOp::PasidAttach { pt_id, pasid } | TestOp::PasidReplace { pt_id, pasid } => {
@@ -332,12 +327,6 @@ fn pasid_op(
         idev.pasid_detach(pasid);
     }
     rc
-}
-
-/// The kAPI's `struct iommufd_device *` of a bound device (what bind gave its driver).
-fn kapi_handle(idev: &Arc<Device>) -> *mut Device {
-    let p: *const Device = &**idev;
-    p.cast_mut()
 }
 
 /// The later C's `iommufd_test_pasid_check_hwpt`: `hwpt_id` 0 asks that nothing is attached on
@@ -373,7 +362,7 @@ fn mock_domain(ucmd: &mut Ucmd<'_>, mut cmd: TestCmd) -> Result<(), Errno> {
     let rc = (|| {
         let mock = MockDev::create(dev_flags)?;
         // SAFETY: The mock device lives in the selftest object until after unbind.
-        let idev = unsafe { Device::bind(ctx.as_ref(), mock.as_dev(), true) }?;
+        let idev = unsafe { Device::bind(ctx.as_ref(), mock.device(), true) }?;
         let attached = {
             let _iopf = mock.iopf_write_lock();
             idev.attach(cmd.id)
@@ -529,7 +518,7 @@ struct StItems {
 
 /// The state behind an access fd (C `struct selftest_access`): the file's private data.
 #[pin_data]
-struct StAccess {
+pub(crate) struct StAccess {
     #[pin]
     lock: Mutex<StItems>,
 }
@@ -538,10 +527,11 @@ struct StAccess {
 ///
 /// # Invariants
 ///
-/// `file` is a reference on an access file (from `fget`), dropped by `Drop`; `st` is its
+/// `file` is an access file, whose reference (from `fget`) is dropped with it; `st` is its
 /// private data, alive while the file is.
 struct StRef {
-    file: *mut bindings::file,
+    /// Only held: it keeps `st` alive.
+    _file: ARef<File>,
     st: *const StAccess,
 }
 
@@ -551,13 +541,15 @@ impl StRef {
         let mut file: *mut bindings::file = core::ptr::null_mut();
         // SAFETY: `fget` and an `f_op` check in C; `file` is a valid out pointer.
         let st = unsafe { shim::iommufd_rs_test_staccess_get(fd as i32, &mut file) };
-        if st.is_null() || file.is_null() {
+        let (false, Some(file)) = (st.is_null(), NonNull::new(file)) else {
             return Err(EBADFD);
-        }
+        };
+        // SAFETY: `iommufd_rs_test_staccess_get` took a reference on the file for us.
+        let file = unsafe { ARef::from_raw(file.cast::<File>()) };
         // INVARIANT: `iommufd_rs_test_staccess_get` returned a referenced access file and
         // its private data.
         Ok(StRef {
-            file,
+            _file: file,
             st: st.cast::<StAccess>(),
         })
     }
@@ -573,27 +565,23 @@ impl StRef {
     }
 }
 
-impl Drop for StRef {
-    fn drop(&mut self) {
-        // SAFETY: Drops the reference `get` took (type invariants).
-        unsafe { bindings::fput(self.file) };
-    }
-}
-
 /// C `iommufd_test_access_unmap()`, the selftest access's `unmap` op: unpins every item that
 /// overlaps `[iova, iova + length)`.
 ///
 /// # Safety
 ///
-/// `data` must be the `StAccess` of a live access file.
+/// `st` (the access's `data`) must be the `StAccess` of a live access file.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn iommufd_rs_test_access_unmap(
-    data: *mut c_void,
+    st: &StAccess,
     iova: c_ulong,
     length: c_ulong,
 ) {
-    // SAFETY: Caller's guarantee.
-    let st = unsafe { &*data.cast::<StAccess>() };
+    unmap_items(st, iova, length);
+}
+
+/// The body of [`iommufd_rs_test_access_unmap`].
+fn unmap_items(st: &StAccess, iova: c_ulong, length: c_ulong) {
     let iova_last = iova.wrapping_add(length).wrapping_sub(1);
     let mut g = st.lock.lock();
     let access = g.access.clone();
@@ -624,8 +612,7 @@ pub(crate) unsafe extern "C" fn iommufd_rs_test_staccess_release(data: *mut c_vo
     let st = unsafe { KBox::from_raw(data.cast::<StAccess>()) };
     let has_access = st.lock.lock().access.is_some();
     if has_access {
-        // SAFETY: `data` is the live `StAccess` (just reconstructed, not freed yet).
-        unsafe { iommufd_rs_test_access_unmap(data, 0, c_ulong::MAX) };
+        unmap_items(&st, 0, c_ulong::MAX);
         let access = st.lock.lock().access.take();
         if let Some(a) = access {
             Access::destroy(a);
@@ -653,29 +640,29 @@ fn create_access(ucmd: &mut Ucmd<'_>, mut cmd: TestCmd, flags: u32) -> Result<()
     // SAFETY: The state is never moved out of its box: it is only used through this pointer,
     // until `iommufd_rs_test_staccess_release` turns it back into a box and drops it.
     let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(st) });
-    // SAFETY: Makes the anon-inode file whose private data is `raw`; its release frees `raw`.
+    // SAFETY: `anon_inode_getfile` returns an `ERR_PTR` or a new file whose reference is ours;
+    // its private data is `raw`, which its release frees.
     let file =
-        unsafe { shim::iommufd_rs_test_staccess_getfile(raw.cast()) }.cast::<bindings::file>();
-    if let Err(e) = crate::error::ptr_err(file) {
-        // SAFETY: No file owns `raw`: free it here.
-        drop(unsafe { KBox::from_raw(raw) });
-        return Err(e);
-    }
-    // SAFETY: Reserves an fd of the current task.
-    let fdno = unsafe { bindings::get_unused_fd_flags(bindings::O_CLOEXEC) };
-    let fail = |e: Errno, fd: Option<u32>| {
-        if let Some(fd) = fd {
-            // SAFETY: `fd` was reserved above and not installed.
-            unsafe { bindings::put_unused_fd(fd) };
+        unsafe { File::from_raw_owned(shim::iommufd_rs_test_staccess_getfile(raw.cast()).cast()) };
+    let file = match file {
+        Ok(file) => file,
+        Err(e) => {
+            // SAFETY: No file owns `raw`: free it here.
+            drop(unsafe { KBox::from_raw(raw) });
+            return Err(e.into());
         }
-        // SAFETY: Drops the file made above; its release frees `raw`.
-        unsafe { bindings::fput(file) };
+    };
+    // The reservation is given back before the file is dropped (whose release frees `raw`).
+    let fail = |e: Errno, fd: Option<FileDescriptorReservation>, file: ARef<File>| {
+        drop(fd);
+        drop(file);
         Err(e)
     };
-    if fdno < 0 {
-        return fail(Errno::ENOMEM, None);
-    }
-    let fdno = fdno as u32;
+    let fd = match FileDescriptorReservation::get_unused_fd_flags(O_CLOEXEC) {
+        Ok(fd) => fd,
+        Err(_) => return fail(Errno::ENOMEM, None, file),
+    };
+    let fdno = fd.reserved_fd();
     let needs_pin = flags & MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES != 0;
     // SAFETY: The selftest's ops (static) and `raw`, which lives until the file's release,
     // which destroys the access first.
@@ -688,7 +675,7 @@ fn create_access(ucmd: &mut Ucmd<'_>, mut cmd: TestCmd, flags: u32) -> Result<()
     };
     let access = match created {
         Ok((access, _)) => access,
-        Err(e) => return fail(e, Some(fdno)),
+        Err(e) => return fail(e, Some(fd), file),
     };
     let rc = access.attach(cmd.id).and_then(|()| {
         cmd.op = TestOp::CreateAccess {
@@ -700,12 +687,11 @@ fn create_access(ucmd: &mut Ucmd<'_>, mut cmd: TestCmd, flags: u32) -> Result<()
     });
     if let Err(e) = rc {
         Access::destroy(access);
-        return fail(e, Some(fdno));
+        return fail(e, Some(fd), file);
     }
     // SAFETY: `raw` is alive: the file owns it.
     unsafe { &*raw }.lock.lock().access = Some(access);
-    // SAFETY: Installs the reserved fd with our file reference.
-    unsafe { bindings::fd_install(fdno, file) };
+    fd.fd_install(file);
     Ok(())
 }
 

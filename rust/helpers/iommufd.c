@@ -6,6 +6,7 @@
 
 #include <linux/atomic.h>
 #include <linux/cred.h>
+#include <linux/fs.h>
 #include <linux/iommu.h>
 #include <linux/xarray.h>
 #include <linux/mm.h>
@@ -131,4 +132,9 @@ void rust_helper_iommu_dirty_bitmap_record(struct iommu_dirty_bitmap *dirty, uns
 					   unsigned long length)
 {
 	iommu_dirty_bitmap_record(dirty, iova, length);
+}
+
+struct file *rust_helper_get_file(struct file *f)
+{
+	return get_file(f);
 }

@@ -182,6 +182,19 @@ impl KmapLocal<'_> {
     }
 }
 
+/// The result of a one-page GUP call (`got` is what it returned, `page` the array of one it
+/// filled): the error it returned, `None` if it got nothing, or the page it stored, on which
+/// it took a pin or reference for the caller.
+fn one_page(got: i64, page: *mut bindings::page) -> Result<Option<NonNull<bindings::page>>> {
+    if got < 0 {
+        return Err(Error::from_errno(got as c_int));
+    }
+    if got == 0 {
+        return Ok(None);
+    }
+    Ok(NonNull::new(page))
+}
+
 /// One pinned user page, unpinned on drop (C `unpin_user_page()`).
 ///
 /// # Invariants
@@ -217,14 +230,8 @@ impl PinnedPage {
                 core::ptr::null_mut(),
             )
         };
-        if got < 0 {
-            return Err(Error::from_errno(got as c_int));
-        }
-        if got == 0 {
-            return Ok(None);
-        }
-        // INVARIANT: GUP pinned one page and stored it in `page`.
-        Ok(NonNull::new(page).map(|page| {
+        // INVARIANT: When GUP pinned one page, `one_page` gives it, and the pin is ours.
+        Ok(one_page(got as i64, page)?.map(|page| {
             PINNED.fetch_add(1, Ordering::Relaxed);
             Self { page }
         }))
@@ -273,14 +280,9 @@ impl UserPageRef {
         // SAFETY: `page` is a valid array of one; on success GUP stores a page with a
         // reference taken for us.
         let got = unsafe { bindings::get_user_pages_fast(uaddr as c_ulong, 1, flags.0, &mut page) };
-        if got < 0 {
-            return Err(Error::from_errno(got));
-        }
-        if got == 0 {
-            return Ok(None);
-        }
-        // INVARIANT: GUP referenced one page and stored it in `page`.
-        Ok(NonNull::new(page).map(|page| Self { page }))
+        // INVARIANT: When GUP referenced one page, `one_page` gives it, and the reference is
+        // ours.
+        Ok(one_page(got as i64, page)?.map(|page| Self { page }))
     }
 
     /// The referenced page.

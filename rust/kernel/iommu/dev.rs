@@ -202,13 +202,16 @@ impl ResvRegions {
 }
 
 /// DMA ownership of a device claimed for a user-space driver (`iommu_device_claim_dma_owner`),
-/// released on drop.
+/// released by [`DmaOwner::release`] or on drop, whichever comes first. It also holds a
+/// reference on the device, for as long as it lives.
 ///
 /// # Invariants
 ///
-/// DMA ownership of `dev` is claimed with the owner cookie given to [`DmaOwner::claim`].
+/// While `claimed` is true, DMA ownership of `dev` is claimed with the owner cookie given to
+/// [`DmaOwner::claim`], and released by nobody else.
 pub struct DmaOwner {
     dev: ARef<Device>,
+    claimed: bool,
 }
 
 impl DmaOwner {
@@ -218,19 +221,33 @@ impl DmaOwner {
         // SAFETY: A live device; `owner` is only compared by the core.
         rc(unsafe { bindings::iommu_device_claim_dma_owner(dev_raw(dev), owner.cast_mut()) })?;
         // INVARIANT: Claimed just above.
-        Ok(DmaOwner { dev: dev.into() })
+        Ok(DmaOwner {
+            dev: dev.into(),
+            claimed: true,
+        })
     }
 
     /// The device.
     pub fn device(&self) -> &Device {
         &self.dev
     }
+
+    /// Releases DMA ownership (`iommu_device_release_dma_owner`) if it is still claimed; the
+    /// device reference stays until drop. Idempotent: `Drop` calls it too.
+    pub fn release(&mut self) {
+        if !self.claimed {
+            return;
+        }
+        // INVARIANT: Not claimed any more once released below.
+        self.claimed = false;
+        // SAFETY: Claimed (type invariants) and released once: `claimed` is now false.
+        unsafe { bindings::iommu_device_release_dma_owner(dev_raw(&self.dev)) };
+    }
 }
 
 impl Drop for DmaOwner {
     fn drop(&mut self) {
-        // SAFETY: Claimed (type invariants), released once.
-        unsafe { bindings::iommu_device_release_dma_owner(dev_raw(&self.dev)) };
+        self.release();
     }
 }
 

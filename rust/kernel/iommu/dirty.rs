@@ -6,7 +6,7 @@
 //! (`struct iommu_dirty_bitmap`).
 
 use core::{ffi::c_void, marker::PhantomData, ptr::NonNull};
-use kernel::{bindings, error::Error, prelude::*};
+use kernel::{bindings, error::Error, prelude::*, types::Opaque};
 
 /// A `struct iommu_iotlb_gather` (C `iommu_iotlb_gather_init()`): the flushes a driver queued
 /// while unmapping or clearing dirty bits, done by [`super::Domain::iotlb_sync`].
@@ -139,11 +139,12 @@ where
 {
     // SAFETY: By the function's safety requirements.
     let arg = unsafe { &mut *opaque.cast::<(ForEach<'_, F>, *mut bindings::iommu_iotlb_gather)>() };
+    // INVARIANT: The live iterator the callback got, and the gather `for_each` borrows.
     let mut dirty = DirtyBitmap {
-        raw: bindings::iommu_dirty_bitmap {
+        raw: Opaque::new(bindings::iommu_dirty_bitmap {
             bitmap,
             gather: arg.1,
-        },
+        }),
         _p: PhantomData,
     };
     match (arg.0.f)(&mut dirty, iova as u64, length as u64) {
@@ -155,11 +156,18 @@ where
 /// Where a driver records dirty IOVAs (C `struct iommu_dirty_bitmap`): a chunk of a user
 /// bitmap, or none (clear only), and the gather of the flushes that clearing needs.
 ///
+/// The one type for both sides: iommufd builds it ([`DirtyBitmap::clear_only`],
+/// [`IovaBitmap::for_each`]) and passes it to [`super::Domain::read_and_clear_dirty`]; a driver's
+/// [`DomainOps::read_and_clear_dirty`](super::driver::DomainOps::read_and_clear_dirty) gets it
+/// from the iommu core and records into it.
+///
 /// # Invariants
 ///
-/// `raw.bitmap` is null or a live iterator, and `raw.gather` a live gather, for `'a`.
+/// `raw.bitmap` is null or a live iterator, and `raw.gather` a live gather, for `'a`. The C
+/// structure itself is only read, by us and by `iommu_dirty_bitmap_record()`.
+#[repr(transparent)]
 pub struct DirtyBitmap<'a> {
-    raw: bindings::iommu_dirty_bitmap,
+    raw: Opaque<bindings::iommu_dirty_bitmap>,
     _p: PhantomData<&'a mut IotlbGather>,
 }
 
@@ -168,15 +176,35 @@ impl<'a> DirtyBitmap<'a> {
     pub fn clear_only(gather: &'a mut IotlbGather) -> DirtyBitmap<'a> {
         // INVARIANT: No bitmap, and a gather borrowed for `'a`.
         DirtyBitmap {
-            raw: bindings::iommu_dirty_bitmap {
+            raw: Opaque::new(bindings::iommu_dirty_bitmap {
                 bitmap: core::ptr::null_mut(),
                 gather: gather.as_raw(),
-            },
+            }),
             _p: PhantomData,
         }
     }
 
+    /// Whether there is a bitmap to record into (C `dirty->bitmap != NULL`; without one, the
+    /// caller only clears the dirty bits).
+    pub fn has_bitmap(&self) -> bool {
+        // SAFETY: `raw` is initialised and nobody writes it (type invariants).
+        !unsafe { (*self.raw.get()).bitmap }.is_null()
+    }
+
+    /// C `iommu_dirty_bitmap_record()`: records `[iova, iova + length)` as dirty.
+    pub fn record(&self, iova: usize, length: usize) {
+        // SAFETY: The bitmap is null or live and the gather live for `'a` (type invariants);
+        // the function ignores a null bitmap and only reads the structure.
+        unsafe {
+            bindings::iommu_dirty_bitmap_record(
+                self.raw.get(),
+                iova as kernel::ffi::c_ulong,
+                length as kernel::ffi::c_ulong,
+            )
+        };
+    }
+
     pub(crate) fn as_raw(&mut self) -> *mut bindings::iommu_dirty_bitmap {
-        &mut self.raw
+        self.raw.get()
     }
 }

@@ -7,24 +7,52 @@ use core::ptr::NonNull;
 use kernel::{bindings, device::Device, prelude::*};
 
 /// A driver-specific allocation request from user space (C `struct iommu_user_data`): the
-/// driver copies `len` bytes of its `data_type` from `uptr` itself.
-#[derive(Clone, Copy, Debug)]
-pub struct UserData {
-    /// The driver's data type (`enum iommu_hwpt_data_type` or the like).
-    pub data_type: u32,
-    /// The user address of the data.
-    pub uptr: usize,
-    /// Its length in bytes, as user space gave it.
-    pub len: usize,
-}
+/// driver copies `len` bytes of its `data_type` from `uptr` itself, with [`UserData::copy_struct`].
+///
+/// The one type for both sides: iommufd builds it for [`Domain::alloc_user`], and a driver's
+/// [`IommuOps::domain_alloc_user`](super::driver::IommuOps::domain_alloc_user) receives it.
+///
+/// # Invariants
+///
+/// `uptr` is only used through the uaccess routines, so any value is fine.
+#[repr(transparent)]
+pub struct UserData(bindings::iommu_user_data);
 
 impl UserData {
-    fn raw(&self) -> bindings::iommu_user_data {
-        bindings::iommu_user_data {
-            type_: self.data_type,
-            uptr: self.uptr as *mut core::ffi::c_void,
-            len: self.len,
-        }
+    /// The request of `len` bytes at the user address `uptr`, of type `data_type`.
+    pub fn new(data_type: u32, uptr: usize, len: usize) -> Self {
+        UserData(bindings::iommu_user_data {
+            type_: data_type,
+            uptr: uptr as *mut core::ffi::c_void,
+            len,
+        })
+    }
+
+    /// C `data->type`.
+    pub fn data_type(&self) -> u32 {
+        self.0.type_
+    }
+
+    /// C `data->len`: the length in bytes, as user space gave it.
+    pub fn data_len(&self) -> usize {
+        self.0.len
+    }
+
+    /// C `iommu_copy_struct_from_user()`: copies the data, which must be of type `data_type`,
+    /// into `dst`, of which the first `min_len` bytes are required; `EINVAL` otherwise.
+    pub fn copy_struct(&self, dst: &mut [u8], data_type: u32, min_len: usize) -> Result {
+        super::driver::copy_user_data(
+            dst,
+            data_type,
+            min_len,
+            self.0.type_,
+            self.0.uptr as usize,
+            self.0.len,
+        )
+    }
+
+    fn as_raw(&self) -> *const bindings::iommu_user_data {
+        &self.0
     }
 }
 
@@ -93,10 +121,7 @@ impl Domain {
     ) -> Result<Domain> {
         let ops = super::dev::iommu_ops(dev).ok_or(ENODEV)?;
         let alloc = ops.domain_alloc_user.ok_or_else(eopnotsupp)?;
-        let raw_data = data.map(UserData::raw);
-        let data_ptr = raw_data
-            .as_ref()
-            .map_or(core::ptr::null(), |d| d as *const bindings::iommu_user_data);
+        let data_ptr = data.map_or(core::ptr::null(), UserData::as_raw);
         let parent_ptr = parent.map_or(core::ptr::null_mut(), |p| p.as_raw());
         // SAFETY: A driver op for a device it probed; `parent` is a live domain of ours and
         // `data_ptr` is null or valid for the call.

@@ -13,6 +13,7 @@
 //!
 //! C header: [`include/linux/iommu.h`](srctree/include/linux/iommu.h).
 
+use super::{dirty::DirtyBitmap, domain::UserData};
 use core::{
     marker::PhantomData,
     mem::size_of,
@@ -313,32 +314,8 @@ impl Drop for AllocatedDomain {
     }
 }
 
-/// C `struct iommu_user_data`: the driver-specific data of a domain allocation.
-#[repr(transparent)]
-pub struct UserData(bindings::iommu_user_data);
-
-impl UserData {
-    /// C `data->type`.
-    pub fn data_type(&self) -> u32 {
-        self.0.type_
-    }
-
-    /// C `iommu_copy_struct_from_user()`: copies the data, which must be of type `data_type`,
-    /// into `dst`, of which the first `min_len` bytes are required; `EINVAL` otherwise.
-    pub fn copy_struct(&self, dst: &mut [u8], data_type: u32, min_len: usize) -> Result {
-        copy_user_data(
-            dst,
-            data_type,
-            min_len,
-            self.0.type_,
-            self.0.uptr as usize,
-            self.0.len,
-        )
-    }
-}
-
 /// C `__iommu_copy_struct_from_user()` of a `{type, uptr, len}` triple.
-fn copy_user_data(
+pub(super) fn copy_user_data(
     dst: &mut [u8],
     data_type: u32,
     min_len: usize,
@@ -385,28 +362,6 @@ impl UserDataArray {
             uptr,
             self.0.entry_len,
         )
-    }
-}
-
-/// C `struct iommu_dirty_bitmap`: where `read_and_clear_dirty` records dirty IOVA.
-#[repr(transparent)]
-pub struct DirtyBitmap(Opaque<bindings::iommu_dirty_bitmap>);
-
-impl DirtyBitmap {
-    /// Whether there is a bitmap to record into (C `dirty->bitmap != NULL`; without one, the
-    /// caller only clears the dirty bits).
-    pub fn has_bitmap(&self) -> bool {
-        // SAFETY: The structure is valid for the callback (see the trampoline).
-        !unsafe { (*self.0.get()).bitmap }.is_null()
-    }
-
-    /// C `iommu_dirty_bitmap_record()`: records `[iova, iova + length)` as dirty.
-    pub fn record(&self, iova: usize, length: usize) {
-        // SAFETY: The structure is valid for the callback (see the trampoline); the function
-        // ignores a null bitmap.
-        unsafe {
-            bindings::iommu_dirty_bitmap_record(self.0.get(), iova as c_ulong, length as c_ulong)
-        };
     }
 }
 
@@ -479,7 +434,7 @@ pub trait DomainOps: Sized + Send + Sync + 'static {
         _iova: usize,
         _size: usize,
         _flags: c_ulong,
-        _dirty: &DirtyBitmap,
+        _dirty: &DirtyBitmap<'_>,
     ) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
@@ -725,7 +680,7 @@ unsafe extern "C" fn read_and_clear_dirty_callback<T: DomainOps>(
     let (domain, dirty) = unsafe {
         (
             DriverDomain::<T>::from_raw(domain),
-            &*dirty.cast::<DirtyBitmap>(),
+            &*dirty.cast::<DirtyBitmap<'_>>(),
         )
     };
     match T::read_and_clear_dirty(domain, iova, size, flags, dirty) {

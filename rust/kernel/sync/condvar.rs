@@ -238,6 +238,30 @@ impl CondVar {
     pub fn notify_all(&self) {
         self.notify(0);
     }
+
+    /// Wakes up one exclusive waiter sleeping interruptibly and every non-exclusive one, as
+    /// `poll` registers them (C `wake_up_interruptible()`).
+    ///
+    /// iommufd-rs overlay: for a wait queue that readers wait on through `poll`.
+    pub fn notify_interruptible(&self) {
+        // SAFETY: `wait_queue_head` points to valid memory.
+        unsafe {
+            bindings::__wake_up(
+                self.wait_queue_head.get(),
+                TASK_INTERRUPTIBLE as u32,
+                1,
+                ptr::null_mut(),
+            )
+        };
+    }
+
+    /// The `struct wait_queue_head`, for a C `poll` file operation's `poll_wait()`.
+    ///
+    /// iommufd-rs overlay: upstream's `PollCondVar` does this from Rust, with a `PollTable`;
+    /// 6.12 has neither, and the `file_operations` that poll are C.
+    pub fn as_raw(&self) -> *mut bindings::wait_queue_head {
+        self.wait_queue_head.get()
+    }
 }
 
 /// The return type of `wait_timeout`.

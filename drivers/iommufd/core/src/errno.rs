@@ -32,6 +32,7 @@ macro_rules! errnos {
 errnos! {
     EPERM = 1,
     EIO = 5,
+    EBADF = 9,
     ENOENT = 2,
     EFAULT = 14,
     EBUSY = 16,
@@ -49,6 +50,7 @@ errnos! {
     EOVERFLOW = 75,
     ERANGE = 34,
     EADDRINUSE = 98,
+    EBADFD = 77,
 }
 
 /// The core's result type.
