@@ -181,7 +181,7 @@ impl PinnedDrop for IommufdCtx {
         object::destroy_all(&self.objects);
         // Only now: the debugfs view shows the context (and counts its objects) until its
         // objects are gone, and unregistering waits for a reader that is looking at it.
-        crate::debugfs::unregister(&self);
+        crate::registry::unregister(&self);
     }
 }
 

@@ -26,91 +26,25 @@
 
 use crate::{
     access::{self, Access},
-    ctx::{CtxRef, IommufdCtx},
     ioas::Ioas,
     object::ObjType,
     pages::{AccountMode, PAGE_SIZE},
+    registry::Registry,
 };
 use kernel::{
     c_str,
     debugfs::{Dir, SeqFileEntry},
-    new_mutex, page_pin,
+    page_pin,
     prelude::*,
     seq_file::{SeqFile, SeqIterator},
     seq_print,
-    sync::{Arc, Mutex},
+    sync::Arc,
 };
 
 /// Objects per record of `contexts` (a line each: a record stays well under a page).
 const OBJECTS_PER_RECORD: usize = 16;
 /// Areas per record of `contexts` (a line each).
 const AREAS_PER_RECORD: usize = 16;
-
-/// The open contexts, in the order they were opened, with their numbers in the view.
-struct Contexts {
-    /// The number of the next context registered (the first is 1; never reused).
-    next_id: u64,
-    /// `(number, context)`, sorted by number.
-    list: KVec<(u64, CtxRef)>,
-}
-
-/// The contexts the view shows.
-///
-/// # Invariants
-///
-/// Every context in the list is alive: a context unregisters itself (under the lock) before
-/// it is freed, so a reader holding the lock may use any context it finds.
-#[pin_data]
-pub(crate) struct Registry {
-    #[pin]
-    contexts: Mutex<Contexts>,
-}
-
-impl Registry {
-    fn new() -> Result<Arc<Registry>> {
-        Arc::pin_init(
-            pin_init!(Registry {
-                contexts <- new_mutex!(
-                    Contexts {
-                        next_id: 1,
-                        list: KVec::new(),
-                    },
-                    "iommufd_debugfs::contexts"
-                ),
-            }),
-            GFP_KERNEL,
-        )
-    }
-}
-
-/// Shows `ctx` in the view (at open). `ENOMEM` if it cannot be added.
-pub(crate) fn register(ctx: &IommufdCtx) -> Result {
-    let Some(reg) = crate::debugfs_registry() else {
-        return Ok(());
-    };
-    let mut g = reg.contexts.lock();
-    let id = g.next_id;
-    g.list.push((id, ctx.as_ref()), GFP_KERNEL)?;
-    g.next_id += 1;
-    ctx.set_debug_id(id);
-    Ok(())
-}
-
-/// Takes `ctx` out of the view (its last step before it is freed). Waits for a reader that is
-/// taking a record of it.
-pub(crate) fn unregister(ctx: &IommufdCtx) {
-    let id = ctx.debug_id();
-    if id == 0 {
-        return;
-    }
-    let Some(reg) = crate::debugfs_registry() else {
-        return;
-    };
-    let mut g = reg.contexts.lock();
-    if let Some(i) = g.list.iter().position(|(n, _)| *n == id) {
-        let _ = crate::storage::vec_remove(&mut g.list, i);
-    }
-}
 
 /// The debugfs directory and its files; dropping it removes them (the files first).
 pub(crate) struct DebugfsView {

@@ -49,7 +49,7 @@ impl MiscDevice for IommufdCtx {
         };
         let ctx = KBox::pin_init(IommufdCtx::new(file, mode), GFP_KERNEL_ACCOUNT)?;
         // Shown in the debugfs view until its drop unregisters it.
-        crate::debugfs::register(&ctx)?;
+        crate::registry::register(&ctx)?;
         Ok(ctx)
     }
 

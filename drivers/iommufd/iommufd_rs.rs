@@ -36,6 +36,7 @@ mod mock;
 mod object;
 mod pages;
 mod pasid;
+mod registry;
 #[cfg(CONFIG_IOMMUFD_TEST)]
 mod selftest;
 mod shim;
@@ -48,10 +49,10 @@ mod vfio_compat;
 /// The debugfs view's registry of contexts, for contexts to register in at open and leave at
 /// close. Set at module init before the misc devices exist, cleared in the module's drop
 /// before the view (which owns the registry) goes.
-static DEBUGFS_REGISTRY: AtomicPtr<debugfs::Registry> = AtomicPtr::new(core::ptr::null_mut());
+static DEBUGFS_REGISTRY: AtomicPtr<registry::Registry> = AtomicPtr::new(core::ptr::null_mut());
 
 /// The registry of [`DEBUGFS_REGISTRY`], if the module is initialised.
-pub(crate) fn debugfs_registry() -> Option<&'static debugfs::Registry> {
+pub(crate) fn debugfs_registry() -> Option<&'static registry::Registry> {
     let reg = DEBUGFS_REGISTRY.load(Ordering::Acquire);
     // SAFETY: A non-null pointer is the registry of the module's `DebugfsView`, which lives
     // until the module goes; every caller is a context, which keeps the module loaded (its
