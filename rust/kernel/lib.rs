@@ -72,6 +72,7 @@ pub mod mm;
 pub mod page_pin;
 pub mod platform;
 pub mod property;
+pub mod ratelimit;
 pub mod seq_file;
 pub mod task_ext;
 pub mod user;

@@ -24,7 +24,7 @@ use crate::{
         vendor::{self, Refusal, Target, Vendor},
     },
 };
-use kernel::{bindings, c_str, prelude::*};
+use kernel::{c_str, prelude::*, ratelimit::printk_ratelimit};
 
 mod mock;
 mod smmuv3;
@@ -41,8 +41,7 @@ pub(crate) fn identify(dev: &kernel::device::Device, mock_flags: Option<u32>) ->
 
 /// One line per rate-limit window (the kernel's `printk_ratelimit()`).
 fn log(what: &str, detail: core::fmt::Arguments<'_>) {
-    // SAFETY: Takes a NUL-terminated static name; callable from any context.
-    if unsafe { bindings::__printk_ratelimit(c_str!("iommufd_vendor").as_char_ptr()) } != 0 {
+    if printk_ratelimit(c_str!("iommufd_vendor")) {
         pr_info!("{}: {}\n", what, detail);
     }
 }
