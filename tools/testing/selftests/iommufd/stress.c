@@ -345,19 +345,29 @@ out:
 
 /*
  * Our module's /sys/kernel/debug/iommufd/summary: its five counters all 0. 0 if so or if the
- * file does not exist (the C module, or ours without it), else how many were not.
+ * file does not exist (the C module, or ours without it), else how many were not. The file is
+ * root-only (0400) and a case runs as its own user, so it is opened once as root in the
+ * fixture's setup (fd), and read again from its start each time (seq_file: lseek to 0).
  */
-static int summary_nonzero(void)
+static int summary_nonzero(int fd)
 {
 	static const char *const keys[] = {
 		"contexts", "objects", "pinned_pages", "charged_pages", "accesses",
 	};
-	int seen[5] = {}, bad = 0;
+	int seen[5] = {}, bad = 0, dup;
 	char line[128];
-	FILE *f = fopen(SUMMARY, "r");
+	FILE *f;
 
-	if (!f)
+	if (fd < 0)
 		return 0;
+	/* A stream of its own on a duplicate, rewound: the fixture keeps fd for the next read. */
+	dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dup < 0 || lseek(dup, 0, SEEK_SET) != 0 || !(f = fdopen(dup, "r"))) {
+		printf("# " SUMMARY ": cannot read it again: %s\n", strerror(errno));
+		if (dup >= 0)
+			close(dup);
+		return 1;
+	}
 	while (fgets(line, sizeof(line), f)) {
 		for (int i = 0; i < 5; i++) {
 			size_t n = strlen(keys[i]);
@@ -420,7 +430,7 @@ static int kmsg_bad(int kmsg)
 FIXTURE(stress)
 {
 	char bdf[64];
-	int kmsg;
+	int kmsg, summary;
 	long pin0, lck0;
 	double t0;
 };
@@ -432,6 +442,7 @@ FIXTURE_SETUP(stress)
 	uid_t uid = STRESS_UID;
 
 	self->kmsg = -1;
+	self->summary = -1;
 	self->t0 = now();
 	if (find_edu(self->bdf, sizeof(self->bdf)))
 		SKIP(return, "no edu device (%04x:%04x) on " PCI_DEVICES, EDU_VENDOR, EDU_DEVICE);
@@ -441,6 +452,8 @@ FIXTURE_SETUP(stress)
 	self->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
 	if (self->kmsg >= 0)
 		lseek(self->kmsg, 0, SEEK_END);
+	/* Root-only: opened before we become our own user (summary_nonzero). */
+	self->summary = open(SUMMARY, O_RDONLY | O_CLOEXEC);
 	/* Our own user, every capability but CAP_IPC_LOCK: each pin is charged to us. */
 	ASSERT_EQ(0, prctl(PR_SET_KEEPCAPS, 1));
 	ASSERT_EQ(0, setresgid(uid, uid, uid));
@@ -451,9 +464,10 @@ FIXTURE_SETUP(stress)
 	self->lck0 = status_kb("VmLck:");
 	ASSERT_LE(0, self->pin0);
 	ASSERT_EQ(0, probe_locked_vm()) TH_LOG("something is charged to the user already");
-	ASSERT_EQ(0, summary_nonzero()) TH_LOG("the module is not empty before the case");
+	ASSERT_EQ(0, summary_nonzero(self->summary))
+		TH_LOG("the module is not empty before the case");
 	TH_LOG("edu %s; debugfs summary %s", self->bdf,
-	       access(SUMMARY, R_OK) ? "absent (check skipped)" : "present");
+	       self->summary < 0 ? "absent (check skipped)" : "present");
 }
 
 FIXTURE_TEARDOWN(stress)
@@ -467,6 +481,8 @@ FIXTURE_TEARDOWN(stress)
 		unbind_vfio_pci(bdf);
 	if (self->kmsg >= 0)
 		close(self->kmsg);
+	if (self->summary >= 0)
+		close(self->summary);
 	printf("# %s: %.1f s\n", _metadata->name, now() - self->t0);
 }
 
@@ -476,7 +492,7 @@ static void assert_clean(struct __test_metadata *_metadata, FIXTURE_DATA(stress)
 	EXPECT_EQ(self->pin0, status_kb("VmPin:"));
 	EXPECT_EQ(self->lck0, status_kb("VmLck:"));
 	EXPECT_EQ(0, probe_locked_vm()) TH_LOG("the user's locked_vm is not back to zero");
-	EXPECT_EQ(0, summary_nonzero());
+	EXPECT_EQ(0, summary_nonzero(self->summary));
 	EXPECT_EQ(0, kmsg_bad(self->kmsg));
 }
 
