@@ -149,30 +149,6 @@ static long long now_ms(void)
 
 /* ---- the guest's side: edu on vfio-pci, /proc figures, the kernel log ---- */
 
-/* A "Key:   N kB" line of @path (/proc/meminfo, /proc/PID/status), in kB; -1 if missing. */
-static long proc_kb(const char *path, const char *key)
-{
-	char line[256];
-	long v = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)))
-			v = strtol(line + strlen(key), NULL, 10);
-	fclose(f);
-	return v;
-}
-
-static long pid_kb(pid_t pid, const char *key)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	return proc_kb(path, key);
-}
-
 /* Whether process @pid has a file descriptor open on @path. */
 static bool fd_open(pid_t pid, const char *path)
 {
@@ -1133,7 +1109,7 @@ static void vm_files(struct __test_metadata *_metadata, FIXTURE_DATA(qc) *self, 
  */
 static void vm_pins(struct __test_metadata *_metadata, struct qemu *q, bool ram)
 {
-	long pin = pid_kb(q->pid, "VmPin:"), lck = pid_kb(q->pid, "VmLck:");
+	long pin = pid_status_kb(q->pid, "VmPin:"), lck = pid_status_kb(q->pid, "VmLck:");
 
 	TH_LOG("QEMU VmPin %ld kB, VmLck %ld kB (VM RAM %d MiB)", pin, lck, VM_RAM_MIB);
 	ASSERT_LE(0, pin);
@@ -1420,7 +1396,7 @@ TEST_F_TIMEOUT(qc, hotplug, CASE_TIMEOUT)
 	ASSERT_EQ(0, qt(q, "outl 0x%x 0x%x", PCIHP_EJ, 1u << EDU_SLOT)) TH_LOG("%s", q->err);
 	ASSERT_EQ(0, qmp_event(q, "DEVICE_DELETED", "hostdev0", now_ms() + T_EVENT))
 		TH_LOG("%s", q->err);
-	pin = pid_kb(q->pid, "VmPin:");
+	pin = pid_status_kb(q->pid, "VmPin:");
 	TH_LOG("edu unplugged: QEMU VmPin %ld kB (%s)", pin,
 	       pin < PIN_MIN_KB ? "QEMU dropped the IOAS with its last device" :
 				  "QEMU kept the VM's RAM mapped");
@@ -1475,7 +1451,7 @@ TEST_F_TIMEOUT(qc, sigkill, CASE_TIMEOUT)
 	args_edu(&a, self->bdf, true);
 	vm_start(_metadata, self, &a);
 	deadline = now_ms() + T_REPLY;
-	while ((pin = pid_kb(q->pid, "VmPin:")) < PIN_MIN_KB && now_ms() < deadline)
+	while ((pin = pid_status_kb(q->pid, "VmPin:")) < PIN_MIN_KB && now_ms() < deadline)
 		usleep(50000);
 	TH_LOG("QEMU VmPin %ld kB: killing it", pin);
 	ASSERT_LE(PIN_MIN_KB, pin);

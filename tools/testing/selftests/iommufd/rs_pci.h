@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,17 @@
  * refusing is a hw_error() that aborts QEMU: transfers are at most half the buffer.
  */
 #define EDU_XFER (EDU_BUF_SIZE / 2)
+
+/* edu's 32-bit registers in its mmapped BAR0. */
+static inline uint32_t rd(volatile uint32_t *bar, unsigned int off)
+{
+	return bar[off / 4];
+}
+
+static inline void wr(volatile uint32_t *bar, unsigned int off, uint32_t v)
+{
+	bar[off / 4] = v;
+}
 
 static inline int write_str(const char *path, const char *s)
 {

@@ -83,12 +83,12 @@ static inline int unmap(int fd, uint32_t ioas, uint64_t iova, uint64_t len, uint
 	return rc ? -errno : 0;
 }
 
-/* A line of /proc/self/status such as "VmPin:" or "VmLck:", in kB; -1 if missing. */
-static inline long status_kb(const char *key)
+/* A "Key:   N kB" line of @path (/proc/meminfo, /proc/PID/status), in kB; -1 if missing. */
+static inline long proc_kb(const char *path, const char *key)
 {
 	char line[256];
 	long v = -1;
-	FILE *f = fopen("/proc/self/status", "r");
+	FILE *f = fopen(path, "r");
 
 	if (!f)
 		return -1;
@@ -97,6 +97,21 @@ static inline long status_kb(const char *key)
 			v = strtol(line + strlen(key), NULL, 10);
 	fclose(f);
 	return v;
+}
+
+/* A line of /proc/self/status such as "VmPin:" or "VmLck:", in kB; -1 if missing. */
+static inline long status_kb(const char *key)
+{
+	return proc_kb("/proc/self/status", key);
+}
+
+/* The same line of another process's /proc/PID/status. */
+static inline long pid_status_kb(int pid, const char *key)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	return proc_kb(path, key);
 }
 
 #ifdef IOMMU_TEST_CMD

@@ -82,16 +82,6 @@ static double now(void)
 
 /* ---- edu through its VFIO cdev ---- */
 
-static inline uint32_t rd(volatile uint32_t *bar, unsigned int off)
-{
-	return bar[off / 4];
-}
-
-static inline void wr(volatile uint32_t *bar, unsigned int off, uint32_t v)
-{
-	bar[off / 4] = v;
-}
-
 static int edu_dma(volatile uint32_t *bar, uint64_t src, uint64_t dst, uint32_t cnt,
 		   uint32_t dir)
 {
@@ -868,24 +858,6 @@ TEST_F_TIMEOUT(stress, destroy_race, 60)
 
 #define S3_SIZE (1UL << 30)
 #define S3_IOVA (1UL << 32)
-
-/* A line of /proc/@pid/status in kB, -1 if missing. */
-static long pid_status_kb(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)))
-			v = strtol(line + strlen(key), NULL, 10);
-	fclose(f);
-	return v;
-}
 
 TEST_F_TIMEOUT(stress, kill_during_1g_map, 120)
 {

@@ -52,16 +52,6 @@
 #define IOVA_DST 0x200000UL
 #define IOVA_HOLE 0x400000UL
 
-static inline uint32_t rd(volatile uint32_t *bar, unsigned int off)
-{
-	return bar[off / 4];
-}
-
-static inline void wr(volatile uint32_t *bar, unsigned int off, uint32_t v)
-{
-	bar[off / 4] = v;
-}
-
 /* One edu DMA (32-bit register writes: every address here is below 4 GiB); 0 or -ETIMEDOUT. */
 static int edu_dma(volatile uint32_t *bar, uint64_t src, uint64_t dst, uint32_t cnt,
 		   uint32_t dir)
