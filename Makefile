@@ -23,7 +23,7 @@ BENCH_TIMEOUT ?= 1800
 # The arm64 steps: the same scripts, with IOMMUFD_RS_ARCH=arm64 (README.md, "arm64").
 ARM64 := IOMMUFD_RS_ARCH=arm64
 
-.PHONY: all setup kernel module host-test selftests initramfs run test bench fuzz clean
+.PHONY: all setup kernel module host-test selftests initramfs run test bench profile fuzz clean
 .PHONY: kernel-arm64 module-arm64 selftests-arm64 initramfs-arm64 test-arm64
 
 all: module
@@ -117,6 +117,15 @@ BENCH_ROUNDS ?= 5
 BENCH_QUICK ?= 0
 bench: setup
 	@BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_QUICK=$(BENCH_QUICK) BENCH_TIMEOUT=$(BENCH_TIMEOUT) \
+		GUEST_MEM=4096 scripts/bench.sh
+
+# Where the time goes: the benchmark's GROUPS (iommufd_bench -f: small, domain, copy, attach,
+# dirty, access, vfio, curve, floor) under perf, on the production kernel, once per module;
+# flat profiles in out/profile/{c,rust}.txt. A development aid, like bench.
+GROUPS ?= small
+profile:
+	@IOMMUFD_RS_SETUP_PROFILE=1 scripts/setup.sh
+	@BENCH_PROFILE=$(GROUPS) BENCH_QUICK=$(BENCH_QUICK) BENCH_TIMEOUT=$(BENCH_TIMEOUT) \
 		GUEST_MEM=4096 scripts/bench.sh
 
 # The fuzzer alone, for as long as you like: SECONDS of rs_fuzz with SEED on each module of

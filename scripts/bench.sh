@@ -10,12 +10,16 @@
 #   4. boot plan bench (GUEST_MEM MiB, hard timeout BENCH_TIMEOUT s), BENCH_ROUNDS rounds per
 #      module (BENCH_QUICK=1: small sizes, for development);
 #   5. scripts/bench_report.py: the table, $OUT/bench/results.csv and the PNG plots.
+# With BENCH_PROFILE=GROUPS (make profile), the boot runs plan profile instead: those groups
+# of the benchmark (iommufd_bench -f) under `perf record` (cpu-clock: TCG has no PMU), once
+# per module, and the flat profiles are written to $OUT/profile/{c,rust}.txt.
 export IOMMUFD_RS_KVARIANT=prod
 source "$(dirname "$0")/common.sh"
 
 ROUNDS=${BENCH_ROUNDS:-5}
 QUICK=${BENCH_QUICK:-0}
 TMO=${BENCH_TIMEOUT:-1800}
+PROFILE=${BENCH_PROFILE:-}
 B=$OUT/bench-build
 
 "$TOP/scripts/kernel.sh"
@@ -48,7 +52,21 @@ for a in $(/bin/busybox --list); do
 done
 cp "$TOP/scripts/guest/init" "$R/init"
 cp "$TOP"/scripts/guest/{lib,plan-bench}.sh "$R/etc/iommufd-rs/"
-printf 'BENCH_ROUNDS=%s\nBENCH_QUICK=%s\n' "$ROUNDS" "$QUICK" >"$R/etc/iommufd-rs/bench.conf"
+printf 'BENCH_ROUNDS=%s\nBENCH_QUICK=%s\nBENCH_PROFILE=%s\nBENCH_PROFILE_REPS=%s\n' "$ROUNDS" "$QUICK" \
+	"$PROFILE" "${BENCH_PROFILE_REPS:-20}" \
+	>"$R/etc/iommufd-rs/bench.conf"
+PLAN=bench
+if [ -n "$PROFILE" ]; then
+	PLAN=profile
+	cp "$TOP/scripts/guest/plan-profile.sh" "$R/etc/iommufd-rs/"
+	# perf and its shared libraries (Debian's linux-perf; setup.sh installs it).
+	PERF=$(command -v perf) || die "perf not found (apt-get install linux-perf)"
+	for f in "$PERF" $(ldd "$PERF" | awk '$3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+		mkdir -p "$R$(dirname "$f")"
+		cp -L "$f" "$R$f"
+	done
+	[ "$PERF" = /bin/perf ] || ln -sf "$PERF" "$R/bin/perf"
+fi
 cp "$KBUILD/drivers/iommu/iommufd/iommufd.ko" "$R/lib/modules/c/"
 cp "$B/src/drivers/iommufd/iommufd.ko" "$R/lib/modules/rust/"
 (cd "$R" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) >"$B/initramfs.cpio.gz"
@@ -56,6 +74,15 @@ info "initramfs: $B/initramfs.cpio.gz ($(du -h "$B/initramfs.cpio.gz" | cut -f1)
 
 rc=0
 GUEST_MEM=${GUEST_MEM:-4096} IOMMUFD_RS_INITRAMFS=$B/initramfs.cpio.gz \
-	"$TOP/scripts/guest.sh" bench "$TMO" || rc=1
+	"$TOP/scripts/guest.sh" "$PLAN" "$TMO" || rc=1
+if [ -n "$PROFILE" ]; then
+	for m in c rust; do
+		awk -v m="$m" '{ sub(/\r$/, "") } $0 == "### PROFILE BEGIN " m { f = 1; next }
+			/^### PROFILE END/ { f = 0 } f' \
+			"$OUT/profile/results.log" >"$OUT/profile/$m.txt"
+		info "profile [$m]: $OUT/profile/$m.txt ($(grep -c . "$OUT/profile/$m.txt") lines)"
+	done
+	exit $rc
+fi
 "$TOP/scripts/bench_report.py" "$OUT/bench" || rc=1
 exit $rc

@@ -7,6 +7,8 @@ PKGS=(rustc-web cargo-web rust-web-src rust-web-clippy rustfmt-web clang-19 lld-
 	flex bison bc libelf-dev libssl-dev cpio dwarves make gcc libc6-dev libcap-dev
 	busybox-static qemu-system-x86 kmod xz-utils zstd python3 python3-matplotlib rsync git
 	linux-source-6.12 qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+# make profile only (IOMMUFD_RS_SETUP_PROFILE=1): perf, copied into the bench guest.
+[ "${IOMMUFD_RS_SETUP_PROFILE:-0}" = 1 ] && PKGS+=(linux-perf)
 
 missing=()
 for p in "${PKGS[@]}"; do

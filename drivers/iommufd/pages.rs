@@ -90,19 +90,48 @@ pub(crate) fn kernel_capable(cap: Capability) -> bool {
     cap.capable()
 }
 
+/// The per-page slots of a pages object, made at its first pin.
+///
+/// # Invariants
+///
+/// `pages` and `users` both hold one entry per page of the object.
+struct PinTable {
+    pages: PinnedPages,
+    users: KVVec<u32>,
+}
+
 /// The pins of a pages object, under its lock.
 ///
 /// # Invariants
 ///
-/// `pages` and `users` are empty or both hold one entry per page of the object. Outside of
-/// [`Pages::add_users`] (which runs under the lock) a slot is pinned exactly when its user
-/// count is nonzero. `npinned` is the number of pinned slots, and `charge` has exactly that
-/// many pages charged. Fields drop in order: the pins are released before their charge.
+/// Outside of [`Pages::add_users`] (which runs under the lock) a slot of `table` is pinned
+/// exactly when its user count is nonzero. `npinned` is the number of pinned slots, and
+/// `charge` has exactly that many pages charged, which `tally` counts. Fields drop in order:
+/// the pins are released before their charge. `table` is `None` until the first pin, so that
+/// a pages object that is never pinned (an IOAS without a domain) neither allocates nor
+/// frees a table.
 struct PinState {
-    pages: PinnedPages,
-    users: KVVec<u32>,
+    table: Option<PinTable>,
     npinned: u64,
     charge: PinCharge,
+    /// The context's charge tally, which `charge` is part of.
+    tally: Arc<ChargeTally>,
+}
+
+impl Drop for PinState {
+    fn drop(&mut self) {
+        // C `iopt_release_pages()` warns if anything is still pinned; we also give it back:
+        // the table drops after this, its `PinnedPages` unpinning (dirtied if writable), and
+        // then the `PinCharge`, uncharging what is left. It runs as the pages object drops,
+        // with nobody else holding it, so without the lock.
+        self.tally.sub(self.charge.charged() as u64);
+        if self.npinned != 0 {
+            pr_warn!(
+                "iommufd: pages freed with {} pages pinned; unpinning\n",
+                self.npinned
+            );
+        }
+    }
 }
 
 /// The pages charged for the pages objects of one context: each object adds what it charges
@@ -135,13 +164,11 @@ impl ChargeTally {
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A user memory range (C `struct iopt_pages`, `IOPT_ADDRESS_USER`).
-#[pin_data(PinnedDrop)]
+#[pin_data]
 pub(crate) struct Pages {
     /// A stable identity for the debugfs view (never reused while the module is loaded), so
     /// that areas sharing one object (`IOMMU_IOAS_COPY`) show it without a kernel address.
     debug_id: u64,
-    /// The context's charge tally, which this object's charge is part of.
-    tally: Arc<ChargeTally>,
     /// Page-aligned start (C `pages->uptr`).
     uptr: u64,
     /// Pages covered (C `pages->npages`).
@@ -187,21 +214,19 @@ impl Pages {
         let task: ARef<Task> = current!().group_leader().into();
         let user = User::current();
         let charge = PinCharge::new(account_mode.charge_mode(), mm.clone(), task, user);
-        let flags = gup_flags(writable);
         let pages = Arc::pin_init(
             pin_init!(Pages {
                 debug_id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-                tally,
                 uptr: aligned,
                 npages,
                 writable,
                 mm,
                 pins <- new_mutex!(
                     PinState {
-                        pages: PinnedPages::empty(flags),
-                        users: KVVec::new(),
+                        table: None,
                         npinned: 0,
                         charge,
+                        tally,
                     },
                     "iommufd_pages::pins"
                 ),
@@ -222,7 +247,10 @@ impl Pages {
     pub(crate) fn pinned_counts(&self, start: u64, last: u64) -> (u64, u64) {
         let st = self.pins.lock();
         let in_range = match self.range(start, last) {
-            Ok((s, l)) => (s..=l).filter(|&i| st.pages.is_pinned(i)).count() as u64,
+            Ok((s, l)) => match &st.table {
+                Some(t) => (s..=l).filter(|&i| t.pages.is_pinned(i)).count() as u64,
+                None => 0,
+            },
             Err(_) => 0,
         };
         (in_range, st.npinned)
@@ -274,20 +302,23 @@ impl Pages {
         let (s, l) = self.range(start, last)?;
         let mut guard = self.pins.lock();
         let st = &mut *guard;
-        if st.users.is_empty() {
-            let n = usize::try_from(self.npages).map_err(|_| Errno::ENOMEM)?;
-            let pages = PinnedPages::new(n, gup_flags(self.writable), GFP_KERNEL_ACCOUNT)
-                .map_err(|_| Errno::ENOMEM)?;
-            let users = KVVec::from_elem(0u32, n, GFP_KERNEL_ACCOUNT).map_err(|_| Errno::ENOMEM)?;
-            st.pages = pages;
-            st.users = users;
-        }
-        let users = st.users.get(s..=l).ok_or(Errno::EINVAL)?;
+        let table = match &mut st.table {
+            Some(t) => t,
+            None => {
+                let n = usize::try_from(self.npages).map_err(|_| Errno::ENOMEM)?;
+                let pages = PinnedPages::new(n, gup_flags(self.writable), GFP_KERNEL_ACCOUNT)
+                    .map_err(|_| Errno::ENOMEM)?;
+                let users =
+                    KVVec::from_elem(0u32, n, GFP_KERNEL_ACCOUNT).map_err(|_| Errno::ENOMEM)?;
+                st.table.insert(PinTable { pages, users })
+            }
+        };
+        let users = table.users.get(s..=l).ok_or(Errno::EINVAL)?;
         if users.contains(&u32::MAX) {
             return Err(Errno::EOVERFLOW);
         }
         let mut newly = 0u64;
-        let mut rc = self.pin_missing(&mut st.pages, s, l, &mut newly);
+        let mut rc = self.pin_missing(&mut table.pages, s, l, &mut newly);
         if rc.is_ok() && newly != 0 {
             // C pfn_reader_user_update_pinned(): fault injection, then the charge.
             rc = if should_fail() {
@@ -297,7 +328,7 @@ impl Pages {
             };
         }
         if let Err(e) = rc {
-            let undone = Self::unpin_unused(st, s, l, false);
+            let undone = Self::unpin_unused(table, s, l, false);
             if undone != newly {
                 pr_warn!(
                     "iommufd: pages: unpinned {} of {} new pins\n",
@@ -307,11 +338,11 @@ impl Pages {
             }
             return Err(e);
         }
-        for u in st.users.iter_mut().skip(s).take(l - s + 1) {
+        for u in table.users.iter_mut().skip(s).take(l - s + 1) {
             *u += 1;
         }
         st.npinned += newly;
-        self.tally.add(newly);
+        st.tally.add(newly);
         Ok(())
     }
 
@@ -372,21 +403,20 @@ impl Pages {
     }
 
     /// Unpins the pages of `[s, l]` that are pinned but have no user; returns how many.
-    fn unpin_unused(st: &mut PinState, s: usize, l: usize, dirty: bool) -> u64 {
+    fn unpin_unused(t: &mut PinTable, s: usize, l: usize, dirty: bool) -> u64 {
         let mut count = 0u64;
         let mut i = s;
         while i <= l {
-            let idle =
-                |st: &PinState, i: usize| st.users.get(i) == Some(&0) && st.pages.is_pinned(i);
-            if !idle(st, i) {
+            let idle = |t: &PinTable, i: usize| t.users.get(i) == Some(&0) && t.pages.is_pinned(i);
+            if !idle(t, i) {
                 i += 1;
                 continue;
             }
             let mut end = i;
-            while end < l && idle(st, end + 1) {
+            while end < l && idle(t, end + 1) {
                 end += 1;
             }
-            count += st.pages.unpin(i..end + 1, dirty) as u64;
+            count += t.pages.unpin(i..end + 1, dirty) as u64;
             i = end + 1;
         }
         count
@@ -403,7 +433,11 @@ impl Pages {
         };
         let mut guard = self.pins.lock();
         let st = &mut *guard;
-        let Some(users) = st.users.get_mut(s..=l) else {
+        let Some(table) = &mut st.table else {
+            pr_warn!("iommufd: pages: remove_users without users\n");
+            return;
+        };
+        let Some(users) = table.users.get_mut(s..=l) else {
             pr_warn!("iommufd: pages: remove_users without users\n");
             return;
         };
@@ -418,12 +452,12 @@ impl Pages {
         if bad {
             pr_warn!("iommufd: pages: remove_users on a page without users\n");
         }
-        let n = Self::unpin_unused(st, s, l, self.writable);
+        let n = Self::unpin_unused(table, s, l, self.writable);
         st.npinned = st.npinned.saturating_sub(n);
         if n != 0 {
             let before = st.charge.charged();
             st.charge.uncharge(n as usize);
-            self.tally.sub((before - st.charge.charged()) as u64);
+            st.tally.sub((before - st.charge.charged()) as u64);
         }
     }
 
@@ -440,12 +474,13 @@ impl Pages {
     ) -> Result<(), Errno> {
         let (s, l) = self.range(start, last)?;
         let st = self.pins.lock();
-        if l >= st.pages.len() {
+        let pages = &st.table.as_ref().ok_or(Errno::EINVAL)?.pages;
+        if l >= pages.len() {
             return Err(Errno::EINVAL);
         }
         let mut run: Option<(u64, u64, u64)> = None;
         for i in s..=l {
-            let pfn = st.pages.get(i).ok_or(Errno::EINVAL)?.pfn() as u64;
+            let pfn = pages.get(i).ok_or(Errno::EINVAL)?.pfn() as u64;
             let index = i as u64;
             run = match run {
                 Some((i, p, n)) if p + n == pfn => Some((i, p, n + 1)),
@@ -472,15 +507,13 @@ impl Pages {
     ) -> Result<(), Errno> {
         let s = usize::try_from(start).map_err(|_| Errno::EINVAL)?;
         let st = self.pins.lock();
+        let pages = &st.table.as_ref().ok_or(Errno::EINVAL)?.pages;
         let end = s.checked_add(out.len()).ok_or(Errno::EINVAL)?;
-        if end > st.pages.len() {
+        if end > pages.len() {
             return Err(Errno::EINVAL);
         }
         for (o, i) in out.iter_mut().zip(s..end) {
-            *o = st
-                .pages
-                .get(i)
-                .map_or(core::ptr::null_mut(), PageRef::as_raw);
+            *o = pages.get(i).map_or(core::ptr::null_mut(), PageRef::as_raw);
         }
         Ok(())
     }
@@ -604,6 +637,7 @@ impl Pages {
         self.add_users(start_index, last_index)?;
         let rc = (|| {
             let st = self.pins.lock();
+            let pages = &st.table.as_ref().ok_or(Errno::EINVAL)?.pages;
             let (s, l) = self.range(start_index, last_index)?;
             let mut offset = offset;
             let mut rest = &mut data[..];
@@ -611,7 +645,7 @@ impl Pages {
                 if rest.is_empty() {
                     break;
                 }
-                let page = st.pages.get(i).ok_or(Errno::EINVAL)?;
+                let page = pages.get(i).ok_or(Errno::EINVAL)?;
                 let n = rest.len().min(PAGE_SIZE as usize - offset);
                 let (chunk, tail) = rest.split_at_mut(n);
                 copy_data_page(page, chunk, offset, flags)?;
@@ -625,23 +659,5 @@ impl Pages {
         })();
         self.remove_users(start_index, last_index);
         rc
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for Pages {
-    fn drop(self: Pin<&mut Self>) {
-        // C `iopt_release_pages()` warns if anything is still pinned; we also give it back:
-        // the `PinState` drops after this, its `PinnedPages` unpinning (dirtied if writable)
-        // and then its `PinCharge` uncharging what is left.
-        let st = self.pins.lock();
-        // What is still charged is given back when `PinState` drops, just after this.
-        self.tally.sub(st.charge.charged() as u64);
-        if st.npinned != 0 {
-            pr_warn!(
-                "iommufd: pages freed with {} pages pinned; unpinning\n",
-                st.npinned
-            );
-        }
     }
 }

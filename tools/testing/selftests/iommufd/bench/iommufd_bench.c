@@ -5,9 +5,13 @@
  * in one boot of the production kernel; scripts/bench_report.py turns the rounds into median,
  * min, max and the ratio of medians (ours / C). A report, not a test: no thresholds.
  *
- *   iommufd_bench [-q] [-c CPU]
+ *   iommufd_bench [-q] [-c CPU] [-f GROUPS] [-r N]
  *     -q  quick: 64 MiB instead of 1 GiB, fewer pairs, curve up to 1000 areas (development)
  *     -c  the CPU to run on (default: the last one); the process is pinned to it
+ *     -f  only these groups, comma-separated (scripts/profile.sh): small (small_pairs, map_*
+ *         without a domain), domain (small_pairs_domain, map_*_domain), copy, attach, dirty,
+ *         access, vfio, curve, floor
+ *     -r  run the chosen groups N times (profiles: enough samples at the tick rate)
  *
  * Output, one line per figure: "bench NAME: VALUE UNIT", and for the cost curves
  * "curve OP N: VALUE us" (cost of one OP with N areas in the IOAS). All values: lower is
@@ -65,6 +69,23 @@
 
 static int fd;
 static int quick;
+static const char *only;
+
+/* Whether group @g runs: all without -f, else those in its list. */
+static int want(const char *g)
+{
+	size_t n = strlen(g);
+	const char *s = only;
+
+	if (!only)
+		return 1;
+	while ((s = strstr(s, g))) {
+		if ((s == only || s[-1] == ',') && (s[n] == ',' || !s[n]))
+			return 1;
+		s += n;
+	}
+	return 0;
+}
 static size_t SZ = 1UL << 30;
 
 static double now_us(void)
@@ -565,16 +586,20 @@ static void bench_floor(const char *name, char *p, size_t len)
 
 int main(int argc, char **argv)
 {
-	int cpu = -1, opt, thp_ok;
+	int cpu = -1, opt, thp_ok, reps = 1, r;
 	uint32_t ioas, st;
 	char *p4k, *pthp;
 	cpu_set_t set;
 
-	while ((opt = getopt(argc, argv, "qc:")) != -1) {
+	while ((opt = getopt(argc, argv, "qc:f:r:")) != -1) {
 		if (opt == 'q')
 			quick = 1;
 		else if (opt == 'c')
 			cpu = atoi(optarg);
+		else if (opt == 'f')
+			only = optarg;
+		else if (opt == 'r')
+			reps = atoi(optarg);
 		else
 			return 2;
 	}
@@ -603,33 +628,48 @@ int main(int argc, char **argv)
 	if (!thp_ok)
 		printf("# THP gave %ld kB of huge pages: the thp figures are skipped\n", anon_huge_kb());
 
-	ioas = ioas_alloc();
-	small_pairs(ioas, "small_pairs", quick ? 5000 : 100000);
-	map_unmap(ioas, "map_4k", p4k, SZ, 3);
-	if (thp_ok)
-		map_unmap(ioas, "map_thp", pthp, SZ, 3);
-	st = mock_domain(ioas, NULL, NULL);
-	if (!st) {
-		skip("small_pairs_domain", "mock domain", errno);
-	} else {
-		small_pairs(ioas, "small_pairs_domain", quick ? 2000 : 20000);
-		map_unmap(ioas, "map_4k_domain", p4k, SZ, 1);
-		if (thp_ok)
-			map_unmap(ioas, "map_thp_domain", pthp, SZ, 1);
-		destroy(st);
-	}
-	destroy(ioas);
+	for (r = 0; r < reps; r++) {
+		ioas = ioas_alloc();
+		if (want("small")) {
+			small_pairs(ioas, "small_pairs", quick ? 5000 : 100000);
+			map_unmap(ioas, "map_4k", p4k, SZ, 3);
+			if (thp_ok)
+				map_unmap(ioas, "map_thp", pthp, SZ, 3);
+		}
+		if (want("domain")) {
+			st = mock_domain(ioas, NULL, NULL);
+			if (!st) {
+				skip("small_pairs_domain", "mock domain", errno);
+			} else {
+				small_pairs(ioas, "small_pairs_domain", quick ? 2000 : 20000);
+				map_unmap(ioas, "map_4k_domain", p4k, SZ, 1);
+				if (thp_ok)
+					map_unmap(ioas, "map_thp_domain", pthp, SZ, 1);
+				destroy(st);
+			}
+		}
+		destroy(ioas);
 
-	bench_copy("copy", p4k, SZ, 0);
-	bench_copy("copy_domain", p4k, SZ, 1);
-	bench_attach(p4k, SZ);
-	bench_dirty(p4k, SZ);
-	bench_access(p4k);
-	bench_vfio(p4k);
-	bench_curve(p4k, quick ? 1000 : 10000);
-	bench_floor("floor_4k", p4k, SZ);
-	if (thp_ok)
-		bench_floor("floor_thp", pthp, SZ);
+		if (want("copy")) {
+			bench_copy("copy", p4k, SZ, 0);
+			bench_copy("copy_domain", p4k, SZ, 1);
+		}
+		if (want("attach"))
+			bench_attach(p4k, SZ);
+		if (want("dirty"))
+			bench_dirty(p4k, SZ);
+		if (want("access"))
+			bench_access(p4k);
+		if (want("vfio"))
+			bench_vfio(p4k);
+		if (want("curve"))
+			bench_curve(p4k, quick ? 1000 : 10000);
+		if (want("floor")) {
+			bench_floor("floor_4k", p4k, SZ);
+			if (thp_ok)
+				bench_floor("floor_thp", pthp, SZ);
+		}
+	}
 	close(fd);
 	return 0;
 }
