@@ -52,8 +52,8 @@ for a in $(/bin/busybox --list); do
 done
 cp "$TOP/scripts/guest/init" "$R/init"
 cp "$TOP"/scripts/guest/{lib,plan-bench}.sh "$R/etc/iommufd-rs/"
-printf 'BENCH_ROUNDS=%s\nBENCH_QUICK=%s\nBENCH_PROFILE=%s\nBENCH_PROFILE_REPS=%s\n' "$ROUNDS" "$QUICK" \
-	"$PROFILE" "${BENCH_PROFILE_REPS:-20}" \
+printf 'BENCH_ROUNDS=%s\nBENCH_QUICK=%s\nBENCH_PROFILE=%s\nBENCH_PROFILE_REPS=%s\nBENCH_PROFILE_PROCS=%s\n' \
+	"$ROUNDS" "$QUICK" "$PROFILE" "${BENCH_PROFILE_REPS:-20}" "${BENCH_PROFILE_PROCS:-1}" \
 	>"$R/etc/iommufd-rs/bench.conf"
 PLAN=bench
 if [ -n "$PROFILE" ]; then

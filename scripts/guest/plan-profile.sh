@@ -12,7 +12,10 @@ export HOME=/tmp
 for m in c rust; do
 	load_iommufd $m || continue
 	echo "### BEGIN profile $BENCH_PROFILE [$m]"
-	perf record -q -N -e cpu-clock -g -o /tmp/perf.$m -- /tests/iommufd_bench $args >/tmp/bench.$m 2>&1
+	# BENCH_PROFILE_PROCS processes one after the other, for what a process's first
+	# operation costs (each bench round is a new process).
+	perf record -q -N -e cpu-clock -g -o /tmp/perf.$m -- sh -c \
+		"for i in \$(seq ${BENCH_PROFILE_PROCS:-1}); do /tests/iommufd_bench $args; done" >/tmp/bench.$m 2>&1
 	echo "### END profile $BENCH_PROFILE [$m] rc=$?"
 	echo "### PROFILE BEGIN $m"
 	cat /tmp/bench.$m
