@@ -39,7 +39,11 @@ impl<T> Slots<T> for KSlots<T> {
         self.0
             .push(value, GFP_KERNEL_ACCOUNT)
             .map_err(|_| Errno::ENOMEM)?;
-        self.0.as_mut_slice()[index..].rotate_right(1);
+        // Appending (the common case: an IOAS's first area, or one above the others) moves
+        // nothing; `rotate_right` would still go through its general algorithm.
+        if index < len {
+            self.0.as_mut_slice()[index..].rotate_right(1);
+        }
         Ok(())
     }
 
@@ -47,7 +51,10 @@ impl<T> Slots<T> for KSlots<T> {
         let len = self.0.len();
         // The core guarantees `index < len`; a violation is a bug, not user input.
         assert!(index < len);
-        self.0.as_mut_slice()[index..].rotate_left(1);
+        // The last element needs no move (as for `try_insert`).
+        if index + 1 < len {
+            self.0.as_mut_slice()[index..].rotate_left(1);
+        }
         // SAFETY: `len > index >= 0`, so `len - 1` is in bounds and initialised; the element
         // there (the one removed, rotated to the end) is read out exactly once, and `set_len`
         // then forgets it, so it is neither dropped twice nor leaked.

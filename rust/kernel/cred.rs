@@ -20,6 +20,7 @@ impl Capability {
 
     /// Whether the current task has this capability in the initial user namespace (C
     /// `capable()`); a successful check marks the task as having used it (`PF_SUPERPRIV`).
+    #[inline]
     pub fn capable(self) -> bool {
         // The constants above are all valid capability numbers.
         let cap = self.0 as i32;

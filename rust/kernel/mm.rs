@@ -41,11 +41,13 @@ unsafe impl Sync for Mm {}
 
 // SAFETY: By the type invariants the struct is refcounted with `mmgrab`/`mmdrop`.
 unsafe impl AlwaysRefCounted for Mm {
+    #[inline]
     fn inc_ref(&self) {
         // SAFETY: The existence of a shared reference means the count is nonzero.
         unsafe { bindings::mmgrab(self.as_raw()) };
     }
 
+    #[inline]
     unsafe fn dec_ref(obj: NonNull<Self>) {
         // SAFETY: The caller gives up one `mmgrab` count of a valid mm.
         unsafe { bindings::mmdrop(obj.cast().as_ptr()) };
@@ -54,12 +56,14 @@ unsafe impl AlwaysRefCounted for Mm {
 
 impl Mm {
     /// The raw `struct mm_struct` pointer, valid as long as `self` is.
+    #[inline]
     pub fn as_raw(&self) -> *mut bindings::mm_struct {
         self.mm.get()
     }
 
     /// The current task's mm with an `mmgrab` count; `None` for a task without one (a
     /// kthread that is not using an mm).
+    #[inline]
     pub fn current() -> Option<ARef<Mm>> {
         // SAFETY: Reads `current->mm` of the running task.
         let ptr = unsafe { bindings::current_mm() };
@@ -74,6 +78,7 @@ impl Mm {
     }
 
     /// Whether this is the mm of the current task (`current->mm == mm`).
+    #[inline]
     pub fn is_current(&self) -> bool {
         // SAFETY: Reads `current->mm` of the running task; the pointer is only compared.
         core::ptr::eq(unsafe { bindings::current_mm() }, self.as_raw())

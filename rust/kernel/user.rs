@@ -26,6 +26,7 @@ unsafe impl Sync for User {}
 
 impl User {
     /// The current task's user, with a count (C `get_current_user()`).
+    #[inline]
     pub fn current() -> Self {
         // SAFETY: `get_current_user` takes a count on the user of the running task's
         // credentials.
@@ -84,6 +85,7 @@ impl User {
 }
 
 impl Drop for User {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: `self` owns one count (type invariants), given back once here.
         unsafe { bindings::free_uid(self.ptr.as_ptr()) };

@@ -19,6 +19,7 @@ use crate::{bindings, error::to_result, prelude::*, uaccess::UserPtr};
 ///   `dst.len()` bytes are copied.
 ///
 /// Faults give `EFAULT`. On error `dst` may have been partly written.
+#[inline]
 pub fn copy_struct_from_user(dst: &mut [u8], src: UserPtr, user_size: usize) -> Result {
     // SAFETY: `dst` is a valid writable buffer of `dst.len()` bytes for the whole call; the
     // helper only touches user memory through the checked uaccess routines.
