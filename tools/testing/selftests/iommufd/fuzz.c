@@ -63,8 +63,6 @@
 #define BUF_ADDR ((void *)0x100000000000UL) /* fixed: the differential test prints uptrs */
 #define SHM_ADDR ((void *)0x100100000000UL)
 #define HOLE_ADDR 0x100200000000UL /* never mapped */
-#define PROBE_ADDR ((void *)0x100300000000UL)
-#define PROBE_PAGES 16
 #define BITMAP_ADDR ((void *)0x100400000000UL) /* dirty bitmaps, a hole after them */
 #define BITMAP_PAGES 4
 #define RW_ADDR ((void *)0x100500000000UL) /* ACCESS_RW's user buffer, a hole after it */
@@ -408,43 +406,6 @@ static void status_pin_lck(long *pin, long *lck)
 }
 
 /* ---- checks ---- */
-static const char *const bad_log[] = {
-	"WARNING:", "BUG:", "BUG ", "Oops", "KASAN", "Call Trace", "circular locking",
-	"recursive locking", "inconsistent lock state", "DEBUG_LOCKS_WARN_ON", "UBSAN",
-	"refcount_t:", "list_add corruption", "list_del corruption", "panicked",
-	"general protection fault", "kernel BUG", "lockdep", "suspicious RCU",
-	"sleeping function called",
-};
-
-/* New bad lines in /dev/kmsg since the last call: 0 or -1 (printed). */
-static int check_kmsg(void)
-{
-	char rec[4096];
-	int bad = 0;
-
-	if (kmsg < 0)
-		return 0;
-	for (;;) {
-		ssize_t n = read(kmsg, rec, sizeof(rec) - 1);
-		char *msg;
-
-		if (n < 0 && errno == EPIPE)
-			continue; /* overwritten records: go on */
-		if (n <= 0)
-			break;
-		rec[n] = 0;
-		msg = strchr(rec, ';');
-		msg = msg ? msg + 1 : rec;
-		for (size_t i = 0; i < sizeof(bad_log) / sizeof(bad_log[0]); i++)
-			if (strstr(msg, bad_log[i])) {
-				printf("# kernel log: %s", msg);
-				bad = -1;
-				break;
-			}
-	}
-	return bad;
-}
-
 static void fail(const char *fmt, ...)
 {
 	va_list ap;
@@ -475,84 +436,10 @@ static int set_ipc_lock(int on)
 	return 0;
 }
 
-/*
- * The user's locked_vm is not in /proc: probe it. With RLIMIT_MEMLOCK at PROBE_PAGES pages
- * and CAP_IPC_LOCK off, a fresh context pins PROBE_PAGES pages through an access, and not one
- * more, iff nothing is charged to the user. 0, or the step that differed.
- */
-static int probe_locked_vm(void)
-{
-	struct rlimit old, rl = { PROBE_PAGES * PAGE, PROBE_PAGES * PAGE };
-	struct iommu_test_cmd c = { .op = IOMMU_TEST_OP_CREATE_ACCESS,
-				    .create_access.flags = MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES };
-	int fd, afd = -1, rc = 0, lock = ipc_lock_on;
-	uint32_t ioas;
-	long r = 0;
-
-	getrlimit(RLIMIT_MEMLOCK, &old);
-	rl.rlim_max = old.rlim_max;
-	if (setrlimit(RLIMIT_MEMLOCK, &rl))
-		return 1;
-	set_ipc_lock(0);
-	fd = open("/dev/iommu", O_RDWR);
-	if (fd < 0) {
-		r = -errno;
-		rc = 2;
-		goto out;
-	}
-	r = ioas_alloc(fd, &ioas);
-	if (!r)
-		r = map_fixed(fd, ioas, PROBE_ADDR, (PROBE_PAGES + 1) * PAGE, MOCK_APERTURE_START);
-	if (r) {
-		rc = 3;
-		goto out;
-	}
-	c.id = ioas;
-	c.size = sizeof(c);
-	if (ioctl(fd, IOMMU_TEST_CMD, &c)) {
-		r = -errno;
-		rc = 4;
-		goto out;
-	}
-	afd = c.create_access.out_access_fd;
-	for (int i = 0; i < 2; i++) {
-		struct iommu_test_cmd p = {
-			.size = sizeof(p),
-			.op = IOMMU_TEST_OP_ACCESS_PAGES,
-			.id = afd,
-			.access_pages = {
-				.iova = MOCK_APERTURE_START + (i ? PROBE_PAGES * PAGE : 0),
-				.length = i ? PAGE : PROBE_PAGES * PAGE,
-				.uptr = (uintptr_t)PROBE_ADDR + (i ? PROBE_PAGES * PAGE : 0),
-			},
-		};
-
-		r = ioctl(fd, IOMMU_TEST_CMD, &p) ? -errno : 0;
-		if (i == 0 && r) {
-			rc = 5; /* something is still charged */
-			break;
-		}
-		if (i == 1 && r != -ENOMEM) {
-			rc = 6; /* the limit is not applied (or is off by one) */
-			break;
-		}
-	}
-out:
-	if (rc)
-		printf("# locked_vm probe: step %d, rc %ld (%s)\n", rc, r, strerror(-r));
-	if (afd >= 0)
-		close(afd);
-	if (fd >= 0)
-		close(fd);
-	setrlimit(RLIMIT_MEMLOCK, &old);
-	set_ipc_lock(lock);
-	return rc;
-}
-
 /* After closing one fd: the log is clean, and pins did not grow. */
 static void check_after_close(long pin_before, long lck_before)
 {
-	if (check_kmsg())
+	if (kmsg_bad(kmsg))
 		fail("kernel log");
 	if (status_kb("VmPin:") > pin_before)
 		fail("VmPin grew over a close: %ld -> %ld kB", pin_before, status_kb("VmPin:"));
@@ -573,7 +460,7 @@ static void check_all_closed(void)
 	rc = probe_locked_vm();
 	if (rc)
 		fail("the user's locked_vm is not back to its start value (probe step %d)", rc);
-	if (check_kmsg())
+	if (kmsg_bad(kmsg))
 		fail("kernel log");
 }
 
@@ -1535,21 +1422,18 @@ static void setup_memory(void)
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	shm = mmap(SHM_ADDR, SHM_PAGES * PAGE, PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	void *p = mmap(PROBE_ADDR, (PROBE_PAGES + 1) * PAGE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	void *rw = mmap(RW_ADDR, RW_PAGES * PAGE, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 
 	bitmap = mmap(BITMAP_ADDR, BITMAP_PAGES * PAGE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (buf != BUF_ADDR || shm != SHM_ADDR || p != PROBE_ADDR || rw != RW_ADDR ||
+	if (buf != BUF_ADDR || shm != SHM_ADDR || rw != RW_ADDR ||
 	    (void *)bitmap != BITMAP_ADDR) {
 		printf("Bail out! fixed mappings failed\n");
 		exit(2);
 	}
 	memset(buf, 1, BUF_PAGES * PAGE);
 	memset(shm, 2, SHM_PAGES * PAGE);
-	memset(p, 3, (PROBE_PAGES + 1) * PAGE);
 }
 
 /* What the loaded module has: PASIDs and our RS_* ops (the C module of 6.12 answers
@@ -1574,9 +1458,7 @@ static int run_seed(uint64_t seed, uint64_t max_ops, double seconds)
 	rs = seed;
 	setrlimit(RLIMIT_MEMLOCK, &rl); /* pins charged to the user fail past 64 MiB */
 	set_ipc_lock(0);
-	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-	if (kmsg >= 0)
-		lseek(kmsg, 0, SEEK_END);
+	kmsg = kmsg_open();
 	vmpin0 = status_kb("VmPin:");
 	vmlck0 = status_kb("VmLck:");
 	if (probe_locked_vm()) {

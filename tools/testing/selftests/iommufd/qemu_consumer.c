@@ -221,18 +221,6 @@ static int dev_bindable(const char *sysdev, char *err, size_t len)
 	return rc;
 }
 
-/* /dev/kmsg, positioned after the last record: what the kernel logs from now on. */
-static int kmsg_open(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* Waits for a kernel log record holding @a and @b; its text in @out. 0 or -ETIMEDOUT. */
 static int kmsg_wait(int fd, const char *a, const char *b, long long deadline, char *out,
 		     size_t len)

@@ -1,19 +1,25 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * iommufd-rs: the small ioctl wrappers our own selftests share. Each returns 0 or -errno.
- * IOMMU_TEST_CMD wrappers need "iommufd_test.h", VFIO ones <linux/vfio.h>, included before
- * this file.
+ * iommufd-rs: the small ioctl wrappers our own selftests share (each returns 0 or -errno), and
+ * the after-the-fact checks of rs_fuzz and rs_stress. IOMMU_TEST_CMD wrappers need
+ * "iommufd_test.h", VFIO ones <linux/vfio.h>, included before this file.
  */
 #ifndef IOMMUFD_RS_UTILS_H
 #define IOMMUFD_RS_UTILS_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <linux/capability.h>
 #include <linux/iommufd.h>
 
 /* IOMMU_HWPT_ALLOC on @pt for @dev, with @flags and driver data (@data_type, may be 0/NULL). */
@@ -114,6 +120,63 @@ static inline long pid_status_kb(int pid, const char *key)
 	return proc_kb(path, key);
 }
 
+/*
+ * /dev/kmsg, non-blocking, positioned after the last record: what the kernel logs from now
+ * on, and nothing from before (boot, earlier tests). -1 (errno set) if it cannot be opened or
+ * positioned; kmsg_bad() then checks nothing.
+ */
+static inline int kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Lines of /dev/kmsg (@kmsg, from kmsg_open()) logged since the last call that only a kernel
+ * bug, a locking, memory or refcount error, a hung task or a panic writes: how many (each
+ * printed, as "# kernel log: <line>"). 0 if @kmsg < 0.
+ */
+static inline int kmsg_bad(int kmsg)
+{
+	/* Not at file scope: there -Wall warns in each test that includes it but never calls. */
+	static const char *const bad_log[] = {
+		"WARNING:", "BUG:", "BUG ", "Oops", "KASAN", "Call Trace", "circular locking",
+		"recursive locking", "inconsistent lock state", "DEBUG_LOCKS_WARN_ON", "UBSAN",
+		"refcount_t:", "list_add corruption", "list_del corruption", "panicked",
+		"general protection fault", "kernel BUG", "lockdep", "suspicious RCU",
+		"sleeping function called", "blocked for more than",
+	};
+	char rec[4096];
+	int bad = 0;
+
+	if (kmsg < 0)
+		return 0;
+	for (;;) {
+		ssize_t n = read(kmsg, rec, sizeof(rec) - 1);
+		char *msg;
+
+		if (n < 0 && errno == EPIPE)
+			continue; /* records overwritten before we read them: go on with the next */
+		if (n <= 0)
+			break;
+		rec[n] = 0;
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		for (size_t i = 0; i < sizeof(bad_log) / sizeof(bad_log[0]); i++)
+			if (strstr(msg, bad_log[i])) {
+				printf("# kernel log: %s", msg);
+				bad++;
+				break;
+			}
+	}
+	return bad;
+}
+
 #ifdef IOMMU_TEST_CMD
 /* Every page of [va, va + len) is pinned exactly @refs times (IOMMU_TEST_OP_MD_CHECK_REFS). */
 static inline int check_refs(int fd, void *va, uint64_t len, unsigned int refs)
@@ -125,6 +188,105 @@ static inline int check_refs(int fd, void *va, uint64_t len, unsigned int refs)
 	};
 
 	return ioctl(fd, IOMMU_TEST_CMD, &cmd) ? -errno : 0;
+}
+
+#define LOCKED_VM_PROBE_PAGES 16
+
+/*
+ * The user's locked_vm is not in /proc: probe it. With RLIMIT_MEMLOCK at LOCKED_VM_PROBE_PAGES
+ * pages and CAP_IPC_LOCK off, a fresh context pins LOCKED_VM_PROBE_PAGES pages through an
+ * access, and not one more, iff nothing is charged to the user. CAP_IPC_LOCK lifts the limit,
+ * so it is dropped from the effective set for the probe; the limit and the capabilities are
+ * restored after. 0, or the step that differed (printed): 1 the set-up (memory, limit,
+ * capabilities), 2 /dev/iommu, 3 the IOAS, its mapping or the access, 4 the pin of
+ * LOCKED_VM_PROBE_PAGES pages (something is charged already), 5 the pin of one more (not
+ * ENOMEM: the limit is not applied, or is off by one).
+ */
+static inline int probe_locked_vm(void)
+{
+	const size_t page = sysconf(_SC_PAGESIZE), lim = LOCKED_VM_PROBE_PAGES * page;
+	const size_t len = lim + page;
+	struct rlimit old, rl = { lim, lim };
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct caps[2], nolock[2];
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd), .op = IOMMU_TEST_OP_CREATE_ACCESS,
+		.create_access = { .flags = MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES },
+	};
+	uint8_t *buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	int fd = -1, afd = -1, rc = 1, r = 0;
+	uint32_t ioas;
+
+	if (buf == MAP_FAILED) {
+		r = -errno;
+		goto out;
+	}
+	if (getrlimit(RLIMIT_MEMLOCK, &old) || syscall(SYS_capget, &h, caps)) {
+		r = -errno;
+		goto out_munmap;
+	}
+	rl.rlim_max = old.rlim_max;
+	if (setrlimit(RLIMIT_MEMLOCK, &rl)) {
+		r = -errno;
+		goto out_munmap;
+	}
+	memcpy(nolock, caps, sizeof(caps));
+	nolock[0].effective &= ~(1U << CAP_IPC_LOCK);
+	if (syscall(SYS_capset, &h, nolock)) {
+		r = -errno;
+		goto out_rlimit;
+	}
+
+	rc = 2;
+	fd = open("/dev/iommu", O_RDWR);
+	if (fd < 0) {
+		r = -errno;
+		goto out_caps;
+	}
+	rc = 3;
+	r = ioas_alloc(fd, &ioas);
+	if (!r)
+		r = map_fixed(fd, ioas, buf, len, MOCK_APERTURE_START);
+	if (!r) {
+		cmd.id = ioas;
+		r = ioctl(fd, IOMMU_TEST_CMD, &cmd) ? -errno : 0;
+		afd = r ? -1 : (int)cmd.create_access.out_access_fd;
+	}
+	if (r)
+		goto out_caps;
+	/* Exactly the limit pins; one page more must not. */
+	for (int i = 0; i < 2; i++) {
+		struct iommu_test_cmd pin = {
+			.size = sizeof(pin), .op = IOMMU_TEST_OP_ACCESS_PAGES, .id = afd,
+			.access_pages = {
+				.iova = MOCK_APERTURE_START + (i ? lim : 0),
+				.length = i ? page : lim,
+				.uptr = (uintptr_t)buf + (i ? lim : 0),
+			},
+		};
+
+		r = ioctl(fd, IOMMU_TEST_CMD, &pin) ? -errno : 0;
+		if (r != (i ? -ENOMEM : 0)) {
+			rc = 4 + i;
+			goto out_caps;
+		}
+	}
+	rc = 0;
+out_caps:
+	if (afd >= 0)
+		close(afd);
+	if (fd >= 0)
+		close(fd);
+	syscall(SYS_capset, &h, caps);
+out_rlimit:
+	setrlimit(RLIMIT_MEMLOCK, &old);
+out_munmap:
+	munmap(buf, len);
+out:
+	if (rc)
+		printf("# locked_vm probe: step %d, rc %d (%s)\n", rc, r, strerror(-r));
+	return rc;
 }
 #endif
 
@@ -155,9 +317,7 @@ static inline int vfio_unmap_dma(int fd, uint64_t iova, uint64_t size, uint32_t 
 }
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <unistd.h>
 
 /*
  * The VFIO cdev of a device, "/dev/vfio/devices/vfioN", from its sysfs directory @sysdev

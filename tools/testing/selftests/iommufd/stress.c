@@ -67,7 +67,6 @@
 #define IOVA_SRC 0x100000UL
 #define IOVA_DST 0x200000UL
 #define STRESS_UID 62000
-#define PROBE_PAGES 16
 #define DEBUGFS "/sys/kernel/debug"
 #define SUMMARY DEBUGFS "/iommufd/summary"
 #define DEBUGFS_MAGIC 0x64626720
@@ -278,62 +277,6 @@ static int set_caps(bool ipc_lock)
 }
 
 /*
- * The user's locked_vm is not in /proc: probe it. With RLIMIT_MEMLOCK at PROBE_PAGES pages (and
- * CAP_IPC_LOCK off, as always here) a fresh context pins PROBE_PAGES pages through an access,
- * and not one more, iff nothing is charged to the user. 0, or the step that differed.
- */
-static int probe_locked_vm(void)
-{
-	struct rlimit old, rl = { PROBE_PAGES * PAGE, PROBE_PAGES * PAGE };
-	uint8_t *buf = mmap(NULL, (PROBE_PAGES + 1) * PAGE, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	int fd = -1, afd = -1, rc = 0, r = 0;
-	uint32_t ioas;
-
-	if (buf == MAP_FAILED)
-		return 1;
-	getrlimit(RLIMIT_MEMLOCK, &old);
-	rl.rlim_max = old.rlim_max;
-	if (setrlimit(RLIMIT_MEMLOCK, &rl)) {
-		rc = 1;
-		goto out;
-	}
-	fd = open("/dev/iommu", O_RDWR);
-	if (fd < 0) {
-		rc = 2;
-		goto out;
-	}
-	r = ioas_alloc(fd, &ioas);
-	if (!r)
-		r = map_fixed(fd, ioas, buf, (PROBE_PAGES + 1) * PAGE, MOCK_APERTURE_START);
-	if (!r)
-		r = create_access(fd, ioas, &afd);
-	if (r) {
-		rc = 3;
-		goto out;
-	}
-	r = access_pin(fd, afd, MOCK_APERTURE_START, PROBE_PAGES * PAGE, buf, NULL);
-	if (r) {
-		rc = 4; /* something is still charged */
-		goto out;
-	}
-	r = access_pin(fd, afd, MOCK_APERTURE_START + PROBE_PAGES * PAGE, PAGE,
-		       buf + PROBE_PAGES * PAGE, NULL);
-	if (r != -ENOMEM)
-		rc = 5; /* the limit is not applied (or is off by one) */
-out:
-	if (rc)
-		printf("# locked_vm probe: step %d, rc %d (%s)\n", rc, r, strerror(-r));
-	if (afd >= 0)
-		close(afd);
-	if (fd >= 0)
-		close(fd);
-	setrlimit(RLIMIT_MEMLOCK, &old);
-	munmap(buf, (PROBE_PAGES + 1) * PAGE);
-	return rc;
-}
-
-/*
  * Our module's /sys/kernel/debug/iommufd/summary: its five counters all 0. 0 if so or if the
  * file does not exist (the C module, or ours without it), else how many were not. The file is
  * root-only (0400) and a case runs as its own user, so it is opened once as root in the
@@ -380,43 +323,6 @@ static int summary_nonzero(int fd)
 	return bad;
 }
 
-static const char *const bad_log[] = {
-	"WARNING:", "BUG:", "BUG ", "Oops", "KASAN", "Call Trace", "circular locking",
-	"recursive locking", "inconsistent lock state", "DEBUG_LOCKS_WARN_ON", "UBSAN",
-	"refcount_t:", "list_add corruption", "list_del corruption", "panicked",
-	"general protection fault", "kernel BUG", "suspicious RCU", "sleeping function called",
-	"blocked for more than",
-};
-
-/* New bad lines in /dev/kmsg (@kmsg) since the last call: how many (printed). */
-static int kmsg_bad(int kmsg)
-{
-	char rec[4096];
-	int bad = 0;
-
-	if (kmsg < 0)
-		return 0;
-	for (;;) {
-		ssize_t n = read(kmsg, rec, sizeof(rec) - 1);
-		char *msg;
-
-		if (n < 0 && errno == EPIPE)
-			continue;
-		if (n <= 0)
-			break;
-		rec[n] = 0;
-		msg = strchr(rec, ';');
-		msg = msg ? msg + 1 : rec;
-		for (size_t i = 0; i < sizeof(bad_log) / sizeof(bad_log[0]); i++)
-			if (strstr(msg, bad_log[i])) {
-				printf("# kernel log: %s", msg);
-				bad++;
-				break;
-			}
-	}
-	return bad;
-}
-
 FIXTURE(stress)
 {
 	char bdf[64];
@@ -439,9 +345,7 @@ FIXTURE_SETUP(stress)
 	ASSERT_EQ(0, bind_vfio_pci(self->bdf));
 	if (statfs(DEBUGFS, &sfs) || sfs.f_type != DEBUGFS_MAGIC)
 		mount("debugfs", DEBUGFS, "debugfs", 0, NULL);
-	self->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-	if (self->kmsg >= 0)
-		lseek(self->kmsg, 0, SEEK_END);
+	self->kmsg = kmsg_open();
 	/* Root-only: opened before we become our own user (summary_nonzero). */
 	self->summary = open(SUMMARY, O_RDONLY | O_CLOEXEC);
 	/* Our own user, every capability but CAP_IPC_LOCK: each pin is charged to us. */
@@ -1086,36 +990,83 @@ static void device_goes(struct __test_metadata *_metadata, FIXTURE_DATA(stress) 
 	EXPECT_EQ(self->pin0 + 16, status_kb("VmPin:"));
 }
 
-TEST_F_TIMEOUT(stress, unbind_with_mappings, 60)
+/* How the device goes away under its user, and comes back (device_goes_and_returns()). */
+enum device_exit {
+	DEVICE_UNBIND,	/* unbound from vfio-pci, bound again: the same PCI device */
+	DEVICE_REMOVE,	/* removed, the bus rescanned: a new PCI device, maybe in a new group */
+};
+
+/* device_goes()'s context let go: unmapping tells the access, so its pins go too. */
+static void device_context_close(struct __test_metadata *_metadata, FIXTURE_DATA(stress) *self,
+				 int fd, uint32_t ioas, int afd)
+{
+	EXPECT_EQ(0, unmap(fd, ioas, IOVA_SRC, 4 * PAGE, NULL));
+	EXPECT_EQ(self->pin0, status_kb("VmPin:"));
+	close(afd);
+	close(fd);
+}
+
+/*
+ * device_goes() by @how, then the device back on vfio-pci, carrying DMA. After an unbind, in
+ * the same context, through the mappings it kept. After a remove, the old context is let go
+ * first, with no device at all (nothing of the removed one may stay behind), and the device
+ * the rescan brings gets a new context.
+ */
+static void device_goes_and_returns(struct __test_metadata *_metadata,
+				    FIXTURE_DATA(stress) *self, enum device_exit how)
 {
 	uint8_t *buf = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	char drv[64];
+	char path[PATH_MAX], bdf[64], drv[64];
 	struct edu e;
 	uint32_t ioas;
 	int fd, afd;
 
 	ASSERT_NE(MAP_FAILED, buf);
-	device_goes(_metadata, self, VFIO_PCI_DRV "/unbind", self->bdf, &fd, &ioas, &afd, buf);
-	bound_driver(self->bdf, drv, sizeof(drv));
-	EXPECT_STREQ("", drv);
+	if (how == DEVICE_UNBIND) {
+		device_goes(_metadata, self, VFIO_PCI_DRV "/unbind", self->bdf, &fd, &ioas, &afd,
+			    buf);
+		bound_driver(self->bdf, drv, sizeof(drv));
+		EXPECT_STREQ("", drv);
+		snprintf(bdf, sizeof(bdf), "%s", self->bdf);
+	} else {
+		snprintf(path, sizeof(path), PCI_DEVICES "/%s/remove", self->bdf);
+		device_goes(_metadata, self, path, "1", &fd, &ioas, &afd, buf);
+		EXPECT_EQ(-ENOENT, find_edu(bdf, sizeof(bdf)));
+		/* With no device anywhere, the IOAS still unmaps and nothing is left behind. */
+		device_context_close(_metadata, self, fd, ioas, afd);
+		assert_clean(_metadata, self);
 
-	/* Bound back: the same IOAS, still mapped, carries the new device's DMA. */
-	ASSERT_EQ(0, bind_vfio_pci(self->bdf));
-	ASSERT_EQ(0, edu_open(self->bdf, fd, &e));
+		ASSERT_EQ(0, write_str("/sys/bus/pci/rescan", "1"));
+		ASSERT_EQ(0, find_edu(bdf, sizeof(bdf)));
+		TH_LOG("edu back at %s, iommu_group %d", bdf, group_of(bdf));
+		fd = open("/dev/iommu", O_RDWR);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, ioas_alloc(fd, &ioas));
+	}
+	ASSERT_EQ(0, bind_vfio_pci(bdf));
+	ASSERT_EQ(0, edu_open(bdf, fd, &e));
 	ASSERT_EQ(0, edu_enable(&e));
 	ASSERT_EQ(0, attach_pt(e.devfd, ioas));
-	memset(buf + 3 * PAGE, 0xee, PAGE);
-	EXPECT_EQ(0, edu_copy_page(e.bar, IOVA_SRC, IOVA_SRC + 3 * PAGE));
-	EXPECT_EQ(0, memcmp(buf, buf + 3 * PAGE, PAGE));
+	if (how == DEVICE_UNBIND) {
+		memset(buf + 3 * PAGE, 0xee, PAGE);
+		EXPECT_EQ(0, edu_copy_page(e.bar, IOVA_SRC, IOVA_SRC + 3 * PAGE));
+		EXPECT_EQ(0, memcmp(buf, buf + 3 * PAGE, PAGE));
+	} else {
+		EXPECT_EQ(0, edu_check_dma(fd, ioas, e.bar, 6));
+	}
 	edu_close(&e);
-	/* Unmap with the access's pins: the access is told, everything goes. */
-	EXPECT_EQ(0, unmap(fd, ioas, IOVA_SRC, 4 * PAGE, NULL));
-	EXPECT_EQ(self->pin0, status_kb("VmPin:"));
-	close(afd);
-	close(fd);
+	if (how == DEVICE_UNBIND)
+		device_context_close(_metadata, self, fd, ioas, afd);
+	else
+		close(fd);
 	munmap(buf, 4 * PAGE);
 	assert_clean(_metadata, self);
+}
+
+TEST_F_TIMEOUT(stress, unbind_with_mappings, 60)
+{
+	device_goes_and_returns(_metadata, self, DEVICE_UNBIND);
 }
 
 /* ---- 7. RLIMIT_MEMLOCK with a device attached ---- */
@@ -1192,39 +1143,7 @@ TEST_F_TIMEOUT(stress, memlock_limit, 60)
 /* Last: the PCI device is removed and re-created (its IOMMU group may be new). */
 TEST_F_TIMEOUT(stress, remove_and_rescan, 60)
 {
-	uint8_t *buf = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	char path[PATH_MAX], bdf[64];
-	struct edu e;
-	uint32_t ioas;
-	int fd, afd;
-
-	ASSERT_NE(MAP_FAILED, buf);
-	snprintf(path, sizeof(path), PCI_DEVICES "/%s/remove", self->bdf);
-	device_goes(_metadata, self, path, "1", &fd, &ioas, &afd, buf);
-	EXPECT_EQ(-ENOENT, find_edu(bdf, sizeof(bdf)));
-	/* With no device left, the IOAS still maps and unmaps; the access's pins go with it. */
-	EXPECT_EQ(0, unmap(fd, ioas, IOVA_SRC, 4 * PAGE, NULL));
-	EXPECT_EQ(self->pin0, status_kb("VmPin:"));
-	close(afd);
-	close(fd);
-	assert_clean(_metadata, self);
-
-	ASSERT_EQ(0, write_str("/sys/bus/pci/rescan", "1"));
-	ASSERT_EQ(0, find_edu(bdf, sizeof(bdf)));
-	TH_LOG("edu back at %s, iommu_group %d", bdf, group_of(bdf));
-	ASSERT_EQ(0, bind_vfio_pci(bdf));
-	fd = open("/dev/iommu", O_RDWR);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, ioas_alloc(fd, &ioas));
-	ASSERT_EQ(0, edu_open(bdf, fd, &e));
-	ASSERT_EQ(0, edu_enable(&e));
-	ASSERT_EQ(0, attach_pt(e.devfd, ioas));
-	EXPECT_EQ(0, edu_check_dma(fd, ioas, e.bar, 6));
-	edu_close(&e);
-	close(fd);
-	munmap(buf, 4 * PAGE);
-	assert_clean(_metadata, self);
+	device_goes_and_returns(_metadata, self, DEVICE_REMOVE);
 }
 
 TEST_HARNESS_MAIN
