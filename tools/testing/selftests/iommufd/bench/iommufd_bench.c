@@ -18,7 +18,10 @@
  * better. A figure the loaded module cannot do prints "bench NAME: skipped (why)".
  *
  * Figures (SZ = 1 GiB, 64 MiB with -q; "domain": a mock device attached, so a map pins the
- * pages (GUP, accounting) and fills the mock IOMMU domain; without one neither module pins):
+ * pages (GUP, accounting) and fills the mock IOMMU domain; without one neither module pins).
+ * A figure of microseconds is the median of several samples within the run: the pairs in
+ * BATCHES batches, the one- or two-ioctl figures over SAMPLES runs, each curve point over its
+ * operations one by one; so one interrupt, or a process's first call, does not make it:
  *   small_pairs            one-page IOMMU_IOAS_MAP + UNMAP pairs, no domain     us/pair
  *   small_pairs_domain     the same with a mock domain                          us/pair
  *   map_{4k,thp}           map + unmap of SZ, 4 KiB pages / THP, no domain      ms
@@ -95,6 +98,28 @@ static double now_us(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The median of @n samples (sorts @v). The short figures are the median of several samples
+ * within a round, so that one interrupt or a process's first-call costs do not make the
+ * round's figure.
+ */
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Samples per round of the figures of one or two ioctls (median), and batches of the pairs. */
+#define SAMPLES 9
+#define BATCHES 5
 
 static void fig(const char *name, double v, const char *unit)
 {
@@ -202,29 +227,39 @@ static void small_pairs(uint32_t ioas, const char *name, int n)
 	double t0;
 	int i, rc;
 
+	double batch[BATCHES];
+	int b;
+
 	if (!p)
 		p = buf_alloc(PAGE, 0);
-	t0 = now_us();
-	for (i = 0; i != n; i++) {
-		rc = map_at(ioas, p, PAGE, &iova, 0);
-		if (!rc)
-			rc = unmap(ioas, iova, PAGE);
-		if (rc) {
-			skip(name, "map/unmap", -rc);
-			return;
+	/* The median of BATCHES batches of n / BATCHES pairs. */
+	for (b = 0; b != BATCHES; b++) {
+		t0 = now_us();
+		for (i = 0; i != n / BATCHES; i++) {
+			rc = map_at(ioas, p, PAGE, &iova, 0);
+			if (!rc)
+				rc = unmap(ioas, iova, PAGE);
+			if (rc) {
+				skip(name, "map/unmap", -rc);
+				return;
+			}
 		}
+		batch[b] = (now_us() - t0) / (n / BATCHES);
 	}
-	fig(name, (now_us() - t0) / n, "us");
+	fig(name, median(batch, BATCHES), "us");
 }
 
 /* Map + unmap of @len at @p, the mean of @reps, in ms. */
 static void map_unmap(uint32_t ioas, const char *name, char *p, size_t len, int reps)
 {
-	double t0 = now_us();
+	double t[SAMPLES], t0;
 	uint64_t iova = 0;
 	int i, rc;
 
+	if (reps > SAMPLES)
+		reps = SAMPLES;
 	for (i = 0; i != reps; i++) {
+		t0 = now_us();
 		rc = map_at(ioas, p, len, &iova, 0);
 		if (!rc)
 			rc = unmap(ioas, iova, len);
@@ -232,8 +267,9 @@ static void map_unmap(uint32_t ioas, const char *name, char *p, size_t len, int 
 			skip(name, "map/unmap", -rc);
 			return;
 		}
+		t[i] = now_us() - t0;
 	}
-	fig(name, (now_us() - t0) / reps / 1e3, "ms");
+	fig(name, median(t, reps) / 1e3, "ms");
 }
 
 static int copy(uint32_t dst, uint32_t src, uint64_t src_iova, uint64_t len, uint64_t *dst_iova)
@@ -252,12 +288,12 @@ static int copy(uint32_t dst, uint32_t src, uint64_t src_iova, uint64_t len, uin
 /* IOMMU_IOAS_COPY of @len from one IOAS into another, then unmap of the copy. */
 static void bench_copy(const char *name, char *p, size_t len, int domains)
 {
-	uint32_t a = ioas_alloc(), b = ioas_alloc(), sa = 0, sb = 0;
+	uint32_t a = ioas_alloc(), b = 0, sa = 0, sb = 0;
+	int i, rc, reps = domains ? 1 : SAMPLES;
 	uint64_t src = 0, dst = 0;
-	double t0;
-	int rc;
+	double t[SAMPLES], t0;
 
-	if (domains && (!(sa = mock_domain(a, NULL, NULL)) || !(sb = mock_domain(b, NULL, NULL)))) {
+	if (domains && !(sa = mock_domain(a, NULL, NULL))) {
 		skip(name, "mock domain", errno);
 		goto out;
 	}
@@ -266,21 +302,36 @@ static void bench_copy(const char *name, char *p, size_t len, int domains)
 		skip(name, "map", -rc);
 		goto out;
 	}
-	t0 = now_us();
-	rc = copy(b, a, src, len, &dst);
-	if (!rc)
-		rc = unmap(b, dst, len);
-	if (rc)
-		skip(name, "copy", -rc);
-	else
-		fig(name, (now_us() - t0) / 1e3, "ms");
-	unmap(a, src, len);
+	/* Each sample copies into a new IOAS (with its own mock domain for copy_domain). */
+	for (i = 0; i != reps; i++) {
+		b = ioas_alloc();
+		if (domains && !(sb = mock_domain(b, NULL, NULL))) {
+			skip(name, "mock domain", errno);
+			goto out;
+		}
+		t0 = now_us();
+		rc = copy(b, a, src, len, &dst);
+		if (!rc)
+			rc = unmap(b, dst, len);
+		t[i] = now_us() - t0;
+		if (rc) {
+			skip(name, "copy", -rc);
+			goto out;
+		}
+		if (sb)
+			destroy(sb);
+		destroy(b);
+		sb = b = 0;
+	}
+	fig(name, median(t, reps) / 1e3, "ms");
 out:
+	unmap(a, src, len);
 	if (sb)
 		destroy(sb);
+	if (b)
+		destroy(b);
 	if (sa)
 		destroy(sa);
-	destroy(b);
 	destroy(a);
 }
 
@@ -479,28 +530,34 @@ static void bench_vfio(char *p)
 	}
 	for (int big = 0; big != 2; big++) {
 		const char *name = big ? "vfio_map" : "vfio_pairs";
-		int reps = big ? 1 : n;
+		/* vfio_map: the median of SAMPLES pairs; vfio_pairs: of BATCHES batches. */
+		int reps = big ? SAMPLES : BATCHES, per = big ? 1 : n / BATCHES;
 		size_t l = big ? len : PAGE;
+		double t[SAMPLES];
 
-		t0 = now_us();
-		for (i = 0; i != reps; i++) {
-			struct vfio_iommu_type1_dma_map m = {
-				.argsz = sizeof(m), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-				.vaddr = (uintptr_t)p, .iova = 1UL << 24, .size = l,
-			};
-			struct vfio_iommu_type1_dma_unmap u = {
-				.argsz = sizeof(u), .iova = 1UL << 24, .size = l,
-			};
+		for (int r = 0; r != reps; r++) {
+			t0 = now_us();
+			for (i = 0; i != per; i++) {
+				struct vfio_iommu_type1_dma_map m = {
+					.argsz = sizeof(m),
+					.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+					.vaddr = (uintptr_t)p, .iova = 1UL << 24, .size = l,
+				};
+				struct vfio_iommu_type1_dma_unmap u = {
+					.argsz = sizeof(u), .iova = 1UL << 24, .size = l,
+				};
 
-			if (ioctl(vfd, VFIO_IOMMU_MAP_DMA, &m) || ioctl(vfd, VFIO_IOMMU_UNMAP_DMA, &u)) {
-				skip(name, "map/unmap dma", errno);
-				goto out;
+				if (ioctl(vfd, VFIO_IOMMU_MAP_DMA, &m) || ioctl(vfd, VFIO_IOMMU_UNMAP_DMA, &u)) {
+					skip(name, "map/unmap dma", errno);
+					goto out;
+				}
 			}
+			t[r] = (now_us() - t0) / per;
 		}
 		if (big)
-			fig(name, (now_us() - t0) / 1e3, "ms");
+			fig(name, median(t, reps) / 1e3, "ms");
 		else
-			fig(name, (now_us() - t0) / reps, "us");
+			fig(name, median(t, reps), "us");
 	}
 out:
 	close(vfd);
@@ -513,11 +570,13 @@ static void bench_curve(char *p, int max)
 	static const int points[] = { 1, 10, 100, 1000, 3000, 10000 };
 	uint32_t ioas = ioas_alloc();
 	const uint64_t base = 1UL << 24;
-	int have = 0, k, K = quick ? 50 : 200;
+	int have = 0, k, K = quick ? 51 : 201;
+	double *tm = calloc(3 * K, sizeof(double)), *tu = tm + K, *tl = tu + K, t0;
 
+	if (!tm)
+		goto out;
 	for (unsigned int pi = 0; pi < sizeof(points) / sizeof(points[0]); pi++) {
 		int n = points[pi];
-		double tm = 0, tu = 0, tl = 0, t0;
 
 		if (n > max)
 			break;
@@ -539,25 +598,26 @@ static void bench_curve(char *p, int max)
 				printf("# curve: lookup of a hole did not fail with ENOENT\n");
 				goto out;
 			}
-			tl += now_us() - t0;
+			tl[k] = now_us() - t0;
 			t0 = now_us();
 			if (map_at(ioas, p, PAGE, &iova, 1)) {
 				printf("# curve: map at a hole failed: %s\n", strerror(errno));
 				goto out;
 			}
-			tm += now_us() - t0;
+			tm[k] = now_us() - t0;
 			t0 = now_us();
 			if (unmap(ioas, hole, PAGE)) {
 				printf("# curve: unmap failed: %s\n", strerror(errno));
 				goto out;
 			}
-			tu += now_us() - t0;
+			tu[k] = now_us() - t0;
 		}
 		printf("curve map %d: %.3f us\ncurve unmap %d: %.3f us\ncurve lookup %d: %.3f us\n",
-		       n, tm / K, n, tu / K, n, tl / K);
+		       n, median(tm, K), n, median(tu, K), n, median(tl, K));
 		fflush(stdout);
 	}
 out:
+	free(tm);
 	destroy(ioas);
 }
 
@@ -632,9 +692,9 @@ int main(int argc, char **argv)
 		ioas = ioas_alloc();
 		if (want("small")) {
 			small_pairs(ioas, "small_pairs", quick ? 5000 : 100000);
-			map_unmap(ioas, "map_4k", p4k, SZ, 3);
+			map_unmap(ioas, "map_4k", p4k, SZ, SAMPLES);
 			if (thp_ok)
-				map_unmap(ioas, "map_thp", pthp, SZ, 3);
+				map_unmap(ioas, "map_thp", pthp, SZ, SAMPLES);
 		}
 		if (want("domain")) {
 			st = mock_domain(ioas, NULL, NULL);
