@@ -298,6 +298,11 @@ impl IoptState {
     /// mapped; on failure unfills what was filled and aborts them (dropping their pages
     /// references).
     pub(crate) fn fill_pending(&mut self, iova: u64, length: u64) -> Result<(), Errno> {
+        if self.domains.is_empty() {
+            // Nothing to fill (areas are filled only for domains): one walk, not two.
+            self.iopt.finish_map(iova, length);
+            return Ok(());
+        }
         let last = iova + (length - 1);
         let mut rc = Ok(());
         let mut filled = 0usize;
