@@ -95,6 +95,7 @@ impl<'a> PageRef<'a> {
     }
 
     /// The page frame number (C `page_to_pfn()`).
+    #[inline]
     pub fn pfn(self) -> usize {
         // SAFETY: The page is valid (type invariants).
         let pfn = unsafe { bindings::page_to_pfn(self.as_raw()) };
@@ -369,6 +370,7 @@ impl PinnedPages {
     }
 
     /// The number of slots.
+    #[inline]
     pub fn len(&self) -> usize {
         self.slots.len()
     }
@@ -379,11 +381,13 @@ impl PinnedPages {
     }
 
     /// Whether slot `index` holds a pin (false outside the table).
+    #[inline]
     pub fn is_pinned(&self, index: usize) -> bool {
         self.slots.get(index).is_some_and(|p| !p.is_null())
     }
 
     /// The page pinned in slot `index`; `None` if it is empty or outside the table.
+    #[inline]
     pub fn get(&self, index: usize) -> Option<PageRef<'_>> {
         let page = NonNull::new(*self.slots.get(index)?)?;
         // INVARIANT: The slot's pin stays while `self` is borrowed: releasing it needs

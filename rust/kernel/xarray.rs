@@ -17,16 +17,19 @@ use kernel::{
 const MAX_ERRNO: isize = 4095;
 
 /// C `xa_mk_value()`.
+#[inline]
 fn mk_value(v: usize) -> *mut c_void {
     ((v << 1) | 1) as *mut c_void
 }
 
 /// C `xa_to_value()`.
+#[inline]
 fn to_value(entry: *const c_void) -> usize {
     (entry as usize) >> 1
 }
 
 /// C `xa_is_err()` and `xa_err()`: the error an internal entry carries, if it is one.
+#[inline]
 fn to_err(entry: *const c_void) -> Option<Error> {
     let e = entry as usize;
     if e & 3 == 2 && e >= ((-MAX_ERRNO << 2) | 2) as usize {
@@ -65,11 +68,13 @@ impl XArray {
         })
     }
 
+    #[inline]
     fn as_raw(&self) -> *mut bindings::xarray {
         self.xa.get()
     }
 
     /// C `xa_load()`: the raw entry at `index` (null if none).
+    #[inline]
     fn load(&self, index: usize) -> *mut c_void {
         // SAFETY: The xarray is initialised (type invariant); `xa_load` takes the RCU read lock.
         unsafe { bindings::xa_load(self.as_raw(), index as c_ulong) }
@@ -77,6 +82,7 @@ impl XArray {
 
     /// C `xa_store()` of a raw entry: the old entry, or the store's error. `gfp` is a C
     /// allocation mask (`GFP_KERNEL`, or the one a C caller passed down).
+    #[inline]
     fn store(&self, index: usize, entry: *mut c_void, gfp: bindings::gfp_t) -> Result<*mut c_void> {
         // SAFETY: The xarray is initialised (type invariant); `xa_store` takes the xarray lock.
         // The entry is a value or an aligned address (callers), so not an internal entry.
@@ -88,6 +94,7 @@ impl XArray {
     }
 
     /// The value at `index` (C `xa_to_value(xa_load())`), `None` if the index is empty.
+    #[inline]
     pub fn load_value(&self, index: usize) -> Option<usize> {
         let entry = self.load(index);
         (!entry.is_null()).then(|| to_value(entry))
@@ -95,6 +102,7 @@ impl XArray {
 
     /// Stores the value `value` (below 2^63) at `index` (C `xa_store(xa_mk_value())`, with the
     /// C allocation mask `gfp`): the old value, if any. `EINVAL` for a value of 2^63 or more.
+    #[inline]
     pub fn store_value(
         &self,
         index: usize,
@@ -109,6 +117,7 @@ impl XArray {
     }
 
     /// Removes the value at `index` (C `xa_erase()`): the old value, if any.
+    #[inline]
     pub fn erase_value(&self, index: usize) -> Option<usize> {
         let old = self.erase(index);
         (!old.is_null()).then(|| to_value(old))
@@ -128,6 +137,7 @@ impl XArray {
     }
 
     /// C `xa_erase()`: removes the entry at `index`.
+    #[inline]
     fn erase(&self, index: usize) -> *mut c_void {
         // SAFETY: The xarray is initialised (type invariant); `xa_erase` takes the xarray lock.
         unsafe { bindings::xa_erase(self.as_raw(), index as c_ulong) }
