@@ -48,20 +48,10 @@ impl<T> Slots<T> for KSlots<T> {
     }
 
     fn remove(&mut self, index: usize) -> T {
-        let len = self.0.len();
         // The core guarantees `index < len`; a violation is a bug, not user input.
-        assert!(index < len);
-        // The last element needs no move (as for `try_insert`).
-        if index + 1 < len {
-            self.0.as_mut_slice()[index..].rotate_left(1);
-        }
-        // SAFETY: `len > index >= 0`, so `len - 1` is in bounds and initialised; the element
-        // there (the one removed, rotated to the end) is read out exactly once, and `set_len`
-        // then forgets it, so it is neither dropped twice nor leaked.
-        unsafe {
-            let v = core::ptr::read(self.0.as_ptr().add(len - 1));
-            self.0.set_len(len - 1);
-            v
+        match vec_remove(&mut self.0, index) {
+            Some(v) => v,
+            None => panic!("KSlots::remove: index {} out of bounds", index),
         }
     }
 
@@ -89,7 +79,11 @@ pub(crate) fn vec_remove<T>(v: &mut KVec<T>, index: usize) -> Option<T> {
     if index >= len {
         return None;
     }
-    v.as_mut_slice()[index..].rotate_left(1);
+    // The last element needs no move (`rotate_left` would still go through its general
+    // algorithm): `swap_remove` and removals at the end of a table.
+    if index + 1 < len {
+        v.as_mut_slice()[index..].rotate_left(1);
+    }
     // SAFETY: `len > index >= 0`, so `len - 1` is in bounds and initialised; the element there
     // (the one removed, rotated to the end) is read out exactly once, and `set_len` then
     // forgets it, so it is neither dropped twice nor leaked.

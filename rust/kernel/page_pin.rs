@@ -351,15 +351,6 @@ unsafe impl Send for PinnedPages {}
 unsafe impl Sync for PinnedPages {}
 
 impl PinnedPages {
-    /// A table without slots.
-    pub const fn empty(flags: GupFlags) -> Self {
-        // INVARIANT: There are no slots.
-        Self {
-            slots: KVVec::new(),
-            flags,
-        }
-    }
-
     /// A table of `len` empty slots, whose pins will be made with `flags`.
     pub fn new(len: usize, flags: GupFlags, gfp: Flags) -> Result<Self, AllocError> {
         // INVARIANT: Every slot is null.
